@@ -1,0 +1,3 @@
+from labeltool.cli import main
+
+raise SystemExit(main())

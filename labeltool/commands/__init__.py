@@ -1,0 +1,1 @@
+"""One module per `labeltool` subcommand; each exposes ``register(subparsers)``."""

@@ -1,0 +1,160 @@
+"""Reading images and masks, writing masks as indexed PNGs. Every error names the file."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .atomic import atomic_write
+from .errors import ImageReadError, MaskError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+MASK_SUFFIX = "_P.png"
+
+
+def _open(path: Path, error_cls) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+        return image
+    except FileNotFoundError as exc:
+        raise error_cls(path, "file not found") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise error_cls(path, f"image too large to open safely ({exc}); Pillow's "
+                              "decompression-bomb limit protects memory") from exc
+    except UnidentifiedImageError as exc:
+        raise error_cls(path, "not an image file Pillow can read (corrupt or wrong format)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise error_cls(path, f"cannot decode image ({exc}); the file may be truncated or corrupt") from exc
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) from the file header, without decoding the pixels."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except FileNotFoundError as exc:
+        raise ImageReadError(path, "file not found") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ImageReadError(path, "not an image file Pillow can read (corrupt or wrong format)") from exc
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An RGB image as an (H, W, 3) uint8 array. Grey, palette and RGBA images are converted."""
+    path = Path(path)
+    image = _open(path, ImageReadError)
+    if image.mode in ("I;16", "I;16B", "I", "F"):
+        array = np.asarray(image, dtype=np.float32)
+        top = float(array.max()) or 1.0
+        image = Image.fromarray((array * (255.0 / top)).astype(np.uint8))
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
+def read_mask(
+    path: str | Path,
+    num_classes: int | None = None,
+    colour_table: np.ndarray | None = None,
+    expected_size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """A class-index mask as an (H, W) uint8 array.
+
+    Single-channel (L) and palette (P) PNGs hold the index in the pixel value. An RGB mask is an error
+    unless ``colour_table`` ((N, 3) colours, row = class index) maps its colours to classes.
+    ``expected_size`` is (width, height) of the image the mask belongs to.
+    """
+    path = Path(path)
+    image = _open(path, MaskError)
+    if expected_size is not None and image.size != tuple(expected_size):
+        raise MaskError(path, f"mask is {image.size[0]}x{image.size[1]} but its image is "
+                              f"{expected_size[0]}x{expected_size[1]}")
+    mode = image.mode
+    if mode in ("L", "P"):
+        mask = np.asarray(image, dtype=np.uint8).copy()
+    elif mode == "1":
+        mask = np.asarray(image, dtype=np.uint8).copy()
+    elif mode in ("I;16", "I;16B", "I"):
+        wide = np.asarray(image)
+        if wide.size and (wide.max() > 255 or wide.min() < 0):
+            raise MaskError(path, f"16-bit mask holds class index {int(wide.max())}; at most 255 supported")
+        mask = wide.astype(np.uint8)
+    elif mode in ("RGB", "RGBA", "LA", "PA"):
+        if mode == "LA":
+            return read_mask_values(path, np.asarray(image.getchannel(0), dtype=np.uint8), num_classes)
+        if colour_table is None:
+            raise MaskError(path, f"mask is a colour ({mode}) image; class masks hold one class index per "
+                                  "pixel (mode L or P). Give a colour table to convert colour-coded masks")
+        return rgb_to_index(np.asarray(image.convert("RGB")), colour_table, path)
+    else:
+        raise MaskError(path, f"unsupported mask mode {mode}")
+    return read_mask_values(path, mask, num_classes)
+
+
+def read_mask_values(path: Path, mask: np.ndarray, num_classes: int | None) -> np.ndarray:
+    if num_classes is not None and mask.size:
+        top = int(mask.max())
+        if top >= num_classes:
+            bad = mask >= num_classes
+            ys, xs = np.nonzero(bad)
+            raise MaskError(path, f"class index {top} is not in codes.txt ({num_classes} classes, "
+                                  f"0..{num_classes - 1}); {int(bad.sum())} pixels, first at x={xs[0]}, y={ys[0]}")
+    return mask
+
+
+def rgb_to_index(rgb: np.ndarray, colour_table: np.ndarray, path: str | Path = "<array>",
+                 unknown: int | None = None) -> np.ndarray:
+    """Map an (H, W, 3) colour-coded mask to class indices. A colour not in the table is an error
+    naming its count and first location, unless ``unknown`` gives the class to map it to."""
+    table = np.asarray(colour_table, dtype=np.int64)
+    keys = (rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8) | rgb[..., 2]
+    table_keys = (table[:, 0] << 16) | (table[:, 1] << 8) | table[:, 2]
+    lookup = {int(k): i for i, k in reversed(list(enumerate(table_keys)))}
+    uniq, inverse = np.unique(keys.ravel(), return_inverse=True)
+    mapped = np.empty(len(uniq), dtype=np.int64)
+    for j, key in enumerate(uniq):
+        index = lookup.get(int(key))
+        if index is None:
+            if unknown is None:
+                where = np.argwhere(keys == key)[0]
+                count = int((keys == key).sum())
+                colour = (int(key) >> 16, (int(key) >> 8) & 255, int(key) & 255)
+                raise MaskError(path, f"colour {colour} is not in the colour table: {count} pixels, "
+                                      f"first at x={where[1]}, y={where[0]}")
+            index = unknown
+        mapped[j] = index
+    return mapped[inverse].reshape(keys.shape).astype(np.uint8)
+
+
+def write_mask(path: str | Path, mask: np.ndarray, palette: np.ndarray | None = None) -> Path:
+    """Write an indexed PNG whose pixel values are class indices and whose palette shows class colours."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise MaskError(path, f"a mask must be 2-D (H, W), got shape {mask.shape}")
+    if mask.dtype != np.uint8:
+        if mask.size and (mask.min() < 0 or mask.max() > 255):
+            raise MaskError(path, "class indices must be 0..255")
+        mask = mask.astype(np.uint8)
+    mask = np.ascontiguousarray(mask)
+    image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
+    flat = np.zeros((256, 3), dtype=np.uint8)
+    if palette is not None:
+        colours = np.asarray(palette, dtype=np.uint8)[:256]
+        flat[: len(colours)] = colours
+    image.putpalette(flat.ravel().tolist())
+    return atomic_write(path, lambda tmp: image.save(tmp, format="PNG", compress_level=3))
+
+
+def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> Path:
+    """Write an RGB image atomically; the format follows the file suffix (PNG or JPEG)."""
+    path = Path(path)
+    fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    image = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
+    kwargs = {"quality": quality} if fmt == "JPEG" else {"compress_level": 3}
+    return atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **kwargs))

@@ -1,0 +1,65 @@
+"""Class colours: CamVid's standard colours for the names it knows, distinct generated colours otherwise."""
+
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+
+# CamVid's label_colors.txt (32 classes) plus the SegNet 11-class names.
+CAMVID_COLOURS: dict[str, tuple[int, int, int]] = {
+    "animal": (64, 128, 64), "archway": (192, 0, 128), "bicyclist": (0, 128, 192),
+    "bridge": (0, 128, 64), "building": (128, 0, 0), "car": (64, 0, 128),
+    "cartluggagepram": (64, 0, 192), "child": (192, 128, 64), "column_pole": (192, 192, 128),
+    "fence": (64, 64, 128), "lanemkgsdriv": (128, 0, 192), "lanemkgsnondriv": (192, 0, 64),
+    "misc_text": (128, 128, 64), "motorcyclescooter": (192, 0, 192), "othermoving": (128, 64, 64),
+    "parkingblock": (64, 192, 128), "pedestrian": (64, 64, 0), "road": (128, 64, 128),
+    "roadshoulder": (128, 128, 192), "sidewalk": (0, 0, 192), "signsymbol": (192, 128, 128),
+    "sky": (128, 128, 128), "suvpickuptruck": (64, 128, 192), "trafficcone": (0, 0, 64),
+    "trafficlight": (0, 64, 64), "train": (192, 64, 128), "tree": (128, 128, 0),
+    "truck_bus": (192, 128, 192), "tunnel": (64, 0, 64), "vegetationmisc": (192, 192, 0),
+    "void": (0, 0, 0), "wall": (64, 192, 0),
+    # SegNet CamVid-11 names that differ from the 32-class ones
+    "pole": (192, 192, 128), "pavement": (60, 40, 222), "unlabelled": (0, 0, 0), "unlabeled": (0, 0, 0),
+}
+
+
+def _generated(index: int) -> tuple[int, int, int]:
+    """Well-separated colours: hues stepped by the golden ratio, alternating brightness."""
+    hue = (index * 0.618033988749895 + 0.13) % 1.0
+    value = 0.95 if index % 2 == 0 else 0.7
+    r, g, b = colorsys.hsv_to_rgb(hue, 0.75, value)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def default_palette(names: list[str]) -> np.ndarray:
+    """An (N, 3) uint8 colour table for the class names, CamVid colours where the name is known."""
+    palette = np.zeros((len(names), 3), dtype=np.uint8)
+    used: set[tuple[int, int, int]] = set()
+    unassigned = []
+    for index, name in enumerate(names):
+        colour = CAMVID_COLOURS.get(name.strip().casefold())
+        if colour is None or colour in used:
+            unassigned.append(index)
+            continue
+        palette[index] = colour
+        used.add(colour)
+    counter = 0
+    for index in unassigned:
+        colour = _generated(counter)
+        while colour in used:
+            counter += 1
+            colour = _generated(counter)
+        counter += 1
+        palette[index] = colour
+        used.add(colour)
+    return palette
+
+
+def validate_palette(palette, num_classes: int) -> np.ndarray:
+    array = np.asarray(palette)
+    if array.ndim != 2 or array.shape[1] != 3 or array.shape[0] < num_classes:
+        raise ValueError(f"palette must have shape ({num_classes}, 3), got {array.shape}")
+    if array.min() < 0 or array.max() > 255:
+        raise ValueError("palette colours must be 0..255")
+    return array[:num_classes].astype(np.uint8)

@@ -1,0 +1,28 @@
+"""Shared test set-up: Qt runs offscreen, torch stays small, the network is never touched."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("LABELTOOL_OFFLINE", "1")
+
+import pytest  # noqa: E402
+
+CAMVID = Path(__file__).resolve().parents[1].parent / "shared" / "camvid11"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _small_torch():
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture
+def camvid11() -> Path:
+    """The real CamVid-11 data beside the checkout; tests using it skip on a fresh clone without it."""
+    if not (CAMVID / "train").is_dir():
+        pytest.skip("../shared/camvid11 is not present")
+    return CAMVID
