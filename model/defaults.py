@@ -1,0 +1,123 @@
+"""The one-click defaults: what "Retrain on my corrections" does with no options.
+
+They adapt to the hardware (CUDA or the number of CPU cores) and to the number of corrected images,
+and bound the time: on CPU the whole retrain (start-up to saved model) stays within ~5 minutes; the
+training loop measures its own speed and sizes the one-cycle schedule to the budget. When the dataset
+already has a model for the same classes, retraining fine-tunes it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import TrainConfig
+from .errors import ModelFileError
+from .modelfile import latest_model, read_card
+
+CPU_TIME_BUDGET = 255.0  # seconds of training; plus start-up and saving stays under 5 minutes
+GPU_TIME_BUDGET = 600.0
+MAX_EPOCHS = 400  # upper bound; the time budget usually decides
+
+
+@dataclass
+class Hardware:
+    device: str  # "cuda" or "cpu"
+    cpu_cores: int
+    gpu_memory: int = 0  # bytes
+    gpu_name: str = ""
+
+
+def detect_hardware() -> Hardware:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return Hardware("cuda", cores, int(props.total_memory), props.name)
+    return Hardware("cpu", cores)
+
+
+def round32(value: float) -> int:
+    return max(32, int(round(value / 32.0)) * 32)
+
+
+def default_size(image_wh: tuple[int, int], hw: Hardware) -> list[int]:
+    """Network input [H, W]: about half resolution on CPU (as fastai starts CamVid), full on GPU,
+    never more than 1024 on the long side."""
+    w, h = image_wh
+    scale = 1.0 if hw.device == "cuda" else 0.5
+    scale = min(scale, 1024 / max(w, h))
+    return [round32(h * scale), round32(w * scale)]
+
+
+def resolve_config(cfg: TrainConfig | None, *, num_images: int, image_wh: tuple[int, int], hw: Hardware,
+                   models_dir: Path, codes: list[str]) -> tuple[TrainConfig, Path | None, list[str]]:
+    """Fill every unset option; returns (config, model to fine-tune from or None, notices)."""
+    cfg = TrainConfig() if cfg is None else cfg
+    notes: list[str] = []
+    init_path = _init_model(cfg, models_dir, codes, notes)
+    card = read_card(init_path) if init_path else None
+    if card is not None:
+        if (cfg.arch and cfg.arch != card["arch"]) or (cfg.encoder and cfg.encoder != card["encoder"]):
+            if cfg.init != "auto":
+                raise ModelFileError(f"{init_path}: is {card['arch']}/{card['encoder']}, not the "
+                                     f"{cfg.arch or card['arch']}/{cfg.encoder or card['encoder']} asked for")
+            notes.append(f"latest model {init_path.name} is {card['arch']}/{card['encoder']}; starting a new "
+                         f"{cfg.arch or card['arch']}/{cfg.encoder or card['encoder']} from scratch")
+            init_path, card = None, None
+    cuda = hw.device == "cuda"
+    changes: dict = {}
+    if card is not None:
+        changes.update(arch=card["arch"], encoder=card["encoder"])
+        if cfg.size is None:
+            changes["size"] = list(card["input_size"])
+    else:
+        changes.update(arch=cfg.arch or "Unet", encoder=cfg.encoder or ("resnet34" if cuda else "resnet18"))
+    if cfg.size is None and "size" not in changes:
+        changes["size"] = default_size(image_wh, hw)
+    if cfg.batch_size is None:
+        changes["batch_size"] = max(1, min(8, num_images))
+    explicit_epochs = cfg.epochs is not None
+    if cfg.epochs is None:
+        changes["epochs"] = MAX_EPOCHS
+    if cfg.time_budget is None and not explicit_epochs:
+        changes["time_budget"] = GPU_TIME_BUDGET if cuda else CPU_TIME_BUDGET
+    if cfg.lr is None:
+        changes["lr"] = 5e-4 if card is not None else 2e-3
+    if cfg.freeze_epochs is None:
+        # fastai's fine_tune freezes a *pretrained* encoder for one epoch; a model being retrained
+        # or an encoder starting from random weights gains nothing from it.
+        changes["freeze_epochs"] = 1 if (card is None and cfg.encoder_weights is not None) else 0
+    if card is not None:
+        changes["encoder_weights"] = None  # the previous model's weights replace them
+    if cfg.amp is None:
+        changes["amp"] = cuda
+    if cfg.channels_last is None:
+        changes["channels_last"] = cuda
+    if cfg.num_workers is None:
+        changes["num_workers"] = min(4, max(0, hw.cpu_cores - 1)) if cuda else 0
+    return cfg.replace(**changes), init_path, notes
+
+
+def _init_model(cfg: TrainConfig, models_dir: Path, codes: list[str], notes: list[str]) -> Path | None:
+    if cfg.init == "fresh":
+        return None
+    if cfg.init not in ("auto", "latest"):
+        path = Path(cfg.init)
+    else:
+        path = latest_model(models_dir)
+        if path is None:
+            if cfg.init == "latest":
+                raise ModelFileError(f"{models_dir}: no complete model to fine-tune")
+            return None
+    card = read_card(path)
+    if list(card["classes"]) != list(codes):
+        if cfg.init == "auto":
+            notes.append(f"latest model {path.name} was made for other classes; training a new model")
+            return None
+        from .modelfile import check_classes
+
+        check_classes(card, codes, path)
+    return path

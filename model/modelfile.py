@@ -1,0 +1,202 @@
+"""Model files: weights as safetensors plus a JSON card beside them. Never unpickled.
+
+``<dataset>/models/model-YYYYmmdd-HHMMSS.safetensors`` + ``model-YYYYmmdd-HHMMSS.json``. The weights
+are written first and the card last, each atomically, so a model counts as complete only once its
+card exists; the previous model stays untouched until then.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .atomic import atomic_write, atomic_write_text
+from .errors import ModelFileError
+from .networks import looks_like_safetensors, make_net
+
+FORMAT = "labeltool-model"
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format", "arch", "encoder", "classes", "normalization", "input_size")
+PREFIX = "model-"
+
+
+@dataclass
+class LoadedModel:
+    net: nn.Module
+    card: dict[str, Any]
+    path: Path  # the .safetensors file
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.card["classes"])
+
+
+def names_hash(names: list[str]) -> str:
+    """A stable hash of a set of training image names."""
+    return hashlib.sha256("\n".join(sorted(names)).encode("utf-8")).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    import safetensors
+    import segmentation_models_pytorch as smp
+    import torchvision
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
+            "segmentation_models_pytorch": smp.__version__, "safetensors": safetensors.__version__}
+
+
+def make_card(*, arch: str, encoder: str, classes: list[str], void_index: int | None, normalization: dict,
+              input_size: list[int], training_images: list[str], metrics: dict | None = None,
+              extra: dict | None = None) -> dict[str, Any]:
+    card = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "arch": arch, "encoder": encoder, "num_classes": len(classes), "classes": list(classes),
+        "void_index": void_index, "normalization": normalization, "input_size": list(input_size),
+        "training_images": sorted(training_images), "training_images_sha256": names_hash(training_images),
+        "metrics": metrics or {}, "versions": library_versions(),
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    card.update(extra or {})
+    return card
+
+
+def card_path(weights: Path) -> Path:
+    return weights.with_suffix(".json")
+
+
+def _new_stem(models_dir: Path) -> str:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    stem, n = f"{PREFIX}{stamp}", 1
+    while (models_dir / f"{stem}.safetensors").exists() or (models_dir / f"{stem}.json").exists():
+        stem, n = f"{PREFIX}{stamp}-{n}", n + 1
+    return stem
+
+
+def state_for_saving(net: nn.Module) -> dict[str, torch.Tensor]:
+    """Contiguous CPU tensors, without DDP/compile wrappers, shared storage cloned (safetensors needs that)."""
+    net = getattr(net, "module", net)
+    net = getattr(net, "_orig_mod", net)
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in net.state_dict().items()}
+
+
+def save_model(models_dir: str | Path, net: nn.Module, card: dict[str, Any]) -> Path:
+    """Write weights then card atomically; returns the .safetensors path."""
+    from safetensors.torch import save_file
+
+    missing = [k for k in REQUIRED_KEYS if k not in card]
+    if missing:
+        raise ValueError(f"model card lacks {', '.join(missing)}")
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    stem = _new_stem(models_dir)
+    weights = models_dir / f"{stem}.safetensors"
+    state = state_for_saving(net)
+    atomic_write(weights, lambda tmp: save_file(state, str(tmp), metadata={"format": FORMAT}))
+    card = dict(card, weights_file=weights.name, weights_sha256=_sha256(weights))
+    atomic_write_text(card_path(weights), json.dumps(card, indent=1, sort_keys=True) + "\n")
+    return weights
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_card(path: str | Path) -> dict[str, Any]:
+    """The card of a model (``path`` is the .safetensors or the .json); ModelFileError naming the file."""
+    path = Path(path)
+    card_file = path if path.suffix == ".json" else card_path(path)
+    try:
+        text = card_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelFileError(f"{card_file}: model card missing (the model is incomplete or not a labeltool model)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{card_file}: cannot read model card ({exc})") from exc
+    try:
+        card = json.loads(text)
+    except ValueError as exc:
+        raise ModelFileError(f"{card_file}: model card is not valid JSON ({exc})") from exc
+    if not isinstance(card, dict):
+        raise ModelFileError(f"{card_file}: model card is not a JSON object")
+    missing = [k for k in REQUIRED_KEYS if k not in card]
+    if missing:
+        raise ModelFileError(f"{card_file}: model card lacks {', '.join(missing)}")
+    if card["format"] != FORMAT:
+        raise ModelFileError(f"{card_file}: format {card['format']!r} is not {FORMAT!r}")
+    if not isinstance(card["classes"], list) or not all(isinstance(c, str) for c in card["classes"]):
+        raise ModelFileError(f"{card_file}: 'classes' must be a list of class names")
+    return card
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a model (.safetensors or its .json card) in eval mode. Never unpickles anything."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    weights = path.with_suffix(".safetensors") if path.suffix == ".json" else path
+    if not weights.is_file():
+        raise ModelFileError(f"{weights}: model weights file not found")
+    with open(weights, "rb") as fh:
+        head = fh.read(16)
+    if not looks_like_safetensors(head):
+        kind = " (it looks like a pickle/.pt file, which labeltool never loads)" if head[:2] in (b"PK", b"\x80\x02") or head[:1] == b"\x80" else ""
+        raise ModelFileError(f"{weights}: not a safetensors model file{kind}")
+    card = read_card(weights)
+    try:
+        state = load_file(str(weights), device="cpu")
+    except Exception as exc:
+        raise ModelFileError(f"{weights}: unreadable or truncated safetensors file ({exc})") from exc
+    try:
+        net = make_net(card["arch"], card["encoder"], len(card["classes"]))
+    except Exception as exc:
+        raise ModelFileError(f"{card_path(weights)}: cannot build {card['arch']}/{card['encoder']} ({exc})") from exc
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelFileError(f"{weights}: weights do not match {card['arch']}/{card['encoder']} "
+                             f"with {len(card['classes'])} classes ({first})") from exc
+    net.to(device).eval()
+    return LoadedModel(net=net, card=card, path=weights)
+
+
+def list_models(models_dir: str | Path) -> list[Path]:
+    """Complete models (weights + readable card), oldest first."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        return []
+    found = []
+    for weights in models_dir.glob(f"{PREFIX}*.safetensors"):
+        if weights.name.startswith(".") or not card_path(weights).is_file():
+            continue
+        try:
+            read_card(weights)
+        except ModelFileError:
+            continue
+        found.append(weights)
+    return sorted(found, key=lambda p: (p.stem, p.stat().st_mtime_ns))
+
+
+def latest_model(models_dir: str | Path) -> Path | None:
+    """The newest complete model in ``models_dir``, or None."""
+    models = list_models(models_dir)
+    return models[-1] if models else None
+
+
+def check_classes(card: dict[str, Any], codes: list[str], where: str | Path | None = None) -> None:
+    """Raise ModelFileError naming both lists when the model's classes differ from codes.txt."""
+    classes = list(card.get("classes", []))
+    if classes != list(codes):
+        name = where or card.get("weights_file", "model")
+        raise ModelFileError(f"{name}: model classes {classes} differ from the dataset's codes.txt classes {list(codes)}")

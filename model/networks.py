@@ -1,0 +1,173 @@
+"""Network registry and factory on segmentation-models-pytorch.
+
+Encoder weights: "imagenet" comes from the local Hugging Face cache, or is downloaded when the network
+can be reached; offline, ONE notice line says so and the encoder starts from random initialisation.
+A local weights file (safetensors, or a plain torch state_dict read with ``weights_only=True``) works
+too. The input normalisation is a constant stored in the model card, never fetched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import segmentation_models_pytorch as smp
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .errors import ModelFileError
+
+log = logging.getLogger(__name__)
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "Unet": smp.Unet,
+    "UnetPlusPlus": smp.UnetPlusPlus,
+    "FPN": smp.FPN,
+    "DeepLabV3Plus": smp.DeepLabV3Plus,
+    "Linknet": smp.Linknet,
+    "PSPNet": smp.PSPNet,
+}
+
+# smp's pretrained encoders were trained on ImageNet with these statistics (RGB, input range 0..1).
+# smp.encoders.get_preprocessing_params() downloads a config.json from the Hub to return them, so
+# they are kept here and written into every model card instead.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+HUB_HOST = ("huggingface.co", 443)
+
+
+def normalization() -> dict[str, list[float]]:
+    return {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input_range": [0, 1], "space": "RGB"}
+
+
+def make_net(arch: str, encoder: str, num_classes: int) -> nn.Module:
+    """The bare network (random initialisation), never touching the network."""
+    try:
+        factory = ARCHITECTURES[arch]
+    except KeyError:
+        raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}") from None
+    return factory(encoder_name=encoder, encoder_weights=None, in_channels=3, classes=num_classes)
+
+
+def build_model(cfg: TrainConfig, num_classes: int, on_event: Callable[[dict], None] | None = None) -> nn.Module:
+    """A new network for ``cfg`` with encoder weights as asked (see the module docstring).
+
+    Sets ``net.encoder_pretrained`` to True when the encoder weights were loaded.
+    """
+    net = make_net(cfg.arch, cfg.encoder, num_classes)
+    net.encoder_pretrained = False
+    weights = cfg.encoder_weights
+    if weights is None:
+        return net
+    if weights == "imagenet":
+        try:
+            state = load_imagenet_state(cfg.encoder)
+        except Exception as exc:  # offline, no cache, hub error: fall back, say so once
+            message = (f"ImageNet weights for {cfg.encoder} unavailable offline; using random initialisation"
+                       if isinstance(exc, OSError) else
+                       f"ImageNet weights for {cfg.encoder} unavailable ({type(exc).__name__}: {exc}); "
+                       "using random initialisation")
+            _notice(on_event, message)
+            return net
+        source = f"ImageNet weights for {cfg.encoder}"
+    else:
+        state = read_state_dict(Path(weights))
+        source = str(weights)
+    load_encoder_state(net, state, source)
+    net.encoder_pretrained = True
+    return net
+
+
+def _notice(on_event, message: str) -> None:
+    if on_event is not None:
+        on_event({"event": "notice", "message": message})
+    else:
+        log.warning("notice: %s", message)
+
+
+def load_imagenet_state(encoder: str) -> dict[str, torch.Tensor]:
+    """The encoder's ImageNet state_dict from the local cache, or downloaded when the hub is reachable.
+    Raises OSError when it cannot be had (no cache and no network)."""
+    from huggingface_hub import hf_hub_download
+    from safetensors.torch import load_file
+
+    settings = smp.encoders.encoders.get(encoder, {}).get("pretrained_settings", {}).get("imagenet")
+    if settings is None:
+        raise ValueError(f"smp has no ImageNet weights for encoder {encoder}")
+    repo, revision = settings["repo_id"], settings["revision"]
+    try:
+        path = hf_hub_download(repo, filename="model.safetensors", revision=revision, local_files_only=True)
+    except Exception:
+        if not hub_reachable():
+            raise OSError(f"no cached ImageNet weights for {encoder} and {HUB_HOST[0]} cannot be reached") from None
+        try:
+            path = hf_hub_download(repo, filename="model.safetensors", revision=revision)
+        except Exception as exc:
+            raise OSError(f"download of {repo} failed: {exc}") from exc
+    return load_file(path, device="cpu")
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick check (one TCP connect) instead of the Hub client's minute of retries when offline."""
+    if os.environ.get("LABELTOOL_OFFLINE") or os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0"):
+        return False
+    try:
+        with socket.create_connection(HUB_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """A state_dict from safetensors, or from a torch file with ``weights_only=True`` (never a full unpickle)."""
+    if not path.is_file():
+        raise ModelFileError(f"{path}: weights file not found")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read ({exc})") from exc
+    state: Any
+    if looks_like_safetensors(head):
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(str(path), device="cpu")
+        except Exception as exc:
+            raise ModelFileError(f"{path}: not a complete safetensors file ({exc})") from exc
+    else:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ModelFileError(f"{path}: not a safetensors file nor a plain torch state_dict "
+                                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
+        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+            state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelFileError(f"{path}: does not hold a state_dict (a mapping of names to tensors)")
+    return state
+
+
+def looks_like_safetensors(head: bytes) -> bool:
+    """safetensors: 8-byte little-endian header length, then a JSON object."""
+    if len(head) < 9:
+        return False
+    size = int.from_bytes(head[:8], "little")
+    return 2 <= size < (1 << 30) and head[8:9] == b"{"
+
+
+def load_encoder_state(net: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load encoder weights given either as the encoder's own keys or a whole model's (``encoder.*``)."""
+    if any(k.startswith("encoder.") for k in state):
+        state = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
+    state = {k: v for k, v in state.items() if not k.startswith(("fc.", "classifier."))}
+    try:
+        net.encoder.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelFileError(f"{source}: weights do not fit encoder {type(net.encoder).__name__} ({first} ...)") from exc

@@ -1,0 +1,35 @@
+"""Tiny generated datasets in the CamVid layout for the training tests (no network, no real data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CODES = ["Background", "Square", "Disc", "Void"]
+COLOURS = np.array([[40, 60, 200], [220, 40, 40], [40, 200, 60], [0, 0, 0]], dtype=np.uint8)
+
+
+def make_dataset(root: Path, count: int = 6, size: int = 64, valid: int = 2, seed: int = 0) -> Path:
+    """``count`` images with a square and a disc; the pixel colour encodes the class exactly."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "labels").mkdir(exist_ok=True)
+    (root / "codes.txt").write_text("\n".join(CODES) + "\n")
+    names = []
+    for i in range(count):
+        mask = np.zeros((size, size), np.uint8)
+        x, y, s = rng.integers(4, size // 2, 3)
+        s = max(8, s // 2)
+        mask[y:y + s, x:x + s] = 1
+        yy, xx = np.mgrid[:size, :size]
+        cx, cy, r = rng.integers(size // 3, size - 8), rng.integers(size // 3, size - 8), rng.integers(5, 12)
+        mask[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = 2
+        mask[:, :3] = 3  # a Void strip
+        name = f"img{i:02d}"
+        Image.fromarray(COLOURS[mask]).save(root / "images" / f"{name}.png")
+        Image.fromarray(mask).save(root / "labels" / f"{name}_P.png")
+        names.append(name)
+    (root / "valid.txt").write_text("".join(f"{n}.png\n" for n in names[:valid]))
+    return root
