@@ -1,0 +1,100 @@
+"""propose_dataset: corrected masks untouched, proposals written with confidence, refusals, cancel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _inference_data import CODES, IDENTITY_NORM, ColourNet, make_project, save_constant_model
+
+from model.errors import DatasetError, ModelFileError
+from model.imageio import read_image
+from model.predict import Predictor
+from model.project import Project
+from model.propose import propose_dataset, rank_by_uncertainty, read_confidence, read_uncertainty
+
+
+@pytest.fixture
+def project(tmp_path):
+    return Project.open(make_project(tmp_path / "ds", count=5, labelled=(0, 1)))
+
+
+def _colour_predictor():
+    return Predictor(ColourNet(), {"classes": CODES, "normalization": IDENTITY_NORM}, device="cpu")
+
+
+def test_propose_with_saved_model_never_touches_corrected_masks(project):
+    save_constant_model(project.models_dir, CODES, winner=2)
+    before = {n: project.label_path(n).read_bytes() for n in ("img00", "img01")}
+    seen = []
+    written = propose_dataset(project, on_progress=lambda d, t, n: seen.append((d, t, n)), batch_size=2)
+    assert written == ["img02", "img03", "img04"]
+    assert seen[-1][:2] == (3, 3) and [s[2] for s in seen] == written
+    for name, data in before.items():
+        assert project.label_path(name).read_bytes() == data
+        assert project.status(name) == "corrected"
+    for name in written:
+        assert project.status(name) == "proposed"
+        assert (project.load_mask(name) == 2).all()  # the model always says Blue
+        conf = read_confidence(project.confidence_path(name))
+        assert conf.shape == (32, 32) and 0.0 <= conf.min() <= conf.max() <= 1.0
+    scores = read_uncertainty(project)
+    assert set(scores) == set(written) and all(0.0 < v <= 1.0 for v in scores.values())
+    # a second run replaces proposals (status proposed) but still not corrected masks
+    assert propose_dataset(project) == written
+
+
+def test_proposal_masks_follow_the_model_and_rank_by_uncertainty(project):
+    written = propose_dataset(project, predictor=_colour_predictor())
+    for name in written:
+        image = read_image(project.image_path(name))
+        expected = np.argmax(image, axis=2)
+        np.testing.assert_array_equal(project.load_mask(name), expected)
+    assert set(rank_by_uncertainty(project)) == set(written)
+
+
+def test_image_corrected_during_the_run_is_not_overwritten(project):
+    corrected = np.full((32, 32), 1, np.uint8)
+
+    def on_progress(done, total, name):
+        if name == "img02":  # a person saves img03 in the app while img02..04 are being proposed
+            project.save_mask("img03", corrected, "corrected")
+
+    written = propose_dataset(project, predictor=_colour_predictor(), on_progress=on_progress, batch_size=4)
+    assert "img03" not in written and "img02" in written
+    np.testing.assert_array_equal(project.load_mask("img03"), corrected)
+    assert project.status("img03") == "corrected"
+    assert not project.confidence_path("img03").exists()
+
+
+def test_class_mismatch_is_refused_naming_both_lists(project):
+    path = save_constant_model(project.models_dir, ["Sky", "Road", "Void"], winner=0)
+    with pytest.raises(ModelFileError, match=r"Sky.*Red|Red.*Sky"):
+        propose_dataset(project, model_path=path)
+    wrong = Predictor(ColourNet(), {"classes": ["A", "B", "C", "Void"], "normalization": IDENTITY_NORM}, device="cpu")
+    with pytest.raises(ModelFileError):
+        propose_dataset(project, predictor=wrong)
+    assert project.status("img02") == "none"
+
+
+def test_no_model_is_a_clear_error(project):
+    with pytest.raises(ModelFileError, match="no trained model"):
+        propose_dataset(project)
+
+
+def test_cancel_stops_between_images(project):
+    calls = {"n": 0}
+
+    def cancel():
+        calls["n"] += 1
+        return calls["n"] > 2  # allow the batch check and one image
+
+    written = propose_dataset(project, predictor=_colour_predictor(), cancel=cancel, batch_size=4)
+    assert written == ["img02"]
+    assert project.status("img03") == "none" and project.status("img04") == "none"
+    assert set(read_uncertainty(project)) == {"img02"}
+
+
+def test_names_limits_the_run_and_unknown_name_raises(project):
+    assert propose_dataset(project, predictor=_colour_predictor(), names=["img04", "img00"]) == ["img04"]
+    with pytest.raises(DatasetError, match="nope"):
+        propose_dataset(project, predictor=_colour_predictor(), names=["nope"])
