@@ -95,3 +95,22 @@ def run(args: argparse.Namespace) -> int:
             return 1
         raise
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m labeltool.commands.train DATASET ...``: the same command without the rest of the CLI
+    (what torchrun launches: ``torchrun --nproc_per_node N -m labeltool.commands.train DATASET``)."""
+    from model.errors import LabeltoolError
+
+    parser = argparse.ArgumentParser(prog="labeltool train")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return run(args)
+    except LabeltoolError as exc:
+        print(f"labeltool: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
