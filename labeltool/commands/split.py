@@ -1,13 +1,41 @@
-"""labeltool split: placeholder until filled in."""
+"""labeltool split DATASET --valid 0.2: write valid.txt so no video sequence is on both sides."""
 
 from __future__ import annotations
 
+import sys
+
+from model.datasets.split import DEFAULT_GROUP_REGEX, split_dataset
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("split", help="(not yet available)")
+    parser = subparsers.add_parser(
+        "split", help="choose validation images by video sequence and write valid.txt",
+        description="Write DATASET/valid.txt with about the given fraction of the images (test.txt images stay "
+                    "out), keeping all frames of one sequence on the same side. Deterministic for a given --seed.")
+    parser.add_argument("dataset", help="the dataset folder")
+    parser.add_argument("--valid", type=float, default=0.2, metavar="FRACTION",
+                        help="fraction of the images for validation (default 0.2)")
+    parser.add_argument("--group-regex", default=DEFAULT_GROUP_REGEX, metavar="REGEX",
+                        help="the group (video) of an image name: the first capture group, else the whole match; "
+                             f"a name that does not match is its own group (default {DEFAULT_GROUP_REGEX!r}, "
+                             "the prefix before the first _ or -)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for choosing groups (default 0)")
+    parser.add_argument("--dry-run", action="store_true", help="show the split, write nothing")
+    parser.add_argument("--force", action="store_true", help="replace an existing, different valid.txt")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    print("labeltool split: not implemented yet")
-    return 1
+    plan = split_dataset(args.dataset, args.valid, args.group_regex, args.seed, force=args.force,
+                         dry_run=args.dry_run)
+    print(f"{'group':<24} {'images':>7}  side")
+    for group in sorted(plan.groups):
+        side = "valid" if group in plan.valid_groups else "train"
+        print(f"{group:<24} {len(plan.groups[group]):>7}  {side}")
+    total = len(plan.valid) + len(plan.train)
+    print(f"valid: {len(plan.valid)} images from {len(plan.valid_groups)} groups ({100.0 * len(plan.valid) / total:.1f}%); "
+          f"train: {len(plan.train)} images from {len(plan.groups) - len(plan.valid_groups)} groups")
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print("dry run: valid.txt not written" if args.dry_run else f"wrote {args.dataset}/valid.txt")
+    return 0

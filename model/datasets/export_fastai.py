@@ -1,0 +1,82 @@
+"""Export to the layout fastai trains on unchanged:
+
+    path/images/NAME.png|jpg     training and validation images
+    path/labels/NAME_P.png       one single-channel (indexed) PNG per image, pixel = class index
+    path/codes.txt               class names, line number = class index
+    path/valid.txt               validation image file names (relative to images/), LF line endings
+    path/test/NAME.png + test.txt  held-out test images, kept out of images/ so they never train
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from model.codes import write_codes
+from model.errors import DatasetError
+from model.imageio import MASK_SUFFIX, read_image, read_mask, write_mask
+
+from .native import NativeDataset, scan_native, write_list
+from .staging import copy_file, staged
+
+
+def load_source(src: str | Path) -> NativeDataset:
+    """The native dataset to export, read-only; any problem ``labeltool check`` reports stops the export."""
+    data = scan_native(src)
+    data.raise_first()
+    for name, mask in data.labels.items():
+        if name not in data.images:
+            raise DatasetError(mask, "mask with no image; run `labeltool check` for the full list")
+    return data
+
+
+def selected_names(data: NativeDataset, only_corrected: bool, labelled_only: bool) -> tuple[list[str], int]:
+    """Names to export and how many were left out."""
+    keep = []
+    for name in data.images:
+        status = data.statuses.get(name, "none")
+        if (only_corrected and status != "corrected") or (labelled_only and name not in data.labels):
+            continue
+        keep.append(name)
+    return keep, len(data.images) - len(keep)
+
+
+def read_checked_mask(data: NativeDataset, name: str):
+    """(image size, mask) with the mask checked against its image size and the class count."""
+    height, width = read_image(data.images[name]).shape[:2]
+    mask = None
+    if name in data.labels:
+        mask = read_mask(data.labels[name], len(data.codes), expected_size=(width, height))
+    return (width, height), mask
+
+
+def export_fastai(src: str | Path, dst: str | Path, only_corrected: bool = False, force: bool = False,
+                  log: Callable[[str], None] | None = None) -> dict[str, int]:
+    data = load_source(src)
+    names, skipped = selected_names(data, only_corrected, labelled_only=True)
+    if not names:
+        raise DatasetError(data.root, "nothing to export: no labelled images" +
+                           (" marked corrected" if only_corrected else ""))
+    counts = {"train": 0, "valid": 0, "test": 0, "skipped": skipped}
+    lists: dict[str, list[str]] = {"valid": [], "test": []}
+    with staged(dst, force=force, src=data.root) as tmp:
+        write_codes(tmp / "codes.txt", data.codes)
+        for number, name in enumerate(names, start=1):
+            _, mask = read_checked_mask(data, name)
+            image = data.images[name]
+            subset = data.subset_of(name)
+            file_name = f"{name}{image.suffix.lower()}"
+            copy_file(image, tmp / ("test" if subset == "test" else "images") / file_name)
+            write_mask(tmp / "labels" / f"{name}{MASK_SUFFIX}", mask, data.palette)
+            counts[subset] += 1
+            if subset in lists:
+                lists[subset].append(file_name)
+            if log is not None and number % 100 == 0:
+                log(f"  {number}/{len(names)} images")
+        write_list(tmp / "valid.txt", lists["valid"])
+        if lists["test"]:
+            write_list(tmp / "test.txt", lists["test"])
+        from model.project import Project  # keeps the class colours for a later import
+
+        Project.open(tmp).set_palette(data.palette)
+    return counts
