@@ -1,0 +1,94 @@
+"""evaluate: hand-computed metrics on a deterministic model, --json output, files, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _inference_data import CODES, IDENTITY_NORM, ColourNet, make_project, save_constant_model
+from PIL import Image
+
+from labeltool.cli import main
+from model.errors import DatasetError, ModelFileError
+from model.evaluate import evaluate_project, render_confusion
+from model.predict import Predictor
+from model.project import Project
+
+# img00 (32x32): left half red, truth Red (512 px); right half blue: 128 px Void (not scored),
+# 128 px labelled Green, 256 px labelled Blue. img03 is in valid.txt but has no mask: not scored.
+
+
+def test_colour_model_hand_computed(tmp_path):
+    project = Project.open(make_project(tmp_path / "ds", labelled=(0, 1), valid=(0, 3)))
+    predictor = Predictor(ColourNet(), {"classes": CODES, "normalization": IDENTITY_NORM}, device="cpu")
+    result = evaluate_project(project, predictor=predictor)
+    assert result["images"] == ["img00"]
+    assert result["confusion"] == [[512, 0, 0, 0], [0, 0, 128, 0], [0, 0, 256, 0], [0, 0, 0, 0]]
+    assert result["pixel_accuracy"] == pytest.approx(768 / 896)
+    assert result["per_class_iou"] == {"Red": 1.0, "Green": 0.0, "Blue": pytest.approx(256 / 384)}
+    assert result["miou"] == pytest.approx((1 + 0 + 2 / 3) / 3)
+    saved = json.loads((project.models_dir / "eval-valid.json").read_text())
+    assert saved["miou"] == pytest.approx(result["miou"])
+    png = Image.open(project.models_dir / "eval-valid-confusion.png")
+    assert png.size[0] > 100 and png.size[1] > 100
+
+
+def test_cli_json_with_saved_model(tmp_path, capsys):
+    root = make_project(tmp_path / "ds", labelled=(0, 1, 2), valid=(0,), test=(2,))
+    save_constant_model(Project.open(root).models_dir, CODES, winner=2)  # always Blue
+    assert main(["evaluate", str(root), "--json"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out)  # exactly one JSON object
+    assert {"pixel_accuracy", "miou", "per_class_iou", "confusion"} <= set(result)
+    assert result["confusion"] == [[0, 0, 512, 0], [0, 0, 128, 0], [0, 0, 256, 0], [0, 0, 0, 0]]
+    assert result["pixel_accuracy"] == pytest.approx(256 / 896)
+    assert result["per_class_iou"] == {"Red": 0.0, "Green": 0.0, "Blue": pytest.approx(256 / 896)}
+    assert result["miou"] == pytest.approx(256 / 896 / 3)
+    # the test split scores img02 only, and saves its own file
+    assert main(["evaluate", str(root), "--split", "test", "--json"]) == 0
+    test_result = json.loads(capsys.readouterr().out)
+    assert test_result["images"] == ["img02"]
+    assert (root / "models" / "eval-test.json").is_file()
+    # human output: a table naming the classes
+    assert main(["evaluate", str(root)]) == 0
+    text = capsys.readouterr().out
+    assert "mIoU" in text and "Green" in text and "eval-valid-confusion.png" in text
+
+
+def test_clear_errors(tmp_path, capsys):
+    with pytest.raises(ModelFileError, match="no trained model"):
+        evaluate_project(Project.open(make_project(tmp_path / "fine", labelled=(0,), valid=(0,))))
+    root = make_project(tmp_path / "ds", labelled=(1,), valid=(0, 3))
+    project = Project.open(root)
+    save_constant_model(project.models_dir, CODES, winner=0)
+    with pytest.raises(DatasetError, match="valid.txt.*corrected"):
+        evaluate_project(project)
+    with pytest.raises(DatasetError, match="test.txt"):
+        evaluate_project(project, split="test")
+    other = make_project(tmp_path / "other", labelled=(0,), valid=(0,))
+    wrong = save_constant_model(tmp_path / "m", ["Sky", "Road", "Void"], winner=0)
+    assert main(["evaluate", str(other), "--model", str(wrong), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Sky" in captured.err and "Red" in captured.err
+
+
+def test_confusion_png_skips_void_row():
+    cm = np.array([[5, 1, 0], [2, 7, 0], [0, 0, 0]])
+    image = render_confusion(cm, ["A", "B", "Void"], ignore_index=2)
+    two = render_confusion(np.array([[5, 1], [2, 7]]), ["A", "B"])
+    assert image.size == two.size
+
+
+def test_cli_predict_writes_proposals(tmp_path, capsys):
+    root = make_project(tmp_path / "ds", count=4, labelled=(0,), valid=(0,))
+    save_constant_model(Project.open(root).models_dir, CODES, winner=1)
+    before = (root / "labels" / "img00_P.png").read_bytes()
+    assert main(["predict", str(root), "--json", "--batch-size", "2"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events[0]["event"] == "start" and events[-1]["event"] == "done"
+    assert events[-1]["written"] == ["img01", "img02", "img03"] and events[-1]["skipped_corrected"] == 1
+    assert [e["name"] for e in events if e["event"] == "predicted"] == ["img01", "img02", "img03"]
+    assert (root / "labels" / "img00_P.png").read_bytes() == before
+    project = Project.open(root)
+    assert project.status("img01") == "proposed" and (project.load_mask("img01") == 1).all()
