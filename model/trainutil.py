@@ -87,9 +87,15 @@ def is_oom(exc: BaseException) -> bool:
 def make_one_cycle(optimizer: torch.optim.Optimizer, max_lrs: list[float], total_steps: int,
                    pct_start: float) -> torch.optim.lr_scheduler.OneCycleLR:
     """fastai's fit_one_cycle settings on torch's OneCycleLR (div 25, final div 1e5, cosine)."""
+    total = max(3, int(total_steps))
     return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=max_lrs, total_steps=max(2, int(total_steps)), pct_start=pct_start,
+        optimizer, max_lr=max_lrs, total_steps=total, pct_start=_warmup(pct_start, total),
         div_factor=25.0, final_div_factor=1e5, base_momentum=0.85, max_momentum=0.95)
+
+
+def _warmup(pct_start: float, total: int) -> float:
+    """torch's OneCycleLR divides by zero when the warm-up is shorter than one step: keep it over one."""
+    return min(0.5, max(pct_start, 1.5 / total))
 
 
 def resize_one_cycle(sched: torch.optim.lr_scheduler.OneCycleLR, total_steps: int, pct_start: float) -> None:
@@ -98,9 +104,9 @@ def resize_one_cycle(sched: torch.optim.lr_scheduler.OneCycleLR, total_steps: in
     Only the phase boundaries move; the step count so far is kept, so the LR continues smoothly when the
     change is small. Never shrinks below the steps already taken plus one.
     """
-    total = max(int(total_steps), sched.last_epoch + 2, 2)
+    total = max(int(total_steps), sched.last_epoch + 2, 3)
     sched.total_steps = total
-    sched._schedule_phases[0]["end_step"] = float(pct_start * total) - 1  # noqa: SLF001 - torch keeps them here
+    sched._schedule_phases[0]["end_step"] = float(_warmup(pct_start, total) * total) - 1  # noqa: SLF001 - torch keeps them here
     sched._schedule_phases[-1]["end_step"] = total - 1  # noqa: SLF001
 
 
