@@ -1,10 +1,13 @@
 """Export to the layout fastai trains on unchanged:
 
     path/images/NAME.png|jpg     training and validation images
-    path/labels/NAME_P.png       one single-channel (indexed) PNG per image, pixel = class index
+    path/labels/NAME_P.png       one greyscale (mode L) PNG per image, pixel = class index
     path/codes.txt               class names, line number = class index
     path/valid.txt               validation image file names (relative to images/), LF line endings
     path/test/NAME.png + test.txt  held-out test images, kept out of images/ so they never train
+
+Masks are greyscale, not indexed-with-colours like the native ones: fastai opens a mask with
+``Image.open(fn).convert('L')``, which turns a palette image into the grey level of each class *colour*.
 """
 
 from __future__ import annotations
@@ -12,9 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
+from model.atomic import atomic_write
 from model.codes import write_codes
 from model.errors import DatasetError
-from model.imageio import MASK_SUFFIX, read_image, read_mask, write_mask
+from model.imageio import MASK_SUFFIX, read_image, read_mask
 
 from .native import NativeDataset, scan_native, write_list
 from .staging import copy_file, staged
@@ -50,6 +57,12 @@ def read_checked_mask(data: NativeDataset, name: str):
     return (width, height), mask
 
 
+def write_grey_mask(path: Path, mask: np.ndarray) -> None:
+    """A mode-L PNG whose pixel values are the class indices (what fastai's PILMask reads unchanged)."""
+    image = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8))
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG", compress_level=3))
+
+
 def export_fastai(src: str | Path, dst: str | Path, only_corrected: bool = False, force: bool = False,
                   log: Callable[[str], None] | None = None) -> dict[str, int]:
     data = load_source(src)
@@ -67,7 +80,7 @@ def export_fastai(src: str | Path, dst: str | Path, only_corrected: bool = False
             subset = data.subset_of(name)
             file_name = f"{name}{image.suffix.lower()}"
             copy_file(image, tmp / ("test" if subset == "test" else "images") / file_name)
-            write_mask(tmp / "labels" / f"{name}{MASK_SUFFIX}", mask, data.palette)
+            write_grey_mask(tmp / "labels" / f"{name}{MASK_SUFFIX}", mask)
             counts[subset] += 1
             if subset in lists:
                 lists[subset].append(file_name)
