@@ -68,14 +68,15 @@ def plan_split(data: NativeDataset, fraction: float, group_regex: str = DEFAULT_
     keys = sorted(groups)
     target = fraction * len(names)
     rng = random.Random(seed)
-    best: list[str] = []
-    for _ in range(SHUFFLES):  # greedy fill in several seeded orders; keep the one closest to the target
+    candidates: dict[tuple[str, ...], int] = {}
+    for _ in range(SHUFFLES):  # greedy fills in seeded orders; then a seeded pick among those near the target
         order = keys[:]
         rng.shuffle(order)
-        chosen, count = _greedy(order, groups, target)
-        if not best or abs(count - target) < abs(sum(len(groups[k]) for k in best) - target):
-            best = chosen
-    chosen = best
+        picked, count = _greedy(order, groups, target)
+        candidates[tuple(sorted(picked))] = count
+    best = min(abs(count - target) for count in candidates.values())
+    near = sorted(c for c, count in candidates.items() if abs(count - target) <= best + max(1.0, 0.1 * target))
+    chosen = list(rng.choice(near))
     if len(chosen) == len(keys):
         chosen.pop()
     chosen_set = set(chosen)
