@@ -1,0 +1,86 @@
+"""Editor shortcut table (single source of truth for the QActions and the help sheet)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+
+class Shortcut(NamedTuple):
+    id: str | None          # QAction id in EditorWidget.actions; None for mouse gestures
+    keys: tuple[str, ...]   # QKeySequence strings (portable text) or a gesture description
+    description: str
+    section: str
+
+
+def shortcut_table() -> list[Shortcut]:
+    """All editor shortcuts and mouse gestures, in help-sheet order."""
+    s = Shortcut
+    rows = [
+        s("tool_brush", ("B",), "Brush: paint the selected class", "Tools"),
+        s("tool_eraser", ("E",), "Eraser: paint Void / unlabelled", "Tools"),
+        s("tool_fill", ("F",), "Contiguous fill of the region under the click", "Tools"),
+        s("tool_wand", ("W",), "Magic wand: fill the region of similar image colour", "Tools"),
+        s("tool_superpixel", ("S",), "Superpixel: assign a whole superpixel", "Tools"),
+        s("tool_polygon", ("P",), "Polygon fill (click vertices; double-click, right-click "
+                                  "or click the first vertex to close)", "Tools"),
+        s("tool_eyedropper", ("I",), "Eyedropper: pick the class under the cursor", "Tools"),
+        s("replace_class", ("R",), "Replace class A with class B in the whole image", "Tools"),
+        s("brush_smaller", ("[",), "Smaller brush", "Brush"),
+        s("brush_bigger", ("]",), "Bigger brush", "Brush"),
+        s("wand_tolerance_down", ("{",), "Lower wand tolerance", "Brush"),
+        s("wand_tolerance_up", ("}",), "Higher wand tolerance", "Brush"),
+        s(None, ("Shift+drag",), "Straight line (brush / eraser)", "Brush"),
+        s(None, ("Alt+click",), "Eyedropper from any tool", "Brush"),
+        s("preserve_cycle", ("L",), "Preserve mode: off → only Void → only the chosen class", "Brush"),
+        s(None, ("Esc",), "Cancel the polygon being drawn", "Brush"),
+        s(None, ("Backspace",), "Remove the last polygon vertex", "Brush"),
+    ]
+    for i in range(10):
+        key = str((i + 1) % 10)
+        rows.append(s(f"class_{i}", (key,), f"Select class {i + 1}", "Classes"))
+    rows += [
+        s("find_class", ("Ctrl+F",), "Search the class list", "Classes"),
+        s("undo", ("Ctrl+Z",), "Undo (one stroke or fill per step)", "Edit"),
+        s("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Edit"),
+        s("zoom_fit", ("Ctrl+0",), "Fit image to window", "View"),
+        s("zoom_1to1", ("Ctrl+1",), "Zoom 1:1 (100 %)", "View"),
+        s("zoom_in", ("=", "+"), "Zoom in", "View"),
+        s("zoom_out", ("-",), "Zoom out", "View"),
+        s(None, ("Wheel",), "Zoom around the cursor", "View"),
+        s(None, ("Space+drag", "Middle drag"), "Pan", "View"),
+        s("toggle_mask", ("M",), "Show mask / image only", "View"),
+        s("toggle_confidence", ("C",), "Show low-confidence highlight", "View"),
+        s("toggle_grid", ("G",), "Pixel grid at high zoom on/off", "View"),
+        s("opacity_down", (",",), "Mask opacity −10 %", "View"),
+        s("opacity_up", (".",), "Mask opacity +10 %", "View"),
+        s("show_shortcuts", ("?",), "This shortcut sheet", "Help"),
+    ]
+    return rows
+
+
+class ShortcutsDialog(QDialog):
+    """Help → Shortcuts: a read-only table of :func:`shortcut_table`."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Editor shortcuts")
+        rows = shortcut_table()
+        self.table = QTableWidget(len(rows), 3, self)
+        self.table.setHorizontalHeaderLabels(["Section", "Keys", "Action"])
+        for r, row in enumerate(rows):
+            for c, text in enumerate((row.section, " / ".join(row.keys), row.description)):
+                item = QTableWidgetItem(text)
+                item.setFlags(item.flags() & ~Qt.ItemIsEditable)
+                self.table.setItem(r, c, item)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.Stretch)
+        self.table.resizeColumnsToContents()
+        buttons = QDialogButtonBox(QDialogButtonBox.Close, parent=self)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.table)
+        lay.addWidget(buttons)
+        self.resize(620, 640)
