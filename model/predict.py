@@ -5,7 +5,8 @@ logits). Images of one size are batched; images larger than ``TileConfig.max_sid
 sliding-window tiling (``model.tiling``) in bounded memory. Inputs are padded to a multiple of 32
 and the outputs cropped back. Optional horizontal-flip test-time augmentation averages the
 probabilities of the image and of its mirror (mirrored back). CUDA with autocast when available,
-otherwise CPU in inference mode with channels-last memory layout (see benchmarks/README_inference.md).
+otherwise CPU; always inference mode, channels-last memory layout and BatchNorm folded into the
+convolutions (see benchmarks/README_inference.md for what each buys).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .fuse import fold_batchnorm_checked
 from .tiling import TileConfig, pad_to_multiple, predict_tiled
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -70,7 +72,9 @@ class Predictor:
     ``model``: a LoadedModel (``.net`` and ``.card``) or a bare nn.Module. ``card``: the model card
     (its ``normalization`` is used; ImageNet statistics otherwise). ``tile``: a TileConfig, an int
     tile size, None for the defaults, or False never to tile. ``num_threads``: CPU threads for torch
-    (left as is when None). ``channels_last``: memory layout on CPU (faster for ResNet encoders).
+    (left as is when None). ``channels_last``: memory layout (faster for ResNet encoders).
+    ``fuse_bn``: fold BatchNorm into the convolutions of a private copy of the network. ``amp``:
+    autocast (default on for CUDA, float16; bfloat16 when forced on for CPU).
     """
 
     def __init__(
@@ -87,6 +91,7 @@ class Predictor:
         num_threads: int | None = None,
         channels_last: bool = True,
         amp: bool | None = None,
+        fuse_bn: bool = True,
     ):
         net = getattr(model, "net", model)
         if card is None:
@@ -114,6 +119,8 @@ class Predictor:
         self.amp = (self.device.type == "cuda") if amp is None else bool(amp)
         self.channels_last = bool(channels_last)
         self.net = net.to(self.device).eval()
+        if fuse_bn:  # a folded copy; the caller's network is left as it is
+            self.net = fold_batchnorm_checked(self.net)
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         classes = self.card.get("classes")

@@ -158,3 +158,26 @@ def test_bad_inputs_raise_clear_errors():
         Predictor(PixelNet(), {"normalization": {"mean": [0.5]}}, device="cpu")
     grey = predictor.predict(np.full((8, 8), 128, dtype=np.uint8))
     assert grey.mask.shape == (8, 8)
+
+
+def test_batchnorm_folding_keeps_predictions_and_leaves_the_callers_net_alone():
+    import segmentation_models_pytorch as smp
+
+    from model.fuse import fold_batchnorm
+
+    torch.manual_seed(0)
+    net = smp.Unet("resnet18", encoder_weights=None, classes=3, encoder_depth=3, decoder_channels=(32, 16, 8))
+    for m in net.modules():  # non-trivial running statistics, as after training
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+    net.eval()
+    folded, count = fold_batchnorm(net)
+    bns = sum(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    assert count == bns and not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    image = _image(64, 96, seed=4)
+    fast = Predictor(net, device="cpu").predict(image)
+    plain = Predictor(net, device="cpu", fuse_bn=False, channels_last=False).predict(image)
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == bns  # caller's net untouched
+    np.testing.assert_allclose(fast.confidence, plain.confidence, atol=1e-4)
+    assert np.mean(fast.mask == plain.mask) > 0.999
