@@ -27,6 +27,7 @@ from .shortcuts import ShortcutsDialog, shortcut_table
 
 TOOL_LABELS = {"brush": "Brush", "eraser": "Eraser", "fill": "Fill", "wand": "Wand",
                "superpixel": "Superpixel", "polygon": "Polygon", "eyedropper": "Eyedropper"}
+_SHIFTED = {"{", "}", "?", "+"}
 PRESERVE_CHOICES = [(PRESERVE_OFF, "Paint over all"), (PRESERVE_VOID, "Only over Void"),
                     (PRESERVE_CLASS, "Only over class:")]
 
@@ -127,14 +128,16 @@ class EditorWidget(QWidget):
             if sc.id is None:
                 continue
             act = QAction(TOOL_LABELS.get(sc.id[5:], sc.description), self)
-            act.setShortcuts([QKeySequence(k) for k in sc.keys])
+            keys = list(sc.keys)
+            keys += [f"Shift+{k}" for k in sc.keys if k in _SHIFTED]  # as sent by US keyboards
+            act.setShortcuts([QKeySequence(k) for k in keys])
             act.setShortcutContext(Qt.WidgetWithChildrenShortcut)
             act.setToolTip(f"{sc.description} ({' / '.join(sc.keys)})")
             if sc.id.startswith("tool_"):
                 act.setCheckable(True)
                 group.addAction(act)
                 self.toolbar.addAction(act)
-            act.triggered.connect(handlers[sc.id])
+            act.triggered.connect(lambda _checked=False, f=handlers[sc.id]: f())
             self.addAction(act)
             self.actions[sc.id] = act
         self.toolbar.addSeparator()
