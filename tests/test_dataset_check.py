@@ -70,3 +70,10 @@ def test_forgiving_codes_file_is_clean(tmp_path, capsys):
 def test_missing_folder_is_a_user_error(tmp_path, capsys):
     code, _, err = run_cli(capsys, "check", tmp_path / "nope")
     assert code == 2 and "nope: no such folder" in err
+
+
+def test_image_in_both_valid_and_test_is_a_problem(tmp_path, capsys):
+    make_native(tmp_path / "ds")
+    (tmp_path / "ds" / "test.txt").write_text("0001TP_002.png\n")
+    code, out, _ = run_cli(capsys, "check", tmp_path / "ds")
+    assert code == 1 and "test.txt: 0001TP_002 is also in valid.txt" in out

@@ -95,11 +95,17 @@ def staged(dst: str | Path, force: bool = False, src: str | Path | None = None) 
         check_destination(Path(src).expanduser().absolute(), dst, force)
     elif dst.exists() and (not dst.is_dir() or any(dst.iterdir())) and not force:
         raise DatasetError(dst, "already exists; use --force to replace it")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".labeltool-tmp", dir=dst.parent))
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".labeltool-tmp", dir=dst.parent))
+    except OSError as exc:
+        raise DatasetError(dst.parent, f"cannot create a folder here ({exc.strerror or exc})") from exc
     try:
         yield tmp
         _move_into_place(tmp, dst)
+    except OSError as exc:  # disk full, permissions: name the file, leave DST as it was
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DatasetError(exc.filename or dst, f"cannot write ({exc.strerror or exc})") from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
