@@ -3,9 +3,9 @@
 Connected regions are found with a run-length algorithm: each image row is split
 into runs of ``True`` pixels, runs in neighbouring rows that overlap are linked,
 and a breadth-first search over that (small) run graph from the clicked run gives
-the component.  This is ~20x faster than a per-pixel flood fill on large regions.
-The search starts in a window around the click and grows it only while the
-region touches the window border, so small regions stay cheap on 4K images.
+the component.  This is ~5-10x faster than a per-pixel flood fill on large regions.
+The search starts in a window around the click and only when the region touches
+the window border is the whole image searched, so small regions stay cheap on 4K.
 4-connectivity is used (diagonal neighbours are not connected), like a paint
 bucket.
 """
@@ -25,7 +25,7 @@ from .brush import BBox
 
 Predicate = Callable[[slice, slice], np.ndarray]
 
-_FIRST_WINDOW = 384
+_FIRST_WINDOW = 512
 
 
 def _component_runs(eq: np.ndarray, y: int, x: int):
@@ -97,7 +97,7 @@ def connected_region(predicate: Predicate, shape: tuple[int, int], y: int, x: in
                    or (ry1 == eq.shape[0] and wy1 < h) or (rx1 == eq.shape[1] and wx1 < w))
         if full or not touches:
             return (ry0 + wy0, rx0 + wx0, ry1 + wy0, rx1 + wx0), region
-        half *= 4
+        half = max(h, w)  # the region leaves the window: search the whole image
 
 
 def fill_region(mask: np.ndarray, y: int, x: int) -> tuple[BBox, np.ndarray]:
