@@ -27,21 +27,34 @@ def _fill(ignore_index: int) -> dict:
     return {tv_tensors.Image: 0, tv_tensors.Mask: ignore_index}
 
 
-def train_transform(size: tuple[int, int], ignore_index: int, *, min_scale: float = 0.35,
-                    rotation: float = 10.0, flip: bool = True, color: bool = True,
-                    aspect: float | None = None) -> v2.Transform:
-    """Random resized crop to ``size`` (H, W), flip, small rotation, colour jitter on the image only.
+class RandomZoom:
+    """Resize image and mask together by a random factor in ``zoom`` (log-uniform); the mask nearest."""
 
-    ``aspect`` (W/H of the source images) centres the crop's aspect-ratio range so that crops are not
-    squashed on average; default: that of ``size``.
+    def __init__(self, zoom: tuple[float, float]):
+        self.low, self.high = float(zoom[0]), float(zoom[1])
+
+    def __call__(self, *inputs):
+        image, mask = inputs if len(inputs) == 2 else (inputs[0], None)
+        factor = math.exp(torch.empty(1).uniform_(math.log(self.low), math.log(self.high)).item())
+        h, w = image.shape[-2:]
+        size = [max(1, round(h * factor)), max(1, round(w * factor))]
+        image = F.resize(image, size, antialias=True)
+        return (image, F.resize(mask, size)) if mask is not None else image
+
+
+def train_transform(size: tuple[int, int], ignore_index: int, *, zoom: tuple[float, float] = (0.75, 1.33),
+                    rotation: float = 10.0, flip: bool = True, color: bool = True) -> v2.Transform:
+    """Random zoom around the training scale, random crop of ``size`` (H, W) (padded with Void where the
+    image is smaller), horizontal flip, small rotation, colour jitter on the image only.
+
+    Objects keep (on average) the scale the images are predicted at, so the network never has to
+    generalise across a zoom that only training applied.
     """
-    h, w = size
-    centre = aspect or (w / h)
-    ratio = (centre * 3 / 4, centre * 4 / 3)
     fill = _fill(ignore_index)
-    steps: list[v2.Transform] = [
-        v2.RandomResizedCrop((h, w), scale=(min_scale, 1.0), ratio=ratio, antialias=True),
-    ]
+    steps: list = []
+    if zoom and tuple(zoom) != (1.0, 1.0):
+        steps.append(RandomZoom(zoom))
+    steps.append(v2.RandomCrop(tuple(size), pad_if_needed=True, fill=fill))
     if flip:
         steps.append(v2.RandomHorizontalFlip())
     if rotation:
@@ -51,9 +64,31 @@ def train_transform(size: tuple[int, int], ignore_index: int, *, min_scale: floa
     return v2.Compose(steps)
 
 
-def eval_transform(size: tuple[int, int]) -> v2.Transform:
-    """Resize the whole image to the network input size (H, W) (the mask nearest-neighbour)."""
-    return v2.Resize(tuple(size), antialias=True)
+class CenterCropPad:
+    """Centre crop to ``size`` (H, W), padding first (black image, ignore-index mask) where smaller."""
+
+    def __init__(self, size: tuple[int, int], ignore_index: int):
+        self.size, self.ignore_index = (int(size[0]), int(size[1])), ignore_index
+
+    def __call__(self, *inputs):
+        image, mask = inputs if len(inputs) == 2 else (inputs[0], None)
+        h, w = image.shape[-2:]
+        ph, pw = max(0, self.size[0] - h), max(0, self.size[1] - w)
+        if ph or pw:
+            padding = [pw // 2, ph // 2, pw - pw // 2, ph - ph // 2]
+            image = F.pad(image, padding, fill=0)
+            mask = F.pad(mask, padding, fill=self.ignore_index) if mask is not None else None
+        image = F.center_crop(image, list(self.size))
+        return (image, F.center_crop(mask, list(self.size))) if mask is not None else image
+
+
+def eval_transform(size: tuple[int, int], ignore_index: int) -> CenterCropPad:
+    """Training without augmentation: a deterministic centre crop of ``size`` (H, W)."""
+    return CenterCropPad(size, ignore_index)
+
+
+def scaled_size(h: int, w: int, scale: float) -> tuple[int, int]:
+    return max(1, round(h * scale)), max(1, round(w * scale))
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = 32, value: float = 0.0) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -80,8 +115,10 @@ def normalize(image_uint8: torch.Tensor, mean, std) -> torch.Tensor:
     return (x - mean_t) / std_t
 
 
-def prepare_image(image: np.ndarray, size: tuple[int, int], mean, std) -> torch.Tensor:
-    """What a trained network expects for a whole image: resized to ``size``, normalised, (1, 3, H, W)."""
+def prepare_image(image: np.ndarray, scale: float, mean, std) -> tuple[torch.Tensor, tuple[int, int]]:
+    """What a trained network expects for a whole image: resized by the card's ``input_scale``,
+    normalised, padded to a multiple of 32; returns (1, 3, H', W') and the unpadded (H', W')."""
     img, _ = to_tv(image, None)
-    img = F.resize(img, list(size), antialias=True)
-    return normalize(img, mean, std).unsqueeze(0)
+    if scale != 1.0:
+        img = F.resize(img, list(scaled_size(*img.shape[-2:], scale)), antialias=True)
+    return pad_to_multiple(normalize(img, mean, std).unsqueeze(0))

@@ -29,7 +29,9 @@ class TrainConfig:
     encoder: str | None = None
     # "imagenet", None (random initialisation) or a path to a local weights file.
     encoder_weights: str | None = "imagenet"
-    # Network input [height, width] (multiples of 32): training crops and prediction resize to it.
+    # Images are resized by ``scale`` before the network, in training and prediction (card: input_scale).
+    scale: float | None = None
+    # Training crop [height, width] (multiples of 32), taken at that scale.
     size: list[int] | None = None
     batch_size: int | None = None
     epochs: int | None = None  # upper bound when a time budget is set
@@ -41,7 +43,7 @@ class TrainConfig:
     loss: str = "ce"
     class_weights: str = "none"
     augment: bool = True
-    min_scale: float = 0.35  # RandomResizedCrop area range lower bound
+    zoom: list[float] = field(default_factory=lambda: [0.75, 1.33])  # random zoom around the scale
     rotation: float = 10.0  # degrees
     amp: bool | None = None  # None: on for CUDA
     channels_last: bool | None = None  # None: on for CUDA
@@ -49,6 +51,7 @@ class TrainConfig:
     time_budget: float | None = None  # seconds for the whole run; None: no limit
     init: str = "auto"  # "auto": fine-tune latest model if classes match; "latest"; "fresh"; or a model path
     resume: bool = True
+    checkpoint_every: float = 20.0  # seconds: at most one checkpoint (at an epoch end) per interval; 0: every epoch
     threads: int | None = None  # CPU threads for torch; None: all cores (shared among DDP ranks)
     num_workers: int | None = None
     seed: int = 0
@@ -116,8 +119,10 @@ class TrainConfig:
             raise bad("loss", f"{self.loss!r} is not one of {', '.join(LOSSES)}")
         if self.class_weights not in CLASS_WEIGHTS:
             raise bad("class_weights", f"{self.class_weights!r} is not one of {', '.join(CLASS_WEIGHTS)}")
-        if not 0 < self.min_scale <= 1:
-            raise bad("min_scale", f"{self.min_scale} must be in (0, 1]")
+        if len(self.zoom) != 2 or not 0 < self.zoom[0] <= self.zoom[1] <= 4:
+            raise bad("zoom", f"{self.zoom} must be [low, high] with 0 < low <= high <= 4")
+        if self.scale is not None and not 0.05 <= float(self.scale) <= 4:
+            raise bad("scale", f"{self.scale} must be between 0.05 and 4")
         if self.time_budget is not None and float(self.time_budget) <= 0:
             raise bad("time_budget", f"{self.time_budget} seconds must be positive")
         if self.init not in INITS and not Path(self.init).is_file():

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from .augment import eval_transform, normalize, to_tv, train_transform
+from .augment import eval_transform, normalize, scaled_size, to_tv, train_transform
 from .errors import DatasetError
 from .imageio import read_image, read_mask
 
@@ -20,19 +20,19 @@ CACHE_LIMIT_BYTES = 2 << 30  # decoded images + masks kept in memory up to 2 GiB
 class SegmentationDataset(Dataset):
     """Items are ``(image float32 (3, H, W) normalised, mask int64 (H, W))`` after ``transform``.
 
-    ``base_size`` (H, W) resizes each pair once on load (image antialiased, mask nearest), so random
-    crops work on images already near the network's input scale; decoded pairs are cached in RAM when
-    the whole set fits under CACHE_LIMIT_BYTES.
+    ``scale`` resizes each pair once on load (image antialiased, mask nearest) to the scale the network
+    works at (the model card's ``input_scale``); decoded pairs are cached in RAM when the whole set fits
+    under CACHE_LIMIT_BYTES.
     """
 
     def __init__(self, pairs: list[tuple[Path, Path]], num_classes: int, transform=None, *,
-                 mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), base_size: tuple[int, int] | None = None,
+                 mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), scale: float = 1.0,
                  cache: bool | None = None):
         self.pairs = [(Path(i), Path(m)) for i, m in pairs]
         self.num_classes = num_classes
         self.transform = transform
         self.mean, self.std = mean, std
-        self.base_size = tuple(base_size) if base_size else None
+        self.scale = float(scale)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if cache is None:
             cache = self._estimated_bytes() <= CACHE_LIMIT_BYTES
@@ -41,11 +41,9 @@ class SegmentationDataset(Dataset):
     def _estimated_bytes(self) -> int:
         if not self.pairs:
             return 0
-        if self.base_size:
-            return len(self.pairs) * self.base_size[0] * self.base_size[1] * 4
         with Image.open(self.pairs[0][0]) as im:
             w, h = im.size
-        return len(self.pairs) * w * h * 4
+        return int(len(self.pairs) * w * h * 4 * self.scale**2)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -57,8 +55,8 @@ class SegmentationDataset(Dataset):
         image_path, mask_path = self.pairs[index]
         image = read_image(image_path)
         mask = read_mask(mask_path, self.num_classes, expected_size=(image.shape[1], image.shape[0]))
-        if self.base_size and image.shape[:2] != self.base_size:
-            h, w = self.base_size
+        if self.scale != 1.0:
+            h, w = scaled_size(image.shape[0], image.shape[1], self.scale)
             image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR, reducing_gap=None))
             mask = np.asarray(Image.fromarray(mask).resize((w, h), Image.NEAREST))
         if self.cache:
@@ -81,21 +79,16 @@ class SegmentationDataset(Dataset):
 
 def build_datasets(project, cfg, train_names: list[str], val_names: list[str], norm: dict, ignore_index: int):
     """(training set with augmentation, validation set at full resolution or None) for a Project."""
-    from .imageio import image_size
-
     size = tuple(cfg.size)
-    w, h = image_size(project.image_path(train_names[0]))
-    # Keep decoded images 1.5x the network input (never above the original) so zoomed crops stay sharp.
-    base = (min(h, round(size[0] * 1.5)), min(w, round(size[1] * 1.5))) if cfg.augment else None
-    tf = (train_transform(size, ignore_index, min_scale=cfg.min_scale, rotation=cfg.rotation, aspect=w / h)
-          if cfg.augment else eval_transform(size))
+    tf = (train_transform(size, ignore_index, zoom=tuple(cfg.zoom), rotation=cfg.rotation)
+          if cfg.augment else eval_transform(size, ignore_index))
     pairs = [(project.image_path(n), project.label_path(n)) for n in train_names]
     n = len(project.codes)
-    train = SegmentationDataset(pairs, n, tf, mean=norm["mean"], std=norm["std"], base_size=base)
+    train = SegmentationDataset(pairs, n, tf, mean=norm["mean"], std=norm["std"], scale=cfg.scale)
     val = None
     if cfg.validate and val_names:
         vpairs = [(project.image_path(v), project.label_path(v)) for v in val_names]
-        val = SegmentationDataset(vpairs, n, None, mean=norm["mean"], std=norm["std"])
+        val = SegmentationDataset(vpairs, n, None, mean=norm["mean"], std=norm["std"])  # scored at full size
     return train, val
 
 

@@ -21,6 +21,9 @@ from .modelfile import latest_model, read_card
 CPU_TIME_BUDGET = 255.0  # seconds of training; plus start-up and saving stays under 5 minutes
 GPU_TIME_BUDGET = 600.0
 MAX_EPOCHS = 400  # upper bound; the time budget usually decides
+CPU_SCALE = 0.5
+MAX_CROP_CPU = 256
+MAX_CROP_GPU = 512
 
 
 @dataclass
@@ -39,17 +42,22 @@ def detect_hardware() -> Hardware:
     return Hardware("cpu", cores)
 
 
-def round32(value: float) -> int:
-    return max(32, int(round(value / 32.0)) * 32)
+def floor32(value: float) -> int:
+    return max(32, int(value // 32) * 32)
 
 
-def default_size(image_wh: tuple[int, int], hw: Hardware) -> list[int]:
-    """Network input [H, W]: about half resolution on CPU (as fastai starts CamVid), full on GPU,
-    never more than 1024 on the long side."""
+def default_scale(image_wh: tuple[int, int], hw: Hardware) -> float:
+    """The scale images are trained and predicted at: half resolution on CPU (as fastai starts CamVid),
+    full on GPU; never more than 1024 px on the long side."""
+    scale = 1.0 if hw.device == "cuda" else CPU_SCALE
+    return min(scale, 1024 / max(image_wh))
+
+
+def default_size(image_wh: tuple[int, int], scale: float, hw: Hardware) -> list[int]:
+    """Training crop [H, W]: the scaled image rounded down to multiples of 32, at most MAX_CROP a side."""
     w, h = image_wh
-    scale = 1.0 if hw.device == "cuda" else 0.5
-    scale = min(scale, 1024 / max(w, h))
-    return [round32(h * scale), round32(w * scale)]
+    cap = MAX_CROP_GPU if hw.device == "cuda" else MAX_CROP_CPU
+    return [min(cap, floor32(h * scale)), min(cap, floor32(w * scale))]
 
 
 def resolve_config(cfg: TrainConfig | None, *, num_images: int, image_wh: tuple[int, int], hw: Hardware,
@@ -71,12 +79,16 @@ def resolve_config(cfg: TrainConfig | None, *, num_images: int, image_wh: tuple[
     changes: dict = {}
     if card is not None:
         changes.update(arch=card["arch"], encoder=card["encoder"])
+        if cfg.scale is None:
+            changes["scale"] = float(card.get("input_scale", 1.0))
         if cfg.size is None:
             changes["size"] = list(card["input_size"])
     else:
         changes.update(arch=cfg.arch or "Unet", encoder=cfg.encoder or ("resnet34" if cuda else "resnet18"))
+    if cfg.scale is None and "scale" not in changes:
+        changes["scale"] = default_scale(image_wh, hw)
     if cfg.size is None and "size" not in changes:
-        changes["size"] = default_size(image_wh, hw)
+        changes["size"] = default_size(image_wh, changes.get("scale", cfg.scale), hw)
     if cfg.batch_size is None:
         changes["batch_size"] = max(1, min(8, num_images))
     explicit_epochs = cfg.epochs is not None

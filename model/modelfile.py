@@ -54,12 +54,13 @@ def library_versions() -> dict[str, str]:
 
 
 def make_card(*, arch: str, encoder: str, classes: list[str], void_index: int | None, normalization: dict,
-              input_size: list[int], training_images: list[str], metrics: dict | None = None,
+              input_size: list[int], training_images: list[str], input_scale: float = 1.0, metrics: dict | None = None,
               extra: dict | None = None) -> dict[str, Any]:
     card = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "arch": arch, "encoder": encoder, "num_classes": len(classes), "classes": list(classes),
         "void_index": void_index, "normalization": normalization, "input_size": list(input_size),
+        "input_scale": float(input_scale),
         "training_images": sorted(training_images), "training_images_sha256": names_hash(training_images),
         "metrics": metrics or {}, "versions": library_versions(),
         "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -95,7 +95,7 @@ class _Run:
 
     def fingerprint(self) -> str:
         c = self.cfg
-        key = [sorted(self.train_names), c.arch, c.encoder, self.codes, c.size, c.batch_size, c.lr, c.loss,
+        key = [sorted(self.train_names), c.arch, c.encoder, self.codes, c.size, c.scale, c.batch_size, c.lr, c.loss,
                c.freeze_epochs, self.init_path.name if self.init_path else None, self.dist.world]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
@@ -189,11 +189,11 @@ class _Run:
 
         emit({"event": "start", "epochs": total_epochs, "steps_per_epoch": spe, "images": len(train_ds),
               "valid_images": len(val_ds) if val_ds is not None else 0, "device": str(dev),
-              "batch_size": loader.batch_size, "size": cfg.size, "arch": cfg.arch, "encoder": cfg.encoder,
+              "batch_size": loader.batch_size, "size": cfg.size, "scale": cfg.scale, "arch": cfg.arch, "encoder": cfg.encoder,
               "resumed_from_epoch": start_epoch, "time_budget": budget, "world_size": dist.world,
               "init": self.init_path.name if self.init_path else None})
         stop, cancelled, metrics, epoch, probe_t = False, False, {}, start_epoch, None
-        steps_this_run = 0
+        steps_this_run, durations, ckpt_s, last_ckpt = 0, [], 0.0, time.monotonic()
         while epoch < total_epochs and not stop:
             epoch += 1
             if frozen and epoch > freeze:  # fastai fine_tune: unfreeze, new one-cycle with discriminative LRs
@@ -239,25 +239,30 @@ class _Run:
                 break
             tu.barrier(dist)
             if val_ds is not None:
-                metrics = tu.validate(self.net, val_ds, tuple(cfg.size), len(self.codes), self.ignore, self.codes,
+                metrics = tu.validate(self.net, val_ds, cfg.scale, len(self.codes), self.ignore, self.codes,
                                    dev, self.void)
             tu.barrier(dist)
             train_loss = sum(losses) / len(losses)
             history.append({"epoch": epoch, "train_loss": train_loss, **metrics})
-            emit({"event": "epoch_end", "epoch": epoch, "epochs": total_epochs, "train_loss": train_loss,
-                  "metrics": metrics, "seconds": round(used(), 2)})
+            durations.append(time.monotonic() - epoch_t + ckpt_s)
             if budget is not None and not stop:
-                epoch_s = time.monotonic() - epoch_t
-                new_total = self._plan(epoch, epoch_s, used(), total_epochs)
+                recent = durations[1:][-5:] or durations  # the first epoch carries warm-up costs
+                new_total = self._plan(epoch, sum(recent) / len(recent), used(), total_epochs)
                 if new_total != total_epochs:
                     total_epochs = new_total
                     if not frozen:
                         tu.resize_one_cycle(sched, (total_epochs - phase_start) * spe, cfg.pct_start)
-            if dist.main and not stop and epoch < total_epochs:
+            emit({"event": "epoch_end", "epoch": epoch, "epochs": total_epochs, "train_loss": train_loss,
+                  "metrics": metrics, "seconds": round(used(), 2)})
+            ckpt_s = 0.0
+            if dist.main and not stop and epoch < total_epochs and time.monotonic() - last_ckpt >= cfg.checkpoint_every:
+                t_ckpt = time.monotonic()
                 info = {"fingerprint": fp, "epoch": epoch, "total_epochs": total_epochs, "freeze": freeze,
                         "scheduler": sched.state_dict(), "elapsed": used(), "history": history,
                         "config": cfg.to_dict()}
                 emit({"event": "checkpoint", "path": str(save_checkpoint(self.project.models_dir, self.net, opt, info))})
+                last_ckpt = time.monotonic()
+                ckpt_s = last_ckpt - t_ckpt
         if cancelled:
             raise TrainingCancelled(f"{self.project.root}: training cancelled after epoch {epoch - 1}; "
                                     "run it again to continue from the last checkpoint")
@@ -280,7 +285,7 @@ class _Run:
             last = history[-1] if history else {}
             card = make_card(
                 arch=cfg.arch, encoder=cfg.encoder, classes=self.codes, void_index=self.void,
-                normalization=self.norm, input_size=cfg.size, training_images=self.train_names,
+                normalization=self.norm, input_size=cfg.size, input_scale=cfg.scale, training_images=self.train_names,
                 metrics={"train_loss": last.get("train_loss"), **(metrics or {})},
                 extra={"training": {"epochs": len(history) and history[-1]["epoch"], "seconds": round(used(), 1),
                                     "device": str(self.device), "world_size": self.dist.world,

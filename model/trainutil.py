@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .augment import pad_to_multiple
 from .metrics import ConfusionAccumulator, metrics_from_confusion
 
 
@@ -111,20 +112,31 @@ def resize_one_cycle(sched: torch.optim.lr_scheduler.OneCycleLR, total_steps: in
 
 
 @torch.no_grad()
-def validate(net: nn.Module, dataset, size: tuple[int, int], num_classes: int, ignore_index: int,
+def predict_logits(net: nn.Module, image: torch.Tensor, scale: float) -> torch.Tensor:
+    """(1, C, H, W) logits at the image's own size for one normalised (3, H, W) image: resized by
+    ``scale`` (the card's input_scale), padded to a multiple of 32, logits cropped and resized back."""
+    h, w = image.shape[-2:]
+    x = image.unsqueeze(0)
+    if scale != 1.0:
+        x = F.interpolate(x, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="bilinear",
+                          align_corners=False, antialias=True)
+    x, (sh, sw) = pad_to_multiple(x)
+    logits = net(x).float()[..., :sh, :sw]
+    if (sh, sw) != (h, w):
+        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+    return logits
+
+
+@torch.no_grad()
+def validate(net: nn.Module, dataset, scale: float, num_classes: int, ignore_index: int,
              class_names: list[str], device: torch.device, void_index: int | None) -> dict:
-    """Metrics over ``dataset`` (full-size normalised images, full-size masks): each image is resized to
-    the network input, the logits are resized back, so the score is at the labels' own resolution."""
+    """Metrics over ``dataset`` (full-size normalised images and masks), scored at the labels' resolution."""
     was_training = net.training
     net.eval()
     acc = ConfusionAccumulator(num_classes, ignore_index if ignore_index < num_classes else None)
     for i in range(len(dataset)):
         image, mask = dataset[i]
-        x = F.interpolate(image.unsqueeze(0).to(device), size=tuple(size), mode="bilinear",
-                          align_corners=False, antialias=True)
-        logits = net(x).float()
-        logits = F.interpolate(logits, size=mask.shape[-2:], mode="bilinear", align_corners=False)
-        pred = logits.argmax(1)[0].cpu()
+        pred = predict_logits(net, image.to(device), scale).argmax(1)[0].cpu()
         target = mask.clone()
         if ignore_index >= num_classes:  # no Void class: 255 marks nothing-to-score
             keep = target != ignore_index

@@ -38,7 +38,7 @@ def _colour_class(image: np.ndarray) -> np.ndarray:
 
 def test_every_transform_keeps_pixel_colour_and_class_aligned():
     image, mask = _scene()
-    tf = train_transform((64, 96), VOID, min_scale=0.3, rotation=30, color=False)
+    tf = train_transform((64, 96), VOID, zoom=(0.5, 2.0), rotation=30, color=False)
     for seed in range(25):
         torch.manual_seed(seed)
         img, msk = tf(*to_tv(image, mask))
@@ -57,7 +57,7 @@ def test_uncovered_pixels_are_void_and_black():
     mask[:, :4] = 1  # no Void in the source: any Void afterwards was uncovered by the rotation
     image[:, :4] = COLOURS[1]
     # large rotations in the training transform uncover corners: Void in the mask, black in the image
-    tf = train_transform((96, 128), VOID, min_scale=1.0, rotation=45, color=False, flip=False)
+    tf = train_transform((96, 128), VOID, zoom=(1.0, 1.0), rotation=45, color=False, flip=False)
     seen_void = False
     for seed in range(10):
         torch.manual_seed(seed)
@@ -71,7 +71,7 @@ def test_uncovered_pixels_are_void_and_black():
 
 def test_without_void_class_uncovered_pixels_are_ignored_index():
     image, mask = _scene()
-    tf = train_transform((96, 128), NO_VOID_IGNORE, min_scale=1.0, rotation=45, color=False, flip=False)
+    tf = train_transform((96, 128), NO_VOID_IGNORE, zoom=(1.0, 1.0), rotation=45, color=False, flip=False)
     values = set()
     for seed in range(10):
         torch.manual_seed(seed)
@@ -81,7 +81,7 @@ def test_without_void_class_uncovered_pixels_are_ignored_index():
 
 def test_flip_flips_image_and_mask_together():
     image, mask = _scene(96, 128)
-    tf = train_transform((96, 128), VOID, min_scale=1.0, rotation=0, color=False, aspect=128 / 96)
+    tf = train_transform((96, 128), VOID, zoom=(1.0, 1.0), rotation=0, color=False)
     flipped = kept = 0
     for seed in range(20):
         torch.manual_seed(seed)
@@ -107,9 +107,23 @@ def test_colour_jitter_changes_the_image_not_the_mask():
     assert np.array_equal(msk.numpy(), mask)
 
 
-def test_eval_transform_resizes_mask_nearest_and_pad_reaches_multiple_of_32():
+def test_crop_larger_than_the_image_is_padded_with_void_and_black():
+    image, mask = _scene(60, 80)
+    image, mask = image.copy(), mask.copy()
+    mask[:, :4], image[:, :4] = 1, COLOURS[1]
+    for tf in (train_transform((96, 128), VOID, zoom=(1.0, 1.0), rotation=0, color=False),
+               eval_transform((96, 128), VOID)):
+        img, msk = tf(*to_tv(image, mask))
+        img, msk = img.permute(1, 2, 0).numpy(), msk.numpy()
+        assert msk.shape == (96, 128) and (msk == VOID).sum() == 96 * 128 - 60 * 80
+        assert (img[msk == VOID] == 0).all() and (img[msk != VOID] != 0).any(-1).all()
+
+
+def test_eval_transform_is_deterministic_and_pad_reaches_multiple_of_32():
     image, mask = _scene(90, 120)
-    img, msk = eval_transform((64, 96))(*to_tv(image, mask))
-    assert img.shape == (3, 64, 96) and set(np.unique(msk.numpy())) <= {0, 1, 2, VOID}
+    a = eval_transform((64, 96), VOID)(*to_tv(image, mask))
+    b = eval_transform((64, 96), VOID)(*to_tv(image, mask))
+    assert a[0].shape == (3, 64, 96) and torch.equal(a[1], b[1])
+    assert np.array_equal(a[1].numpy(), mask[13:77, 12:108])
     padded, (h, w) = pad_to_multiple(torch.zeros(1, 3, 90, 120))
     assert padded.shape[-2:] == (96, 128) and (h, w) == (90, 120)

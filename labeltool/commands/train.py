@@ -20,7 +20,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder-weights", default="imagenet", metavar="imagenet|none|PATH",
                         help="encoder initialisation (imagenet falls back to random weights when offline)")
     parser.add_argument("--size", type=int, nargs="+", metavar="PX",
-                        help="network input: HEIGHT WIDTH (or one number for both), multiples of 32")
+                        help="training crop: HEIGHT WIDTH (or one number for both), multiples of 32")
+    parser.add_argument("--scale", type=float,
+                        help="resize images by this factor for the network (default 0.5 on CPU, 1 on GPU)")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--lr", type=float, help="maximum learning rate of the one-cycle schedule")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
@@ -57,7 +59,7 @@ def config_from_args(args: argparse.Namespace):
     size = args.size
     if size is not None and len(size) == 1:
         size = [size[0], size[0]]
-    fields = dict(arch=args.arch, encoder=args.encoder, encoder_weights=args.encoder_weights, size=size,
+    fields = dict(arch=args.arch, encoder=args.encoder, encoder_weights=args.encoder_weights, size=size, scale=args.scale,
                   batch_size=args.batch_size, lr=args.lr, threads=args.threads, seed=args.seed)
     for name in ("epochs", "time_budget", "freeze_epochs", "loss", "class_weights", "augment", "init", "resume",
                  "compile", "amp", "num_workers"):
