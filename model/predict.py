@@ -12,7 +12,7 @@ convolutions (see benchmarks/README_inference.md for what each buys).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,7 @@ class Predictor:
     (its ``normalization`` is used; ImageNet statistics otherwise). ``tile``: a TileConfig, an int
     tile size, None for the defaults, or False never to tile. ``num_threads``: CPU threads for torch
     (left as is when None). ``channels_last``: memory layout (faster for ResNet encoders).
+    ``scale``: resize factor before the network (default: the card's ``input_scale``, else 1).
     ``fuse_bn``: fold BatchNorm into the convolutions of a private copy of the network. ``amp``:
     autocast (default on for CUDA, float16; bfloat16 when forced on for CPU).
     """
@@ -92,6 +93,7 @@ class Predictor:
         channels_last: bool = True,
         amp: bool | None = None,
         fuse_bn: bool = True,
+        scale: float | None = None,
     ):
         net = getattr(model, "net", model)
         if card is None:
@@ -123,6 +125,9 @@ class Predictor:
             self.net = fold_batchnorm_checked(self.net)
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
+        self.scale = float(self.card.get("input_scale", 1.0) if scale is None else scale)
+        if not 0.0 < self.scale <= 8.0:
+            raise ValueError(f"input scale must be in (0, 8], got {self.scale}")
         classes = self.card.get("classes")
         self.classes: list[str] | None = list(classes) if classes else None
 
@@ -144,16 +149,41 @@ class Predictor:
         if logits.ndim != 4 or logits.shape[0] != x.shape[0] or logits.shape[-2:] != x.shape[-2:]:
             raise ValueError(f"the network returned shape {tuple(logits.shape)} for input {tuple(x.shape)}; "
                              "expected (B, C, H, W) logits of the input's size")
-        return F.softmax(logits.float(), dim=1)
+        return logits.float()
 
     @torch.inference_mode()
     def probabilities(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """(B, C, H, W) float32 class probabilities for equally sized images (no tiling)."""
-        x, (h, w) = pad_to_multiple(self._to_input([as_rgb(im) for im in images]), 32)
-        probs = self._forward(x)
+        """(B, C, H, W) float32 class probabilities for equally sized images (no tiling): resized by
+        the card's ``input_scale``, padded to a multiple of 32, logits cropped and resized back."""
+        x = self._to_input([as_rgb(im) for im in images])
+        h, w = x.shape[-2:]
+        if self.scale != 1.0:
+            x = F.interpolate(x, size=self._scaled(h, w), mode="bilinear", align_corners=False, antialias=True)
+        x, (sh, sw) = pad_to_multiple(x, 32)
+
+        def finish(logits: torch.Tensor) -> torch.Tensor:
+            logits = logits[..., :sh, :sw]
+            if (sh, sw) != (h, w):
+                logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
+            return F.softmax(logits, dim=1)
+
+        probs = finish(self._forward(x))
         if self.tta_flip:
-            probs = (probs + self._forward(x.flip(-1)).flip(-1)) * 0.5
-        return probs[..., :h, :w]
+            probs = (probs + finish(self._forward(x.flip(-1)).flip(-1))) * 0.5
+        return probs
+
+    def _scaled(self, h: int, w: int) -> tuple[int, int]:
+        return max(1, round(h * self.scale)), max(1, round(w * self.scale))
+
+    def _tile_config(self, h: int, w: int) -> TileConfig | None:
+        """The tiling (in image pixels) for an image, or None when it goes through whole."""
+        if self.tile is None or not self.tile.needs_tiling(*self._scaled(h, w)):
+            return None
+        if self.scale == 1.0:
+            return self.tile
+        size = max(32, round(self.tile.size / self.scale))
+        overlap = min(size - 1, round(self.tile.overlap / self.scale))
+        return replace(self.tile, size=size, overlap=overlap)
 
     def _reduce(self, probs: torch.Tensor) -> Prediction:
         conf, cls = probs.max(dim=0)
@@ -170,8 +200,9 @@ class Predictor:
         h, w = image.shape[:2]
         if h == 0 or w == 0:
             raise ValueError(f"cannot predict an empty image of shape {image.shape}")
-        if self.tile is not None and self.tile.needs_tiling(h, w):
-            mask, conf, ent = predict_tiled(image, self.probabilities, self.tile, self.with_entropy)
+        tiling = self._tile_config(h, w)
+        if tiling is not None:
+            mask, conf, ent = predict_tiled(image, self.probabilities, tiling, self.with_entropy)
             return Prediction(mask, conf, ent)
         return self._reduce(self.probabilities([image])[0])
 
@@ -187,7 +218,7 @@ class Predictor:
         groups: dict[tuple[int, int], list[int]] = {}
         for i, im in enumerate(images):
             h, w = im.shape[:2]
-            if self.tile is not None and self.tile.needs_tiling(h, w):
+            if self._tile_config(h, w) is not None:
                 out[i] = self.predict(im)
             else:
                 groups.setdefault((h, w), []).append(i)

@@ -181,3 +181,20 @@ def test_batchnorm_folding_keeps_predictions_and_leaves_the_callers_net_alone():
     assert sum(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == bns  # caller's net untouched
     np.testing.assert_allclose(fast.confidence, plain.confidence, atol=1e-4)
     assert np.mean(fast.mask == plain.mask) > 0.999
+
+
+def test_card_input_scale_runs_the_network_at_that_scale_and_returns_full_size():
+    spy = ShapeSpy(PixelNet(classes=3))
+    predictor = Predictor(spy, {"input_scale": 0.5}, device="cpu")
+    image = _image(128, 192, seed=6)
+    mask, conf = predictor.predict_image(image)
+    assert mask.shape == (128, 192) and conf.shape == (128, 192)
+    assert spy.shapes[-1][2:] == (64, 96)
+    full = Predictor(spy.inner, device="cpu").predict(image)
+    assert np.mean(mask == full.mask) > 0.8  # same classifier, seen at half resolution
+    # big images are tiled in image pixels so the network still sees tiles of the configured size
+    spy.shapes.clear()
+    tiled = Predictor(spy, {"input_scale": 0.5}, device="cpu", tile=TileConfig(size=64, overlap=16, max_side=64))
+    mask, _ = tiled.predict_image(_image(300, 400, seed=7))
+    assert mask.shape == (300, 400)
+    assert len(spy.shapes) > 1 and all(s[2] <= 64 and s[3] <= 64 for s in spy.shapes)
