@@ -80,7 +80,7 @@ class SegmentationDataset(Dataset):
 def build_datasets(project, cfg, train_names: list[str], val_names: list[str], norm: dict, ignore_index: int):
     """(training set with augmentation, validation set at full resolution or None) for a Project."""
     size = tuple(cfg.size)
-    tf = (train_transform(size, ignore_index, zoom=tuple(cfg.zoom), rotation=cfg.rotation)
+    tf = (train_transform(size, ignore_index, zoom=tuple(cfg.zoom), rotation=cfg.rotation, color=cfg.color_jitter)
           if cfg.augment else eval_transform(size, ignore_index))
     pairs = [(project.image_path(n), project.label_path(n)) for n in train_names]
     n = len(project.codes)

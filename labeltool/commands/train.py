@@ -39,7 +39,7 @@ def register(subparsers) -> None:
     parser.add_argument("--time-budget", type=float, metavar="S",
                         help="seconds for the whole run (default: 255 on CPU, 600 on GPU, none with --epochs)")
     parser.add_argument("--freeze-epochs", type=int, help="epochs with the pretrained encoder frozen first")
-    parser.add_argument("--loss", choices=LOSSES, default="ce")
+    parser.add_argument("--loss", choices=LOSSES, default="ce+dice")
     parser.add_argument("--class-weights", choices=CLASS_WEIGHTS, default="none")
     parser.add_argument("--no-augment", dest="augment", action="store_false", help="no data augmentation")
     parser.add_argument("--init", default="auto", metavar="auto|latest|fresh|MODEL",

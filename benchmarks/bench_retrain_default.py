@@ -1,0 +1,167 @@
+"""What the one-click retrain buys: 25 corrected CamVid frames, default `labeltool train`, then the share
+of non-Void pixels of the 101 validation frames that are still wrong (lower is better), next to a plain
+smp U-Net (ResNet34, from scratch, eager fp32, full resolution, constant-LR Adam) trained for the same
+wall time.
+
+    python benchmarks/bench_retrain_default.py            # the real thing (~10 min on 2 cores)
+    python benchmarks/bench_retrain_default.py --budget 60 --no-baseline --config '{"encoder": "mobilenet_v2"}'
+
+Skips cleanly (exit 0) when ../shared/camvid11 is absent. Results: benchmarks/results/retrain_default*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+CAMVID = REPO.parent / "shared" / "camvid11"
+RESULTS = REPO / "benchmarks" / "results"
+VOID = 11
+
+
+def pick_frames(count: int = 25) -> list[str]:
+    """``count`` training frames spread over the sequences (in proportion to their length, evenly in each)."""
+    names = sorted(p.name for p in (CAMVID / "train").glob("*.png"))
+    seqs: dict[str, list[str]] = {}
+    for n in names:
+        seqs.setdefault(n.split("_")[0], []).append(n)
+    shares = {k: max(1, round(count * len(v) / len(names))) for k, v in seqs.items()}
+    while sum(shares.values()) > count:
+        shares[max(shares, key=shares.get)] -= 1
+    while sum(shares.values()) < count:
+        shares[max(seqs, key=lambda k: len(seqs[k]) / shares[k])] += 1
+    picked = []
+    for k, v in seqs.items():
+        idx = np.linspace(0, len(v) - 1, shares[k]).round().astype(int)
+        picked += [v[i] for i in idx]
+    return picked
+
+
+def make_dataset(root: Path, frames: list[str]) -> Path:
+    from model.codes import CAMVID11_CODES
+
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    (root / "codes.txt").write_text("\n".join(CAMVID11_CODES) + "\n")
+    for name in frames:
+        shutil.copy(CAMVID / "train" / name, root / "images" / name)
+        shutil.copy(CAMVID / "trainannot" / name, root / "labels" / (Path(name).stem + "_P.png"))
+    return root
+
+
+def load_pairs(split: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    from model.imageio import read_image, read_mask
+
+    return [(read_image(p), read_mask(CAMVID / f"{split}annot" / p.name)) for p in sorted((CAMVID / split).glob("*.png"))]
+
+
+@torch.no_grad()
+def wrong_share(net, pairs, scale: float, mean, std) -> dict:
+    from model.metrics import ConfusionAccumulator, metrics_from_confusion
+    from model.trainutil import predict_logits
+
+    net.eval()
+    acc = ConfusionAccumulator(12, VOID)
+    for image, mask in pairs:
+        x = (torch.from_numpy(image).permute(2, 0, 1).float() / 255 - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+        acc.update(predict_logits(net, x, scale).argmax(1)[0].numpy(), mask)
+    m = metrics_from_confusion(acc.matrix, [str(i) for i in range(12)], VOID)
+    return {"wrong_non_void": 1 - m["pixel_accuracy"], "miou": m["miou"]}
+
+
+def train_baseline(train_pairs, seconds: float) -> tuple[torch.nn.Module, int]:
+    """Plain loop: smp U-Net ResNet34 from scratch, eager fp32, full-resolution frames padded to 384,
+    Adam 1e-3, batch 4, cross-entropy ignoring Void, no augmentation."""
+    import segmentation_models_pytorch as smp
+
+    torch.manual_seed(0)
+    net = smp.Unet("resnet34", encoder_weights=None, classes=12)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    xs = torch.stack([torch.from_numpy(i).permute(2, 0, 1) for i, _ in train_pairs]).float() / 255
+    xs = F.pad((xs - mean) / std, (0, 0, 0, 24))
+    ys = F.pad(torch.stack([torch.from_numpy(m).long() for _, m in train_pairs]), (0, 0, 0, 24), value=VOID)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=VOID)
+    start, steps = time.monotonic(), 0
+    net.train()
+    while time.monotonic() - start < seconds:
+        for idx in torch.randperm(len(xs)).split(4):
+            if time.monotonic() - start >= seconds:
+                break
+            loss = loss_fn(net(xs[idx]), ys[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            steps += 1
+    return net, steps
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, help="time budget override (default: the one-click default)")
+    parser.add_argument("--config", default="{}", help="JSON TrainConfig overrides for a variant")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--tag", default="", help="suffix for the results file")
+    args = parser.parse_args()
+    if not (CAMVID / "train").is_dir():
+        print(f"skipped: {CAMVID} is not present")
+        return 0
+    torch.set_num_threads(2)
+    from model.config import TrainConfig
+    from model.modelfile import load_model
+    from model.train import train_dataset
+
+    overrides = json.loads(args.config)
+    if args.budget:
+        overrides["time_budget"] = args.budget
+    cfg = TrainConfig.from_dict(overrides) if overrides else None
+    frames = pick_frames()
+    val = load_pairs("val")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_dataset(Path(tmp) / "ds", frames)
+        events = []
+        t = time.monotonic()
+        path = train_dataset(root, cfg, on_event=lambda e: events.append(e) if e["event"] != "step" else None)
+        wall = time.monotonic() - t
+        loaded = load_model(path)
+        card = loaded.card
+        ours = wrong_share(loaded.net, val, card["input_scale"], card["normalization"]["mean"], card["normalization"]["std"])
+    start = next(e for e in events if e["event"] == "start")
+    row = {"variant": overrides or "defaults", "train_seconds": round(wall, 1), "epochs": card["training"]["epochs"],
+           "steps": card["training"]["epochs"] * start["steps_per_epoch"], "arch": card["arch"], "encoder": card["encoder"],
+           "scale": card["input_scale"], "crop": card["input_size"], "batch": start["batch_size"], **ours,
+           "notices": [e["message"] for e in events if e["event"] == "notice"]}
+    result = {"frames": frames, "engine": row}
+    print(f"{'run':<34}{'train s':>9}{'steps':>7}{'wrong non-Void':>16}{'mIoU':>8}")
+    print(f"{'labeltool train (defaults)' if not overrides else json.dumps(overrides)[:33]:<34}{wall:>9.0f}{row['steps']:>7}"
+          f"{ours['wrong_non_void']:>16.3f}{ours['miou']:>8.3f}")
+    if not args.no_baseline:
+        from model.imageio import read_image, read_mask
+
+        train_pairs = [(read_image(CAMVID / "train" / n), read_mask(CAMVID / "trainannot" / n)) for n in frames]
+        net, steps = train_baseline(train_pairs, wall)
+        base = wrong_share(net, val, 1.0, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+        result["baseline"] = {"train_seconds": round(wall, 1), "steps": steps, **base}
+        result["ratio_wrong_engine_over_baseline"] = ours["wrong_non_void"] / base["wrong_non_void"]
+        print(f"{'plain U-Net R34 fp32 (same time)':<34}{wall:>9.0f}{steps:>7}{base['wrong_non_void']:>16.3f}{base['miou']:>8.3f}")
+        print(f"ratio wrong pixels engine/baseline: {result['ratio_wrong_engine_over_baseline']:.2f}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"retrain_default{('_' + args.tag) if args.tag else ''}.json"
+    out.write_text(json.dumps(result, indent=1))
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
