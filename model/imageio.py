@@ -37,10 +37,14 @@ def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from the file header, without decoding the pixels."""
     path = Path(path)
     try:
-        with Image.open(path) as image:
-            return image.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
     except FileNotFoundError as exc:
         raise ImageReadError(path, "file not found") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(path, f"image too large to open safely ({exc})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ImageReadError(path, "not an image file Pillow can read (corrupt or wrong format)") from exc
 

@@ -1,0 +1,22 @@
+"""Start the Qt application and open a folder (asking for one when none is given)."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+
+def run_app(folder: str | None = None) -> int:
+    from labeltool.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("labeltool")
+    window = MainWindow()
+    window.resize(1280, 800)
+    window.show()
+    if folder:
+        window.open_folder(folder)
+    else:
+        window.ask_open_folder()
+    return app.exec()
