@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,7 @@ class Project:
         self._lock = threading.RLock()
         self._images = self._scan_images()
         self._state = self._load_state()
+        self._remove_stale_temporaries()
 
     # ---- opening -------------------------------------------------------------------------------
     @classmethod
@@ -82,6 +84,15 @@ class Project:
                 continue
             images[name] = path
         return images
+
+    def _remove_stale_temporaries(self, older_than_s: float = 60.0) -> None:
+        """Temporary files of an atomic write that a killed process left behind (never a live write's)."""
+        now = time.time()
+        for folder in (self.labels_dir, self.state_dir / "confidence"):
+            for tmp in folder.glob(".*.tmp*") if folder.is_dir() else ():
+                with contextlib.suppress(OSError):
+                    if now - tmp.stat().st_mtime > older_than_s:
+                        tmp.unlink()
 
     # ---- files ---------------------------------------------------------------------------------
     def names(self) -> list[str]:

@@ -1,0 +1,56 @@
+"""Child process for the crash-recovery test: opens the app on a dataset, paints with mouse events,
+lets autosave run, paints more, prints READY and waits to be killed."""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from labeltool.gui import main_window  # noqa: E402
+
+main_window.AUTOSAVE_IDLE_MS = 300
+
+
+def point(win, y, x):
+    p = win.editor.canvas.widget_point(y + 0.5, x + 0.5)
+    return QPoint(round(p.x()), round(p.y()))
+
+
+def wait(ms):
+    end = time.monotonic() + ms / 1000
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        time.sleep(0.01)
+
+
+def main():
+    app = QApplication([])
+    win = main_window.MainWindow()
+    win.resize(900, 600)
+    win.show()
+    win.open_folder(sys.argv[1])
+    win.go_to(win.session.names.index(sys.argv[2]))
+    wait(200)
+    canvas = win.editor.canvas
+    QTest.keyClick(canvas, Qt.Key_B)
+    QTest.keyClick(canvas, Qt.Key_2)
+    QTest.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(win, 10, 10))
+    wait(1200)  # idle: autosave runs
+    QTest.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(win, 40, 70))  # not yet autosaved
+    print("READY", flush=True)
+    if len(sys.argv) > 3:  # stress mode: keep painting so that saves are in flight when the kill comes
+        x = 0
+        while True:
+            QTest.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(win, 30, x % 90))
+            win.save()
+            x += 7
+    wait(600_000)
+    app.quit()
+
+
+main()
