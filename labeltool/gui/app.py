@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 
@@ -12,6 +14,9 @@ def run_app(folder: str | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("labeltool")
+    icon = Path(__file__).resolve().parents[2] / "resources" / "icons" / "labeltool.svg"
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
     window = MainWindow()
     window.resize(1280, 800)
     window.show()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -275,18 +276,30 @@ class MainWindow(QMainWindow):
     def _train_event(self, event: dict) -> None:
         kind = event.get("event")
         if kind == "start":
-            total = int(event.get("epochs", 1)) * max(int(event.get("steps_per_epoch", 1)), 1)
-            self.progress.setMaximum(max(total, 1))
-        elif kind == "step":
-            steps = max(int(event.get("steps", 1)), 1)
-            self.progress.setValue((int(event.get("epoch", 1)) - 1) * steps + int(event.get("step", 0)))
-            self.statusBar().showMessage(f"Training: epoch {event.get('epoch')}, loss {event.get('loss', 0):.3f}")
-        elif kind == "epoch_end":
-            metrics = event.get("metrics") or {}
-            extra = f", valid accuracy {metrics['pixel_accuracy']:.1%}" if metrics.get("pixel_accuracy") else ""
-            self.statusBar().showMessage(f"Training: epoch {event.get('epoch')}/{event.get('epochs')} done{extra}")
+            self._train_plan = (time.monotonic(), event.get("time_budget"), int(event.get("epochs") or 1))
+            self.progress.setMaximum(1000)
+        elif kind in ("step", "epoch_end"):
+            self.progress.setValue(self._train_progress(event))
+            if kind == "step":
+                loss = event.get("loss")
+                loss_text = f", loss {loss:.3f}" if isinstance(loss, (int, float)) else ""
+                self.statusBar().showMessage(f"Training: epoch {event.get('epoch')}{loss_text}")
+            else:
+                self._train_plan = (*self._train_plan[:2], int(event.get("epochs") or self._train_plan[2]))
+                accuracy = (event.get("metrics") or {}).get("pixel_accuracy")
+                extra = f", validation accuracy {accuracy:.1%}" if isinstance(accuracy, (int, float)) else ""
+                self.statusBar().showMessage(f"Training: epoch {event.get('epoch')}/{event.get('epochs')} done{extra}")
         elif kind == "notice":
             self.statusBar().showMessage(str(event.get("message", "")), 8000)
+
+    def _train_progress(self, event: dict) -> int:
+        """Per mille done: by the clock when the run has a time budget, else by steps of the plan."""
+        started, budget, epochs = getattr(self, "_train_plan", (time.monotonic(), None, 1))
+        if budget:
+            return min(999, int(1000 * (time.monotonic() - started) / float(budget)))
+        steps = max(int(event.get("steps") or 1), 1)
+        done = (int(event.get("epoch") or 1) - 1) * steps + int(event.get("step") or steps)
+        return min(999, int(1000 * done / (epochs * steps)))
 
     def _train_finished(self, ok: bool, message: str) -> None:
         self.trainer = None
