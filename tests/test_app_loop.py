@@ -123,11 +123,13 @@ def test_retrain_in_a_process_then_repropose_keeps_corrections(window, dataset, 
     window.actions_by_name["retrain"].trigger()
     assert window.trainer is not None and window.trainer.is_running()
     assert not window.actions_by_name["retrain"].isEnabled()  # no second run while one is going
+    messages = []
+    window.statusBar().messageChanged.connect(messages.append)
     qtbot.waitUntil(lambda: window.trainer is None, timeout=180_000)
-    assert list((dataset / "models").glob("model-*.safetensors"))
+    assert list((dataset / "models").glob("model-*.safetensors")), messages[-5:]
     qtbot.waitUntil(lambda: not window.busy(), timeout=120_000)  # the re-proposal after training
     statuses = window.session.project.statuses()
-    assert [statuses[f"img{i}"] for i in range(6)] == ["corrected"] * 3 + ["proposed"] * 3
+    assert [statuses[f"img{i}"] for i in range(6)] == ["corrected"] * 3 + ["proposed"] * 3, messages[-5:]
     assert [window.files.status_text(i) for i in range(3, 6)] == ["proposed"] * 3
     for name, before in corrected.items():
         assert digest(dataset / "labels" / f"{name}_P.png") == before

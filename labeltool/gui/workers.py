@@ -6,12 +6,12 @@ QProcess, and the window follows its JSON-lines progress protocol (docs/progress
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 
 from PySide6.QtCore import QObject, QProcess, QThread, Signal
 
+from model.progress import parse_event
 from model.project import Project
 
 
@@ -42,24 +42,6 @@ class ProposeWorker(QThread):
             self.failed.emit(f"Proposing failed: {exc}")
             return
         self.succeeded.emit(list(written))
-
-
-def parse_line(line: str) -> dict | None:
-    """One event of the progress protocol, or None for any other output line."""
-    try:
-        from model.progress import parse_event
-    except ImportError:  # pragma: no cover - the engine always ships it
-        parse_event = None
-    if parse_event is not None:
-        return parse_event(line)
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) and "event" in event else None
 
 
 class TrainProcess(QObject):
@@ -104,7 +86,7 @@ class TrainProcess(QObject):
         self._buffer += bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
         *lines, self._buffer = self._buffer.split("\n")
         for line in lines:
-            event = parse_line(line)
+            event = parse_event(line)
             if event is None:
                 continue
             if event.get("event") == "done":
