@@ -136,7 +136,9 @@ def main() -> int:
         wall = time.monotonic() - t
         loaded = load_model(path)
         card = loaded.card
-        ours = wrong_share(loaded.net, val, card["input_scale"], card["normalization"]["mean"], card["normalization"]["std"])
+        # load_model wraps a model trained at input_scale != 1 so it takes full-size images, as the app's
+        # predictor calls it: scale 1 here.
+        ours = wrong_share(loaded.net, val, 1.0, card["normalization"]["mean"], card["normalization"]["std"])
     start = next(e for e in events if e["event"] == "start")
     row = {"variant": overrides or "defaults", "train_seconds": round(wall, 1), "epochs": card["training"]["epochs"],
            "steps": card["training"]["epochs"] * start["steps_per_epoch"], "arch": card["arch"], "encoder": card["encoder"],

@@ -102,8 +102,11 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = 32, value: float = 0.0) -> 
 
 def to_tv(image: np.ndarray, mask: np.ndarray | None) -> tuple[tv_tensors.Image, tv_tensors.Mask | None]:
     """(H, W, 3) uint8 + (H, W) uint8 arrays -> tv_tensors (C, H, W) uint8 image and (H, W) mask."""
-    img = tv_tensors.Image(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1))
-    msk = None if mask is None else tv_tensors.Mask(torch.from_numpy(np.ascontiguousarray(mask)))
+    image = image if image.flags.writeable and image.flags.c_contiguous else np.array(image)
+    img = tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1))
+    if mask is not None and not (mask.flags.writeable and mask.flags.c_contiguous):
+        mask = np.array(mask)
+    msk = None if mask is None else tv_tensors.Mask(torch.from_numpy(mask))
     return img, msk
 
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from .atomic import atomic_write, atomic_write_text
 from .errors import ModelFileError
-from .networks import looks_like_safetensors, make_net
+from .networks import ScaledInput, looks_like_safetensors, make_net
 
 FORMAT = "labeltool-model"
 FORMAT_VERSION = 1
@@ -85,6 +85,7 @@ def state_for_saving(net: nn.Module) -> dict[str, torch.Tensor]:
     """Contiguous CPU tensors, without DDP/compile wrappers, shared storage cloned (safetensors needs that)."""
     net = getattr(net, "module", net)
     net = getattr(net, "_orig_mod", net)
+    net = net.net if isinstance(net, ScaledInput) else net
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in net.state_dict().items()}
 
 
@@ -140,8 +141,12 @@ def read_card(path: str | Path) -> dict[str, Any]:
     return card
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a model (.safetensors or its .json card) in eval mode. Never unpickles anything."""
+def load_model(path: str | Path, device: str | torch.device = "cpu", raw: bool = False) -> LoadedModel:
+    """Load a model (.safetensors or its .json card) in eval mode. Never unpickles anything.
+
+    A model trained at ``input_scale`` != 1 comes wrapped in ``networks.ScaledInput`` so that it takes
+    full-resolution images (and returns full-resolution logits); ``raw=True`` gives the bare network.
+    """
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -168,6 +173,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
         first = str(exc).splitlines()[0]
         raise ModelFileError(f"{weights}: weights do not match {card['arch']}/{card['encoder']} "
                              f"with {len(card['classes'])} classes ({first})") from exc
+    scale = card.get("input_scale", 1.0)
+    if not isinstance(scale, (int, float)) or not 0.05 <= scale <= 4:
+        raise ModelFileError(f"{card_path(weights)}: input_scale {scale!r} must be a number between 0.05 and 4")
+    if scale != 1.0 and not raw:
+        net = ScaledInput(net, scale)
     net.to(device).eval()
     return LoadedModel(net=net, card=card, path=weights)
 

@@ -54,6 +54,33 @@ def make_net(arch: str, encoder: str, num_classes: int) -> nn.Module:
     return factory(encoder_name=encoder, encoder_weights=None, in_channels=3, classes=num_classes)
 
 
+class ScaledInput(nn.Module):
+    """A network that works at ``scale`` times the resolution it is given: the input is resized by
+    ``scale`` (and padded to a multiple of 32), the logits are cropped and resized back to the input's
+    size. ``load_model`` wraps models trained at a scale other than 1, so any caller that runs the
+    network on full-resolution images (the predictor, tiling) sees objects at the trained scale."""
+
+    def __init__(self, net: nn.Module, scale: float):
+        super().__init__()
+        self.net, self.scale = net, float(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        h, w = x.shape[-2:]
+        if self.scale != 1.0:
+            x = F.interpolate(x, size=(max(1, round(h * self.scale)), max(1, round(w * self.scale))),
+                              mode="bilinear", align_corners=False, antialias=self.scale < 1)
+        sh, sw = x.shape[-2:]
+        ph, pw = -sh % 32, -sw % 32
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph))
+        y = self.net(x)[..., :sh, :sw]
+        if (sh, sw) != (h, w):
+            y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
+        return y
+
+
 def build_model(cfg: TrainConfig, num_classes: int, on_event: Callable[[dict], None] | None = None) -> nn.Module:
     """A new network for ``cfg`` with encoder weights as asked (see the module docstring).
 

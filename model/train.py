@@ -83,7 +83,7 @@ class _Run:
 
     def _make_net(self):
         if self.init_path is not None:
-            loaded = load_model(self.init_path)
+            loaded = load_model(self.init_path, raw=True)
             self.emit({"event": "notice", "message": f"fine-tuning {self.init_path.name}"})
             return loaded.net.train(), False
         net = build_model(self.cfg, len(self.codes), on_event=self.emit)

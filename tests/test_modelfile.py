@@ -14,9 +14,10 @@ from model.networks import make_net, normalization
 CLASSES = ["Background", "Square", "Disc", "Void"]
 
 
-def _card(classes=CLASSES):
+def _card(classes=CLASSES, scale=1.0):
     return make_card(arch="Unet", encoder="resnet18", classes=classes, void_index=3, normalization=normalization(),
-                     input_size=[64, 64], training_images=["b", "a"], metrics={"pixel_accuracy": 0.5})
+                     input_size=[64, 64], training_images=["b", "a"], metrics={"pixel_accuracy": 0.5},
+                     input_scale=scale)
 
 
 def _net():
@@ -106,3 +107,20 @@ def test_weights_of_another_network_are_refused(tmp_path):
     path = save_model(tmp_path, make_net("Unet", "resnet18", 7), _card())  # card says 4 classes
     with pytest.raises(ModelFileError, match="do not match"):
         load_model(path)
+
+
+def test_model_trained_at_half_scale_takes_full_size_images(tmp_path):
+    net = _net()
+    path = save_model(tmp_path, net, _card(scale=0.5))
+    loaded = load_model(path)
+    x = torch.randn(1, 3, 90, 120)  # not a multiple of 32
+    with torch.no_grad():
+        out = loaded.net(x)
+        assert out.shape == (1, len(CLASSES), 90, 120)
+        small = torch.nn.functional.interpolate(x, size=(45, 60), mode="bilinear", antialias=True)
+        bare = net(torch.nn.functional.pad(small, (0, 4, 0, 19)))[..., :45, :60]
+        expect = torch.nn.functional.interpolate(bare, size=(90, 120), mode="bilinear")
+        assert torch.allclose(out, expect, atol=1e-5)  # the network saw the image at half size
+    assert not hasattr(load_model(path, raw=True).net, "scale")
+    resaved = save_model(tmp_path, loaded.net, _card(scale=0.5))  # saving the wrapper stores the bare weights
+    assert load_model(resaved, raw=True).net.state_dict().keys() == net.state_dict().keys()

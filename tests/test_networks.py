@@ -60,6 +60,7 @@ def test_local_encoder_weights_file_is_loaded(tmp_path, fmt):
         assert torch.equal(net.encoder.state_dict()[key], value)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_weights_file_with_arbitrary_objects_is_refused(tmp_path):
     path = tmp_path / "evil.pth"
     path.write_bytes(pickle.dumps({"conv1.weight": object()}))
