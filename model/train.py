@@ -264,7 +264,7 @@ class _Run:
                 last_ckpt = time.monotonic()
                 ckpt_s = last_ckpt - t_ckpt
         if cancelled:
-            raise TrainingCancelled(f"{self.project.root}: training cancelled after epoch {epoch - 1}; "
+            raise TrainingCancelled(f"{self.project.root}: training cancelled in epoch {epoch}; "
                                     "run it again to continue from the last checkpoint")
         return self._finish(history, metrics, used, epoch)
 

@@ -69,6 +69,24 @@ def test_cli_error_is_one_json_event(tmp_path):
     assert [e["event"] for e in events] == ["error"] and "no corrected masks" in events[0]["message"]
 
 
+def test_sigterm_cancels_cleanly_with_an_error_event(tmp_path):
+    root = make_dataset(tmp_path / "ds")
+    cmd = [sys.executable, "-m", "labeltool.commands.train", str(root), "--json", "--epochs", "500", "--encoder",
+           "resnet18", "--encoder-weights", "none", "--size", "64", "--scale", "1", "--threads", "2"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_env())
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if (parse_event(line) or {}).get("event") == "step":
+            proc.terminate()
+            break
+    lines += proc.stdout.readlines()
+    assert proc.wait(timeout=60) == 130
+    last = parse_event(lines[-1])
+    assert last["event"] == "error" and "cancelled" in last["message"]
+    assert latest_model(root / "models") is None
+
+
 def test_interrupted_run_resumes_from_last_epoch(tmp_path):
     root = make_dataset(tmp_path / "ds")
     cfg = TrainConfig(**TINY, epochs=3)

@@ -7,7 +7,9 @@ event per line on stdout, see docs/progress-protocol.md) and under ``torchrun`` 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
@@ -74,9 +76,10 @@ def run(args: argparse.Namespace) -> int:
     from model.train import TrainingCancelled, train_dataset
 
     sink = make_sink(args.json)
+    stop = _stop_on_sigterm()
     try:
         cfg = config_from_args(args)
-        train_dataset(args.dataset, cfg, on_event=sink)
+        train_dataset(args.dataset, cfg, on_event=sink, cancel=stop.is_set)
     except TrainingCancelled as exc:
         sink({"event": "error", "message": str(exc)})
         return 130
@@ -97,6 +100,15 @@ def run(args: argparse.Namespace) -> int:
             return 1
         raise
     return 0
+
+
+def _stop_on_sigterm() -> threading.Event:
+    """SIGTERM (the app's Cancel, or torchrun stopping its workers) ends the run at the next step, keeping
+    the last checkpoint and printing an error event, instead of dying mid-write."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    return stop
 
 
 def main(argv: list[str] | None = None) -> int:
