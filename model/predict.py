@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .fuse import fold_batchnorm_checked
+from .networks import ScaledInput
 from .tiling import TileConfig, pad_to_multiple, predict_tiled
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -101,6 +102,11 @@ class Predictor:
         if not isinstance(net, torch.nn.Module):
             raise TypeError(f"expected a LoadedModel or an nn.Module, got {type(model).__name__}")
         self.card = card or {}
+        if isinstance(net, ScaledInput):
+            # load_model wraps networks trained at input_scale != 1; the predictor scales (and tiles in
+            # the scaled space) itself, so it takes the bare network: scaling twice shrinks objects twice.
+            scale = net.scale if scale is None else scale
+            net = net.net
         self.device = torch.device(device) if device is not None else default_device()
         self.tta_flip = bool(tta_flip)
         self.with_entropy = bool(with_entropy)
