@@ -192,7 +192,7 @@ def test_lr_find_suggests_a_rate_and_draws_a_plot(tmp_path):
 def test_two_process_ddp_run_on_cpu(tmp_path):
     root = make_dataset(tmp_path / "ds", count=10)
     torchrun = Path(sys.executable).with_name("torchrun")
-    cmd = [str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m", "labeltool.commands.train",
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "labeltool.commands.train",
            str(root), "--json", "--epochs", "2", "--encoder", "resnet18", "--encoder-weights", "none",
            "--size", "64", "--scale", "1", "--batch-size", "2", "--threads", "1"]
     t = time.monotonic()
