@@ -138,3 +138,36 @@ def test_retrain_in_a_process_then_repropose_keeps_corrections(window, dataset, 
     qtbot.keyClick(window, Qt.Key_Return)
     assert window.session.project.status("img3") == "corrected"
     assert window.session.current == "img4"
+
+
+def test_cancel_stops_training_and_keeps_the_window_usable(window, dataset, qtbot):
+    window.train_args = ["--epochs", "200", "--encoder", "resnet18", "--encoder-weights", "none",
+                         "--size", "64", "--batch-size", "2", "--threads", "1"]
+    window.actions_by_name["retrain"].trigger()
+    qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=120_000)  # training is under way
+    assert window.actions_by_name["cancel"].isEnabled()
+    window.actions_by_name["cancel"].trigger()
+    qtbot.waitUntil(lambda: window.trainer is None, timeout=30_000)
+    assert not list((dataset / "models").glob("model-*.safetensors"))  # no half-trained model published
+    assert "cancel" in window.statusBar().currentMessage().lower()
+    assert window.actions_by_name["retrain"].isEnabled()
+    qtbot.keyClick(window, Qt.Key_D)  # still responsive
+    assert window.session.current == "img1"
+
+
+def test_folder_without_codes_asks_for_classes(qtbot, tmp_path, monkeypatch):
+    from labeltool.gui import classes_dialog
+
+    write_image(tmp_path / "a.png", np.zeros((16, 16, 3), np.uint8))
+
+    def answer(dialog):
+        dialog.preset_button.click()  # the CamVid-11 preset
+        dialog._accept()
+        return True
+
+    monkeypatch.setattr(classes_dialog.ClassesDialog, "exec", answer)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert win.open_folder(str(tmp_path))
+    assert (tmp_path / "codes.txt").read_text().splitlines()[0] == "Sky"
+    assert win.session.project.codes[-1] == "Void" and win.session.names == ["a"]

@@ -25,7 +25,7 @@ class ClassesDialog(QDialog):
         self.editor = QPlainTextEdit()
         self.editor.setPlaceholderText("One class name per line; the line number is the class index.\n"
                                        "Put Void (not scored, painted by the eraser) last.")
-        preset = QPushButton("Use the CamVid 11-class preset")
+        self.preset_button = preset = QPushButton("Use the CamVid 11-class preset")
         preset.clicked.connect(lambda: self.editor.setPlainText("\n".join(CAMVID11_CODES)))
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self._accept)
