@@ -20,8 +20,11 @@ from .modelfile import latest_model, read_card
 
 CPU_TIME_BUDGET = 255.0  # seconds of training; plus start-up and saving stays under 5 minutes
 GPU_TIME_BUDGET = 600.0
+MIN_TIME_BUDGET = 45.0
+REFERENCE_PIXELS = 25 * 240 * 180  # 25 CamVid frames (480x360) at the CPU's half scale
 MAX_EPOCHS = 400  # upper bound; the time budget usually decides
 CPU_SCALE = 0.5
+MIN_SIDE_CPU = 240
 MAX_CROP_CPU = 256
 MAX_CROP_GPU = 512
 
@@ -48,9 +51,20 @@ def floor32(value: float) -> int:
 
 def default_scale(image_wh: tuple[int, int], hw: Hardware) -> float:
     """The scale images are trained and predicted at: half resolution on CPU (as fastai starts CamVid),
-    full on GPU; never more than 1024 px on the long side."""
-    scale = 1.0 if hw.device == "cuda" else CPU_SCALE
-    return min(scale, 1024 / max(image_wh))
+    full on GPU; small images are not shrunk below MIN_SIDE_CPU px on the long side (thin poles and
+    pedestrians vanish otherwise); never more than 1024 px on the long side."""
+    long_side = max(image_wh)
+    scale = 1.0 if hw.device == "cuda" else max(CPU_SCALE, min(1.0, MIN_SIDE_CPU / long_side))
+    return min(scale, 1024 / long_side)
+
+
+def default_time_budget(num_images: int, image_wh: tuple[int, int], scale: float, hw: Hardware) -> float:
+    """Seconds of training, in proportion to the pixels to learn from: 25 CamVid frames at half scale
+    get the whole CPU_TIME_BUDGET (measured in benchmarks/bench_retrain_default.py), a handful of small
+    images about a minute; never less than MIN_TIME_BUDGET nor more than the hardware's budget."""
+    cap = GPU_TIME_BUDGET if hw.device == "cuda" else CPU_TIME_BUDGET
+    pixels = num_images * image_wh[0] * image_wh[1] * scale * scale
+    return float(min(cap, max(MIN_TIME_BUDGET, cap * pixels / REFERENCE_PIXELS)))
 
 
 def default_size(image_wh: tuple[int, int], scale: float, hw: Hardware) -> list[int]:
@@ -95,7 +109,8 @@ def resolve_config(cfg: TrainConfig | None, *, num_images: int, image_wh: tuple[
     if cfg.epochs is None:
         changes["epochs"] = MAX_EPOCHS
     if cfg.time_budget is None and not explicit_epochs:
-        changes["time_budget"] = GPU_TIME_BUDGET if cuda else CPU_TIME_BUDGET
+        scale = changes.get("scale", cfg.scale) or 1.0
+        changes["time_budget"] = default_time_budget(num_images, image_wh, scale, hw)
     if cfg.lr is None:
         changes["lr"] = 5e-4 if card is not None else 2e-3
     if cfg.freeze_epochs is None:

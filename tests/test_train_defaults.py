@@ -93,3 +93,19 @@ def test_console_progress_renders_a_run_for_a_person():
     text = out.getvalue()
     assert "notice: ImageNet" in text and "epoch 1/2" in text and "pixel_accuracy 0.9000" in text
     assert "saved /d/models/model-x.safetensors" in text
+
+
+def test_small_images_are_not_halved_on_cpu(tmp_path):
+    cfg, _, _ = resolve_config(None, num_images=9, image_wh=(256, 192), hw=CPU2, models_dir=tmp_path / "models",
+                               codes=CODES)
+    assert cfg.scale == pytest.approx(240 / 256) and cfg.size == [160, 224]
+
+
+def test_time_budget_follows_the_amount_of_data(tmp_path):
+    few_small, _, _ = resolve_config(None, num_images=6, image_wh=(256, 192), hw=CPU2,
+                                     models_dir=tmp_path / "models", codes=CODES)
+    assert 45 <= few_small.time_budget <= 90  # the demo's first retrain takes about a minute
+    many, _, _ = _resolve(tmp_path, n=200)
+    assert many.time_budget == CPU_TIME_BUDGET  # bounded: the 5-minute promise holds for any dataset
+    ten, _, _ = _resolve(tmp_path, n=10)
+    assert 45 <= ten.time_budget < CPU_TIME_BUDGET
