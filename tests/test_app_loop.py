@@ -171,3 +171,14 @@ def test_folder_without_codes_asks_for_classes(qtbot, tmp_path, monkeypatch):
     assert win.open_folder(str(tmp_path))
     assert (tmp_path / "codes.txt").read_text().splitlines()[0] == "Sky"
     assert win.session.project.codes[-1] == "Void" and win.session.names == ["a"]
+
+
+def test_picking_an_image_in_the_list_gives_the_keys_to_the_canvas(window, qtbot):
+    tree = window.files.tree
+    item = tree.topLevelItem(3)
+    rect = tree.visualItemRect(item)
+    qtbot.mouseClick(tree.viewport(), Qt.LeftButton, Qt.NoModifier, rect.center())
+    assert window.session.current == "img3"
+    qtbot.keyClick(window.editor.canvas.window().focusWidget() or window, Qt.Key_3)
+    qtbot.keyClick(window.editor.canvas.window().focusWidget() or window, Qt.Key_F)
+    assert window.editor.current_class() == 2 and window.editor.tool() == "fill"

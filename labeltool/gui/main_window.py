@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
         self.editor.load(loaded.image, loaded.mask, project.codes, project.palette, project.void_index)
         self.editor.set_confidence(self._confidence(loaded.name) if loaded.status == "proposed" else None)
         self.files.select(index)
+        self.editor.canvas.setFocus()  # tool keys (B, F, 1-9…) work right after picking an image in the list
         self._update_title()
 
     def _confidence(self, name: str):
