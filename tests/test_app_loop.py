@@ -182,3 +182,11 @@ def test_picking_an_image_in_the_list_gives_the_keys_to_the_canvas(window, qtbot
     qtbot.keyClick(window.editor.canvas.window().focusWidget() or window, Qt.Key_3)
     qtbot.keyClick(window.editor.canvas.window().focusWidget() or window, Qt.Key_F)
     assert window.editor.current_class() == 2 and window.editor.tool() == "fill"
+
+
+def test_propose_without_a_model_explains_what_to_do(window, monkeypatch):
+    shown = []
+    monkeypatch.setattr("labeltool.gui.main_window.QMessageBox.information", lambda *a: shown.append(a[2]))
+    window.actions_by_name["propose"].trigger()
+    assert shown and "Retrain on my corrections" in shown[0]
+    assert window.proposer is None

@@ -229,6 +229,13 @@ class MainWindow(QMainWindow):
         if self.session is None or self.busy():
             return
         self.save()
+        from model.modelfile import latest_model
+
+        if latest_model(self.session.project.models_dir) is None:
+            QMessageBox.information(self, "Propose", "There is no model yet. Label a few images (paint, then "
+                                    "Enter to accept), then click \"Retrain on my corrections\": the new model "
+                                    "proposes the rest.")
+            return
         self.proposer = ProposeWorker(self.session.project, names, self)
         self.proposer.progress.connect(self._propose_progress)
         self.proposer.succeeded.connect(self._propose_done)
