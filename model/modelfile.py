@@ -39,6 +39,9 @@ class LoadedModel:
         return list(self.card["classes"])
 
 
+KEEP_MODELS = 3  # newest complete models kept in <dataset>/models/
+
+
 def names_hash(names: list[str]) -> str:
     """A stable hash of a set of training image names."""
     return hashlib.sha256("\n".join(sorted(names)).encode("utf-8")).hexdigest()
@@ -104,7 +107,19 @@ def save_model(models_dir: str | Path, net: nn.Module, card: dict[str, Any]) -> 
     atomic_write(weights, lambda tmp: save_file(state, str(tmp), metadata={"format": FORMAT}))
     card = dict(card, weights_file=weights.name, weights_sha256=_sha256(weights))
     atomic_write_text(card_path(weights), json.dumps(card, indent=1, sort_keys=True) + "\n")
+    prune_models(models_dir, KEEP_MODELS)
     return weights
+
+
+def prune_models(models_dir: str | Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest complete models (weights and card); a retrain adds ~20-100 MB.
+    Only called once a new model is complete, so the previous one survives any failed run."""
+    removed = []
+    for weights in list_models(models_dir)[:-keep] if keep > 0 else []:
+        for path in (weights, card_path(weights)):
+            path.unlink(missing_ok=True)
+        removed.append(weights)
+    return removed
 
 
 def _sha256(path: Path) -> str:
@@ -196,7 +211,8 @@ def list_models(models_dir: str | Path) -> list[Path]:
         except ModelFileError:
             continue
         found.append(weights)
-    return sorted(found, key=lambda p: (p.stem, p.stat().st_mtime_ns))
+    # by completion time (the card is written last), not by name: names repeat within a second
+    return sorted(found, key=lambda p: (card_path(p).stat().st_mtime_ns, p.stem))
 
 
 def latest_model(models_dir: str | Path) -> Path | None:

@@ -124,3 +124,24 @@ def test_model_trained_at_half_scale_takes_full_size_images(tmp_path):
     assert not hasattr(load_model(path, raw=True).net, "scale")
     resaved = save_model(tmp_path, loaded.net, _card(scale=0.5))  # saving the wrapper stores the bare weights
     assert load_model(resaved, raw=True).net.state_dict().keys() == net.state_dict().keys()
+
+
+def test_only_the_newest_models_are_kept(tmp_path):
+    import model.modelfile as mf
+
+    net = torch.nn.Conv2d(3, 2, 1)
+    saved = []
+    for _ in range(mf.KEEP_MODELS + 2):
+        saved.append(mf.save_model(tmp_path, net, _card_for_prune()))
+    kept = mf.list_models(tmp_path)
+    assert kept == saved[-mf.KEEP_MODELS:]  # newest last, even when names repeat within one second
+    assert len(list(tmp_path.glob("model-*"))) == 2 * mf.KEEP_MODELS  # weights + card each, no orphans
+    assert mf.latest_model(tmp_path) == saved[-1]
+
+
+def _card_for_prune():
+    from model.modelfile import make_card
+
+    return make_card(arch="Unet", encoder="resnet18", classes=["a", "b"], void_index=None,
+                     normalization={"mean": [0.5] * 3, "std": [0.5] * 3}, input_size=[32, 32],
+                     training_images=["x"])
