@@ -118,16 +118,16 @@ def test_navigation_keys(window, qtbot):
 @pytest.mark.slow
 def test_retrain_in_a_process_then_repropose_keeps_corrections(window, dataset, qtbot):
     corrected = {name: digest(dataset / "labels" / f"{name}_P.png") for name in ("img0", "img1", "img2")}
-    window.train_args = ["--epochs", "2", "--encoder", "resnet18", "--encoder-weights", "none",
+    window.jobs.train_args = ["--epochs", "2", "--encoder", "resnet18", "--encoder-weights", "none",
                          "--size", "64", "--batch-size", "2", "--threads", "1"]
     window.actions_by_name["retrain"].trigger()
-    assert window.trainer is not None and window.trainer.is_running()
+    assert window.jobs.trainer is not None and window.jobs.trainer.is_running()
     assert not window.actions_by_name["retrain"].isEnabled()  # no second run while one is going
     messages = []
     window.statusBar().messageChanged.connect(messages.append)
-    qtbot.waitUntil(lambda: window.trainer is None, timeout=180_000)
+    qtbot.waitUntil(lambda: window.jobs.trainer is None, timeout=180_000)
     assert list((dataset / "models").glob("model-*.safetensors")), messages[-5:]
-    qtbot.waitUntil(lambda: not window.busy(), timeout=120_000)  # the re-proposal after training
+    qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=120_000)  # the re-proposal after training
     statuses = window.session.project.statuses()
     assert [statuses[f"img{i}"] for i in range(6)] == ["corrected"] * 3 + ["proposed"] * 3, messages[-5:]
     assert [window.files.status_text(i) for i in range(3, 6)] == ["proposed"] * 3
@@ -141,13 +141,13 @@ def test_retrain_in_a_process_then_repropose_keeps_corrections(window, dataset, 
 
 
 def test_cancel_stops_training_and_keeps_the_window_usable(window, dataset, qtbot):
-    window.train_args = ["--epochs", "200", "--encoder", "resnet18", "--encoder-weights", "none",
+    window.jobs.train_args = ["--epochs", "200", "--encoder", "resnet18", "--encoder-weights", "none",
                          "--size", "64", "--batch-size", "2", "--threads", "1"]
     window.actions_by_name["retrain"].trigger()
     qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=120_000)  # training is under way
     assert window.actions_by_name["cancel"].isEnabled()
     window.actions_by_name["cancel"].trigger()
-    qtbot.waitUntil(lambda: window.trainer is None, timeout=30_000)
+    qtbot.waitUntil(lambda: window.jobs.trainer is None, timeout=30_000)
     assert not list((dataset / "models").glob("model-*.safetensors"))  # no half-trained model published
     assert "cancel" in window.statusBar().currentMessage().lower()
     assert window.actions_by_name["retrain"].isEnabled()
@@ -189,4 +189,4 @@ def test_propose_without_a_model_explains_what_to_do(window, monkeypatch):
     monkeypatch.setattr("labeltool.gui.main_window.QMessageBox.information", lambda *a: shown.append(a[2]))
     window.actions_by_name["propose"].trigger()
     assert shown and "Retrain on my corrections" in shown[0]
-    assert window.proposer is None
+    assert window.jobs.proposer is None

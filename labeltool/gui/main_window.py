@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -11,7 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMe
 
 from labeltool.gui.editor import EditorWidget
 from labeltool.gui.file_list import FileList
-from labeltool.gui.workers import ProposeWorker, TrainProcess
+from labeltool.gui.model_jobs import ModelJobs
 from labeltool.session import Session
 from model.errors import LabeltoolError
 from model.project import NeedsCodesError, Project
@@ -24,9 +23,13 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("labeltool")
         self.session: Session | None = None
-        self.proposer: ProposeWorker | None = None
-        self.trainer: TrainProcess | None = None
-        self.train_args: list[str] = []  # extra `labeltool train` options; empty = the one-click defaults
+        self.jobs = ModelJobs(self)
+        self.jobs.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        self.jobs.progress.connect(self._job_progress)
+        self.jobs.proposed.connect(self._proposed)
+        self.jobs.trained.connect(self._trained)
+        self.jobs.failed.connect(lambda title, text: QMessageBox.warning(self, title, text))
+        self.jobs.finished.connect(self._job_finished)
         self.editor = EditorWidget(self)
         self.setCentralWidget(self.editor)
         self.files = FileList(self)
@@ -77,7 +80,7 @@ class MainWindow(QMainWindow):
                                     tip="Let the newest model propose masks for images without a corrected mask"),
             "retrain": self._action("Retrain on my corrections", self.retrain,
                                     tip="Fine-tune the model on the corrected images, then re-propose the rest"),
-            "cancel": self._action("Cancel", self.cancel_work, tip="Stop proposing or training"),
+            "cancel": self._action("Cancel", lambda: self.jobs.cancel(), tip="Stop proposing or training"),
         }
         bar = QToolBar("Main", self)
         bar.setObjectName("main")
@@ -226,7 +229,7 @@ class MainWindow(QMainWindow):
 
     # ---- model work ----------------------------------------------------------------------------
     def propose(self, names: list[str] | None = None) -> None:
-        if self.session is None or self.busy():
+        if self.session is None or self.jobs.busy():
             return
         self.save()
         from model.modelfile import latest_model
@@ -236,121 +239,45 @@ class MainWindow(QMainWindow):
                                     "Enter to accept), then click \"Retrain on my corrections\": the new model "
                                     "proposes the rest.")
             return
-        self.proposer = ProposeWorker(self.session.project, names, self)
-        self.proposer.progress.connect(self._propose_progress)
-        self.proposer.succeeded.connect(self._propose_done)
-        self.proposer.failed.connect(self._work_failed)
-        self.proposer.finished.connect(self._work_finished)
-        self._show_progress("Proposing…", 0)
-        self.proposer.start()
+        self.jobs.propose(self.session.project, names)
         self._update_enabled()
 
-    def _propose_progress(self, done: int, total: int, name: str) -> None:
-        self.progress.setMaximum(max(total, 1))
-        self.progress.setValue(done)
-        self.statusBar().showMessage(f"Proposed {done}/{total}: {name}")
-
-    def _propose_done(self, written: list) -> None:
-        self.statusBar().showMessage(f"Proposed masks for {len(written)} images", 8000)
-        self.refresh_list()
-        current = self.session.current if self.session else None
-        if current in written and not self.editor.is_dirty():
-            index = self.session.index
-            self.session.index = -1  # force a reload of the new proposal
-            self.editor.load(*self._reload_args(index))
-            self.session.index = index
-            self.editor.set_confidence(self._confidence(current))
-
-    def _reload_args(self, index: int):
-        loaded = self.session.load(index)
-        project = self.session.project
-        return loaded.image, loaded.mask, project.codes, project.palette, project.void_index
-
     def retrain(self) -> None:
-        if self.session is None or self.busy():
+        if self.session is None or self.jobs.busy():
             return
         self.save()
         corrected = self.session.project.corrected_names()
         if not corrected:
             QMessageBox.information(self, "Retrain", "No corrected masks yet: correct and accept a few images first.")
             return
-        self.trainer = TrainProcess(str(self.session.project.root), self.train_args, parent=self)
-        self.trainer.event.connect(self._train_event)
-        self.trainer.finished.connect(self._train_finished)
-        self._show_progress(f"Training on {len(corrected)} corrected images…", 0)
-        self.trainer.start()
+        self.jobs.retrain(self.session.project, len(corrected))
         self._update_enabled()
 
-    def _train_event(self, event: dict) -> None:
-        kind = event.get("event")
-        if kind == "start":
-            self._train_plan = (time.monotonic(), event.get("time_budget"), int(event.get("epochs") or 1))
-            self.progress.setMaximum(1000)
-        elif kind in ("step", "epoch_end"):
-            self.progress.setValue(self._train_progress(event))
-            if kind == "step":
-                loss = event.get("loss")
-                loss_text = f", loss {loss:.3f}" if isinstance(loss, (int, float)) else ""
-                self.statusBar().showMessage(f"Training: epoch {event.get('epoch')}{loss_text}")
-            else:
-                self._train_plan = (*self._train_plan[:2], int(event.get("epochs") or self._train_plan[2]))
-                accuracy = (event.get("metrics") or {}).get("pixel_accuracy")
-                extra = f", validation accuracy {accuracy:.1%}" if isinstance(accuracy, (int, float)) else ""
-                self.statusBar().showMessage(f"Training: epoch {event.get('epoch')}/{event.get('epochs')} done{extra}")
-        elif kind == "notice":
-            self.statusBar().showMessage(str(event.get("message", "")), 8000)
+    def _proposed(self, written: list) -> None:
+        self.refresh_list()
+        current = self.session.current if self.session else None
+        if current in written and not self.editor.is_dirty():  # show the new proposal of the open image
+            loaded = self.session.load(self.session.index)
+            project = self.session.project
+            self.editor.load(loaded.image, loaded.mask, project.codes, project.palette, project.void_index)
+            self.editor.set_confidence(self._confidence(current))
 
-    def _train_progress(self, event: dict) -> int:
-        """Per mille done: by the clock when the run has a time budget, else by steps of the plan."""
-        started, budget, epochs = getattr(self, "_train_plan", (time.monotonic(), None, 1))
-        if budget:
-            return min(999, int(1000 * (time.monotonic() - started) / float(budget)))
-        steps = max(int(event.get("steps") or 1), 1)
-        done = (int(event.get("epoch") or 1) - 1) * steps + int(event.get("step") or steps)
-        return min(999, int(1000 * done / (epochs * steps)))
-
-    def _train_finished(self, ok: bool, message: str) -> None:
-        self.trainer = None
-        self._hide_progress()
-        self._update_enabled()
-        if not ok:
-            self.statusBar().showMessage(message, 10000)
-            if "cancel" not in message.lower():
-                QMessageBox.warning(self, "Retrain", message)
-            return
-        self.statusBar().showMessage(f"New model {Path(message).name}; re-proposing the other images…", 8000)
+    def _trained(self, model_path: str) -> None:
+        self.statusBar().showMessage(f"New model {Path(model_path).name}; re-proposing the other images…", 8000)
         self.propose()
 
-    def busy(self) -> bool:
-        return (self.proposer is not None and self.proposer.isRunning()) or (
-            self.trainer is not None and self.trainer.is_running())
-
-    def cancel_work(self) -> None:
-        if self.proposer is not None and self.proposer.isRunning():
-            self.proposer.cancel()
-        if self.trainer is not None:
-            self.trainer.cancel()
-
-    def _work_failed(self, message: str) -> None:
-        self.statusBar().showMessage(message, 10000)
-        QMessageBox.warning(self, "labeltool", message)
-
-    def _work_finished(self) -> None:
-        self._hide_progress()
-        self._update_enabled()
-
-    def _show_progress(self, message: str, maximum: int) -> None:
+    def _job_progress(self, value: int, maximum: int) -> None:
         self.progress.setMaximum(maximum)
-        self.progress.setValue(0)
+        self.progress.setValue(value)
         self.progress.show()
-        self.statusBar().showMessage(message)
 
-    def _hide_progress(self) -> None:
+    def _job_finished(self) -> None:
         self.progress.hide()
+        self._update_enabled()
 
     def _update_enabled(self) -> None:
         has = self.session is not None
-        busy = self.busy()
+        busy = self.jobs.busy()
         for key in ("save", "accept", "prev", "next", "next_todo"):
             self.actions_by_name[key].setEnabled(has)
         self.actions_by_name["propose"].setEnabled(has and not busy)
@@ -366,9 +293,5 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.save()  # unsaved edits are saved, no blocking dialog
-        if self.trainer is not None:
-            self.trainer.cancel()
-        if self.proposer is not None and self.proposer.isRunning():
-            self.proposer.cancel()
-            self.proposer.wait(10000)
+        self.jobs.shutdown()
         super().closeEvent(event)
