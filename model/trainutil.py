@@ -7,11 +7,10 @@ import os
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .augment import pad_to_multiple
 from .metrics import ConfusionAccumulator, metrics_from_confusion
+from .networks import ScaledInput
 
 
 @dataclass
@@ -113,18 +112,9 @@ def resize_one_cycle(sched: torch.optim.lr_scheduler.OneCycleLR, total_steps: in
 
 @torch.no_grad()
 def predict_logits(net: nn.Module, image: torch.Tensor, scale: float) -> torch.Tensor:
-    """(1, C, H, W) logits at the image's own size for one normalised (3, H, W) image: resized by
-    ``scale`` (the card's input_scale), padded to a multiple of 32, logits cropped and resized back."""
-    h, w = image.shape[-2:]
-    x = image.unsqueeze(0)
-    if scale != 1.0:
-        x = F.interpolate(x, size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="bilinear",
-                          align_corners=False, antialias=True)
-    x, (sh, sw) = pad_to_multiple(x)
-    logits = net(x).float()[..., :sh, :sw]
-    if (sh, sw) != (h, w):
-        logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
-    return logits
+    """(1, C, H, W) logits at the image's own size for one normalised (3, H, W) image, run at ``scale``
+    (the card's input_scale) exactly as a loaded model file runs (``networks.ScaledInput``)."""
+    return ScaledInput(net, scale)(image.unsqueeze(0)).float()
 
 
 @torch.no_grad()
