@@ -116,12 +116,3 @@ def normalize(image_uint8: torch.Tensor, mean, std) -> torch.Tensor:
     mean_t = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(-1, 1, 1)
     std_t = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(-1, 1, 1)
     return (x - mean_t) / std_t
-
-
-def prepare_image(image: np.ndarray, scale: float, mean, std) -> tuple[torch.Tensor, tuple[int, int]]:
-    """What a trained network expects for a whole image: resized by the card's ``input_scale``,
-    normalised, padded to a multiple of 32; returns (1, 3, H', W') and the unpadded (H', W')."""
-    img, _ = to_tv(image, None)
-    if scale != 1.0:
-        img = F.resize(img, list(scaled_size(*img.shape[-2:], scale)), antialias=True)
-    return pad_to_multiple(normalize(img, mean, std).unsqueeze(0))
