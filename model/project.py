@@ -131,7 +131,9 @@ class Project:
             try:
                 return validate_palette(saved, len(self.codes))
             except ValueError:
-                self.warnings.append(f"{self._state_path()}: saved palette does not fit codes.txt; using defaults")
+                warning = f"{self._state_path()}: saved palette does not fit codes.txt; using defaults"
+                if warning not in self.warnings:  # read on every save: say it once
+                    self.warnings.append(warning)
         return default_palette(self.codes)
 
     def set_palette(self, palette: np.ndarray) -> None:
