@@ -75,9 +75,3 @@ class Session:
             self.project.set_status(name, "corrected")
             return True
         return status == "corrected"
-
-    def counts(self) -> dict[str, int]:
-        counts = {"none": 0, "proposed": 0, "corrected": 0}
-        for status in self.project.statuses().values():
-            counts[status] += 1
-        return counts
