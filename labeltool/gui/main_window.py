@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
     def go_to(self, index: int) -> None:
         if self.session is None or not 0 <= index < len(self.session.names):
             return
-        if index == self.session.index and self.editor.mask().size:
+        if index == self.session.index:  # already open (a new Session starts at -1)
             return
         if not self.save():
             return
