@@ -60,12 +60,32 @@ def test_local_encoder_weights_file_is_loaded(tmp_path, fmt):
         assert torch.equal(net.encoder.state_dict()[key], value)
 
 
+class _Boom:
+    """Unpickling this creates ``path``: the marker shows whether anything was unpickled."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
-def test_weights_file_with_arbitrary_objects_is_refused(tmp_path):
+def test_weights_file_with_arbitrary_objects_is_refused_without_unpickling(tmp_path):
+    """A real torch.save file (zip), so the load reaches ``weights_only``; a full unpickle would create
+    the marker file."""
+    marker = tmp_path / "unpickled-marker"
     path = tmp_path / "evil.pth"
-    path.write_bytes(pickle.dumps({"conv1.weight": object()}))
+    torch.save({"conv1.weight": _Boom(marker)}, path)
     with pytest.raises(ModelFileError, match="evil.pth"):
         build_model(TrainConfig(arch="Unet", encoder="resnet18", encoder_weights=str(path)), 4)
+    assert not marker.exists(), "the weights file was unpickled"
+    # a bare pickle (no torch zip container) is refused the same way
+    bare = tmp_path / "bare.pkl"
+    bare.write_bytes(pickle.dumps({"conv1.weight": _Boom(marker)}))
+    with pytest.raises(ModelFileError, match="bare.pkl"):
+        build_model(TrainConfig(arch="Unet", encoder="resnet18", encoder_weights=str(bare)), 4)
+    assert not marker.exists(), "the weights file was unpickled"
 
 
 def test_weights_for_another_encoder_are_refused(tmp_path):
