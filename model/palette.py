@@ -32,8 +32,41 @@ def _generated(index: int) -> tuple[int, int, int]:
     return int(r * 255), int(g * 255), int(b * 255)
 
 
+# The golden-ratio colours above stay the first ones (existing projects keep their look); past these, each
+# new colour is the one farthest (in CIELAB) from every colour already taken, so up to 255 classes stay
+# distinguishable.
+GOLDEN_COLOURS = 12
+
+
+def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    xyz = c @ np.array([[0.4124, 0.2126, 0.0193], [0.3576, 0.7152, 0.1192], [0.1805, 0.0722, 0.9505]])
+    xyz /= np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
+    return np.stack([116.0 * f[..., 1] - 16.0, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], -1)
+
+
+_CANDIDATES = np.stack(np.meshgrid(*[np.arange(0, 256, 17)] * 3, indexing="ij"), -1).reshape(-1, 3)
+
+
+def _farthest(used: list[tuple[int, int, int]], count: int) -> list[tuple[int, int, int]]:
+    """``count`` colours from a 16-level RGB grid, each the farthest in CIELAB from all colours before it."""
+    lab = _srgb_to_lab(_CANDIDATES)
+    distance = np.full(len(lab), np.inf)
+    for colour in used:
+        distance = np.minimum(distance, ((lab - _srgb_to_lab(np.array(colour))) ** 2).sum(-1))
+    picked = []
+    for _ in range(count):
+        best = int(np.argmax(distance))
+        picked.append(tuple(int(v) for v in _CANDIDATES[best]))
+        distance = np.minimum(distance, ((lab - lab[best]) ** 2).sum(-1))
+    return picked
+
+
 def default_palette(names: list[str]) -> np.ndarray:
-    """An (N, 3) uint8 colour table for the class names, CamVid colours where the name is known."""
+    """An (N, 3) uint8 colour table for the class names, CamVid colours where the name is known; all
+    colours differ (up to 256 classes)."""
     palette = np.zeros((len(names), 3), dtype=np.uint8)
     used: set[tuple[int, int, int]] = set()
     unassigned = []
@@ -45,7 +78,7 @@ def default_palette(names: list[str]) -> np.ndarray:
         palette[index] = colour
         used.add(colour)
     counter = 0
-    for index in unassigned:
+    for index in unassigned[:GOLDEN_COLOURS]:
         colour = _generated(counter)
         while colour in used:
             counter += 1
@@ -53,6 +86,11 @@ def default_palette(names: list[str]) -> np.ndarray:
         counter += 1
         palette[index] = colour
         used.add(colour)
+    rest = unassigned[GOLDEN_COLOURS:]
+    if rest:
+        taken = sorted(used) + [(0, 0, 0), (255, 255, 255)]  # black and white: Void and outlines
+        for index, colour in zip(rest, _farthest(taken, len(rest)), strict=True):
+            palette[index] = colour
     return palette
 
 
