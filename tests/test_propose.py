@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _inference_data import CODES, IDENTITY_NORM, ColourNet, make_project, save_constant_model
+from PIL import Image
 
 from model.errors import DatasetError, ModelFileError
 from model.imageio import read_image
@@ -50,6 +51,26 @@ def test_proposal_masks_follow_the_model_and_rank_by_uncertainty(project):
         expected = np.argmax(image, axis=2)
         np.testing.assert_array_equal(project.load_mask(name), expected)
     assert set(rank_by_uncertainty(project)) == set(written)
+
+
+def test_rank_puts_the_least_certain_proposal_first(project):
+    """Solid red images of different brightness: the dimmer the red, the less sure ColourNet is. The
+    brightness order is neither name order nor its reverse, so only a real ranking passes."""
+    brightness = {"img02": 30, "img03": 255, "img04": 100}  # least sure: img02, then img04, then img03
+    for name, value in brightness.items():
+        image = np.zeros((32, 32, 3), np.uint8)
+        image[..., 0] = value
+        Image.fromarray(image).save(project.image_path(name))
+    written = propose_dataset(project, predictor=_colour_predictor())
+    assert written == ["img02", "img03", "img04"]
+    scores = read_uncertainty(project)
+    assert scores["img02"] < scores["img04"] < scores["img03"]
+    ranking = rank_by_uncertainty(project)
+    assert ranking == ["img02", "img04", "img03"]
+    assert [scores[n] for n in ranking] == sorted(scores[n] for n in ranking)
+    # a correction leaves the ranking; the rest keep their order
+    project.save_mask("img04", np.zeros((32, 32), np.uint8), "corrected")
+    assert rank_by_uncertainty(project) == ["img02", "img03"]
 
 
 def test_image_corrected_during_the_run_is_not_overwritten(project):
