@@ -102,8 +102,9 @@ class LabelLayer:
     def is_dirty(self) -> bool:
         return self.history.state_id != self._saved_state
 
-    def mark_saved(self) -> None:
-        self._saved_state = self.history.state_id
+    def mark_saved(self, state_id: int | None = None) -> None:
+        """The mask as it is now (or as it was at history state ``state_id``) is what is on disk."""
+        self._saved_state = self.history.state_id if state_id is None else state_id
 
     # ----------------------------------------------------- palette/visible
     def set_color(self, index: int, rgb) -> None:

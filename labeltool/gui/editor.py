@@ -188,10 +188,11 @@ class EditorWidget(QWidget):
     def is_dirty(self) -> bool:
         return self.layer is not None and self.layer.is_dirty()
 
-    def mark_saved(self) -> None:
+    def mark_saved(self, state_id: int | None = None) -> None:
+        """Saved as it is now, or as it was at history state ``state_id`` (later edits stay dirty)."""
         if self.layer is not None:
-            self.layer.mark_saved()
-        self._set_dirty(False)
+            self.layer.mark_saved(state_id)
+        self._set_dirty(self.is_dirty())
 
     def set_confidence(self, conf: np.ndarray | None) -> None:
         if conf is not None and self.layer is None:
