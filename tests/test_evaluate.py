@@ -29,9 +29,16 @@ def test_colour_model_hand_computed(tmp_path):
     assert result["per_class_iou"] == {"Red": 1.0, "Green": 0.0, "Blue": pytest.approx(256 / 384)}
     assert result["miou"] == pytest.approx((1 + 0 + 2 / 3) / 3)
     saved = json.loads((project.models_dir / "eval-valid.json").read_text())
-    assert saved["miou"] == pytest.approx(result["miou"])
-    png = Image.open(project.models_dir / "eval-valid-confusion.png")
-    assert png.size[0] > 100 and png.size[1] > 100
+    for key in ("images", "confusion", "pixel_accuracy", "per_class_iou", "miou"):
+        assert saved[key] == result[key], key
+    # the picture shows this matrix: Red -> Red, Green -> Blue and Blue -> Blue at 100 %, nothing else
+    png = np.asarray(Image.open(project.models_dir / "eval-valid-confusion.png").convert("RGB"))
+    expected = np.asarray(render_confusion(np.array(result["confusion"]), CODES, ignore_index=3))
+    np.testing.assert_array_equal(png, expected)
+    assert _cells_shaded(png, 1.0) == 3 and _cells_shaded(png, 0.5) == 0
+    other = np.asarray(render_confusion(np.array([[256, 256, 0, 0], [0, 0, 128, 0], [0, 0, 256, 0], [0, 0, 0, 0]]),
+                                        CODES, ignore_index=3))
+    assert _cells_shaded(other, 1.0) == 2 and _cells_shaded(other, 0.5) == 2
 
 
 def test_cli_json_with_saved_model(tmp_path, capsys):
@@ -73,11 +80,26 @@ def test_clear_errors(tmp_path, capsys):
     assert captured.out == "" and "Sky" in captured.err and "Red" in captured.err
 
 
+def _shade(share: float) -> tuple[int, int, int]:
+    """The fill colour render_confusion gives a cell holding ``share`` of its truth row."""
+    return int(255 - 220 * share), int(255 - 180 * share), int(255 - 60 * share)
+
+
+def _cells_shaded(image: np.ndarray, share: float) -> int:
+    """How many whole cells (44 x 44 px less outline and text) carry the shade of ``share``."""
+    count = int((np.asarray(image)[..., :3] == _shade(share)).all(axis=2).sum())
+    return round(count / 1500)
+
+
 def test_confusion_png_skips_void_row():
     cm = np.array([[5, 1, 0], [2, 7, 0], [0, 0, 0]])
-    image = render_confusion(cm, ["A", "B", "Void"], ignore_index=2)
-    two = render_confusion(np.array([[5, 1], [2, 7]]), ["A", "B"])
-    assert image.size == two.size
+    image = np.asarray(render_confusion(cm, ["A", "B", "Void"], ignore_index=2))
+    two = np.asarray(render_confusion(np.array([[5, 1], [2, 7]]), ["A", "B"]))
+    np.testing.assert_array_equal(image, two)
+    for share in (5 / 6, 1 / 6, 2 / 9, 7 / 9):  # each row's shares, one cell each
+        assert _cells_shaded(image, share) == 1, share
+    swapped = np.asarray(render_confusion(np.array([[1, 5], [7, 2]]), ["A", "B"]))
+    assert not np.array_equal(swapped, two)
 
 
 def test_cli_predict_writes_proposals(tmp_path, capsys):
