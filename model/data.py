@@ -106,12 +106,13 @@ def make_loader(dataset, batch_size: int, cfg, dist, device: torch.device) -> Da
 
 
 def split_names(project) -> tuple[list[str], list[str], str | None]:
-    corrected = project.corrected_names()
-    if not corrected:
-        raise DatasetError(project.root, "no corrected masks to train on; correct (or accept) some masks first")
-    valid = project.valid_names()
-    val = [n for n in corrected if n in valid]
-    train = [n for n in corrected if n not in valid]
+    """(train, validation, notice) from the corrected masks: test.txt images are never used, valid.txt
+    images are never trained on (Project.training_names holds the rule)."""
+    train, val = project.training_names()
     if not train:
-        return corrected, [], "every corrected image is listed in valid.txt; training on all of them, without validation"
+        if val:
+            raise DatasetError(project.root / "valid.txt", "every corrected image is listed here or in test.txt; "
+                                                           "nothing is left to train on (validation images are "
+                                                           "never trained on): correct more images")
+        raise DatasetError(project.root, "no corrected masks to train on; correct (or accept) some masks first")
     return train, val, None

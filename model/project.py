@@ -1,40 +1,67 @@
-"""A labelling project: a folder in the CamVid/fastai layout plus a small state file.
+"""A labelling project: a folder in the CamVid/fastai layout, its mask files and their record.
 
-Layout: ``images/NAME.(png|jpg)`` (or a flat folder of images), ``labels/NAME_P.png``, ``codes.txt``,
-optional ``valid.txt``. Per-image status ("none", "proposed", "corrected") lives in
-``.labeltool/project.json``, never in file names. The mask file on disk is the truth: a status whose
-mask file has gone is "none"; a mask present when the folder is first opened, or one that changed on
-disk after labeltool last wrote it, counts as "corrected" (a person or another tool made it).
+Layout (see :mod:`model.layout`): ``images/NAME.<suffix>`` (or a flat folder of images),
+``labels/NAME_P.png``, ``codes.txt``, optional ``valid.txt`` and ``test.txt``.
+
+Statuses: ``none`` (no mask file), ``proposed`` (the mask file carries a model's provenance chunk and
+its pixels are still the model's), ``corrected`` (any other mask: a person in labeltool, another tool,
+an import) and ``unknown`` (a proposal of labeltool < 0.2 whose origin can no longer be proven; never
+trained on; Accept makes it corrected). The proof lives in the mask file itself
+(:mod:`model.provenance`), so copies keep it; ``.labeltool/record.sqlite`` (:mod:`model.record`) is the
+index that makes every question O(1) and holds what the files cannot: confidence, who and when.
+
+Every write of a mask happens under one inter-process lock (``.labeltool/lock``) together with the
+check that decides whether it may happen, so a ``labeltool predict`` in a terminal and the app never
+overwrite each other's work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
+import os
 import threading
-import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write_text
+from . import layout
+from .atomic import atomic_write_bytes
 from .codes import find_void, read_codes, write_codes
 from .errors import DatasetError, MaskError
-from .imageio import IMAGE_SUFFIXES, MASK_SUFFIX, image_size, read_mask, write_mask
+from .imageio import MASK_SUFFIX, encode_mask, image_size, read_mask
 from .palette import default_palette, validate_palette
+from .provenance import pixel_hash, read_provenance, stamp, status_of
+from .record import DB_FILE, ImageRecord, Record, now_iso
 
-try:  # POSIX file lock so the app and a `labeltool predict` in a terminal do not lose each other's updates
+try:  # POSIX file lock: the app, its worker threads and terminal commands take turns writing masks
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-STATUSES = ("none", "proposed", "corrected")
+STATUSES = ("none", "proposed", "corrected", "unknown")
 STATE_DIR = ".labeltool"
-STATE_FILE = "project.json"
+LEGACY_STATE_FILE = "project.json"  # labeltool 0.1's record, migrated once
+LEGACY_UNCERTAINTY_FILE = "uncertainty.json"
+LEGACY_MODEL = "(labeltool 0.1)"
 
 
 class NeedsCodesError(DatasetError):
     """The folder has no codes.txt: the user must say which classes to label."""
+
+
+class ProposalRefused(MaskError):
+    """A proposal was not written because the image has a correction or is open in an editor."""
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment
+        return "unknown"
 
 
 class Project:
@@ -42,14 +69,25 @@ class Project:
         self.root = root
         self.codes = codes
         self.void_index = find_void(codes)
-        self.images_dir = root / "images" if (root / "images").is_dir() else root
-        self.labels_dir = root / "labels"
+        self.images_dir = layout.images_dir(root)
+        self.labels_dir = layout.labels_dir(root)
         self.state_dir = root / STATE_DIR
         self.models_dir = root / "models"
         self.warnings: list[str] = []
         self._lock = threading.RLock()
-        self._images = self._scan_images()
-        self._state = self._load_state()
+        self._lock_depth = threading.local()
+        self._palette: np.ndarray | None = None
+        for folder in (self.state_dir, self.labels_dir):
+            if folder.exists() and not folder.is_dir():
+                raise DatasetError(folder, "is a file, but labeltool needs a folder of that name here; "
+                                           "move the file away and open the dataset again")
+        scan = layout.scan_images(self.images_dir, flat=self.images_dir == root)
+        self._images = scan.images
+        self.warnings += [str(p) for p in scan.problems]
+        self.db = self._open_record()
+        self.warnings += self.db.warnings
+        self._migrate_legacy_state()
+        self._reconcile()
         self._remove_stale_temporaries()
 
     # ---- opening -------------------------------------------------------------------------------
@@ -69,30 +107,29 @@ class Project:
             raise NeedsCodesError(codes_path, "missing; say which classes to label (one name per line)")
         return cls(root, names)
 
-    def _scan_images(self) -> dict[str, Path]:
-        images: dict[str, Path] = {}
-        if not self.images_dir.is_dir():
-            return images
-        for path in sorted(self.images_dir.iterdir()):
-            if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES or path.name.startswith("."):
-                continue
-            if path.name.endswith(MASK_SUFFIX):
-                continue  # a mask lying in a flat folder is not an image to label
-            name = path.stem
-            if name in images:
-                self.warnings.append(f"{path}: same name as {images[name].name}; using {images[name].name}")
-                continue
-            images[name] = path
-        return images
+    def _open_record(self) -> Record:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            record = Record(self.state_dir / DB_FILE)
+            record.set_meta("opened_at", now_iso())  # proves the folder is writable
+            return record
+        except (OSError, Exception) as exc:  # sqlite3.OperationalError: read-only folder or file system
+            if isinstance(exc, DatasetError):
+                raise
+            self.writable = False
+            self.warnings.append(f"{self.state_dir / DB_FILE}: cannot be written ({exc}); the dataset opens "
+                                 "read-only: statuses come from the mask files and nothing can be saved")
+            return Record(None)
 
-    def _remove_stale_temporaries(self, older_than_s: float = 60.0) -> None:
-        """Temporary files of an atomic write that a killed process left behind (never a live write's)."""
-        now = time.time()
-        for folder in (self.labels_dir, self.state_dir / "confidence"):
-            for tmp in folder.glob(".*.tmp*") if folder.is_dir() else ():
-                with contextlib.suppress(OSError):
-                    if now - tmp.stat().st_mtime > older_than_s:
-                        tmp.unlink()
+    writable = True
+
+    def _remove_stale_temporaries(self) -> None:
+        try:
+            from .housekeeping import remove_stale_temporaries
+        except ImportError:  # pragma: no cover - during development
+            return
+        with contextlib.suppress(OSError):
+            remove_stale_temporaries(self.root)
 
     # ---- files ---------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -105,71 +142,169 @@ class Project:
             raise DatasetError(self.images_dir / name, "no such image in this project") from None
 
     def label_path(self, name: str) -> Path:
-        return self.labels_dir / f"{name}{MASK_SUFFIX}"
+        return layout.label_path(self.root, name)
 
     def confidence_path(self, name: str) -> Path:
         return self.state_dir / "confidence" / f"{name}.png"
 
     def valid_names(self) -> set[str]:
-        return self._read_list("valid.txt")
+        return set(self._split_list("valid"))
 
     def test_names(self) -> set[str]:
-        return self._read_list("test.txt")
+        return set(self._split_list("test"))
 
-    def _read_list(self, filename: str) -> set[str]:
-        path = self.root / filename
-        if not path.exists():
-            return set()
-        text = path.read_text(encoding="utf-8-sig")
-        return {Path(line.strip().replace("\\", "/")).stem for line in text.splitlines() if line.strip()}
+    def _split_list(self, subset: str) -> list[str]:
+        names, problems = layout.read_split_list(self.root / layout.LIST_FILES[subset], self._images)
+        for problem in problems:
+            if str(problem) not in self.warnings:
+                self.warnings.append(str(problem))
+        return names
 
-    # ---- palette -------------------------------------------------------------------------------
+    def rescan(self) -> tuple[list[str], list[str]]:
+        """Look at the images folder again: (names added, names removed) since the last scan."""
+        scan = layout.scan_images(self.images_dir, flat=self.images_dir == self.root)
+        added = [n for n in scan.images if n not in self._images]
+        removed = [n for n in self._images if n not in scan.images]
+        self._images = scan.images
+        if added:
+            self._reconcile(added)
+        return added, removed
+
+    # ---- palette and settings ------------------------------------------------------------------
     @property
     def palette(self) -> np.ndarray:
-        saved = self._state.get("palette")
-        if saved is not None:
-            try:
-                return validate_palette(saved, len(self.codes))
-            except ValueError:
-                warning = f"{self._state_path()}: saved palette does not fit codes.txt; using defaults"
-                if warning not in self.warnings:  # read on every save: say it once
-                    self.warnings.append(warning)
-        return default_palette(self.codes)
+        if self._palette is None:
+            saved = self.db.get_meta("palette")
+            palette = None
+            if saved is not None:
+                try:
+                    palette = validate_palette(saved, len(self.codes))
+                except (ValueError, TypeError):
+                    warning = f"{self.state_dir / DB_FILE}: saved palette does not fit codes.txt; using defaults"
+                    if warning not in self.warnings:
+                        self.warnings.append(warning)
+            self._palette = palette if palette is not None else default_palette(self.codes)
+        return self._palette
 
     def set_palette(self, palette: np.ndarray) -> None:
         colours = validate_palette(palette, len(self.codes))
-        self._update_state(lambda state: state.__setitem__("palette", colours.tolist()))
+        self.db.set_meta("palette", colours.tolist())
+        self._palette = colours
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        return self.db.get_meta(f"setting:{key}", default)
+
+    def set_setting(self, key: str, value: Any) -> None:
+        json.dumps(value)  # settings are JSON values
+        self.db.set_meta(f"setting:{key}", value)
 
     # ---- status --------------------------------------------------------------------------------
+    def _verify(self, path: Path, row) -> tuple[str, str | None]:
+        return verify_mask_file(path, row, self.warnings)
+
     def status(self, name: str) -> str:
+        """The image's status, from the record when the mask file is unchanged since, else from the file."""
         path = self.label_path(name)
         try:
-            mtime = path.stat().st_mtime_ns
+            st = os.stat(path)
         except FileNotFoundError:
             return "none"
-        record = self._state["images"].get(name)
-        if record is None or record.get("mtime_ns") != mtime:
-            return "corrected"  # present at first open, or changed on disk by a person or another tool
-        return record.get("status", "corrected")
+        row = self.db.get(name)
+        if row is not None and row.size == st.st_size and row.mtime_ns == st.st_mtime_ns:
+            return row.status
+        status, pixels = self._verify(path, row)
+        self._remember(name, status=status, size=st.st_size, mtime_ns=st.st_mtime_ns, pixels=pixels)
+        return status
+
+    def _remember(self, name: str, **values: Any) -> None:
+        with contextlib.suppress(Exception):  # a read-only record cannot remember; the files still decide
+            self.db.put(name, **values)
+
+    def _reconcile(self, names: list[str] | None = None) -> dict[str, str]:
+        """Statuses of ``names`` (default all), checking every mask file's size and mtime against the
+        record and re-reading only the files that changed; the record is updated in one transaction."""
+        statuses, updates = reconcile(self.root, self._images if names is None else names, self.db.stats(),
+                                      self.warnings)
+        if updates:
+            with contextlib.suppress(Exception):
+                self.db.put_many(updates)
+        return statuses
 
     def statuses(self) -> dict[str, str]:
-        return {name: self.status(name) for name in self._images}
+        return self._reconcile()
+
+    def record(self, name: str) -> ImageRecord:
+        """The image's record with its current status."""
+        status = self.status(name)
+        row = self.db.get(name) or ImageRecord(name)
+        row.status = status
+        return row
+
+    def records(self) -> dict[str, ImageRecord]:
+        statuses = self._reconcile()
+        rows = self.db.all()
+        out = {}
+        for name in self._images:
+            row = rows.get(name) or ImageRecord(name)
+            row.status = statuses[name]
+            out[name] = row
+        return out
 
     def corrected_names(self) -> list[str]:
-        return [name for name in self._images if self.status(name) == "corrected"]
+        statuses = self._reconcile()
+        return [name for name in self._images if statuses[name] == "corrected"]
 
-    def set_status(self, name: str, status: str) -> None:
-        """Record a status for an existing mask file (e.g. accepting a proposal marks it corrected)."""
-        if status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
-        self.image_path(name)
-        path = self.label_path(name)
-        if status == "none":
-            self._update_state(lambda state: state["images"].pop(name, None))
-            return
-        if not path.exists():
-            raise MaskError(path, f"cannot mark as {status}: the mask file does not exist")
-        self._record(name, status, path.stat().st_mtime_ns)
+    def training_names(self) -> tuple[list[str], list[str]]:
+        """(images to train on, images to validate on): corrected masks only; test.txt images are
+        never in either; valid.txt images are never trained on."""
+        corrected = self.corrected_names()
+        valid, test = self.valid_names(), self.test_names()
+        train = [n for n in corrected if n not in valid and n not in test]
+        val = [n for n in corrected if n in valid and n not in test]
+        return train, val
+
+    def changed_since(self, serial: int) -> tuple[int, list[str]]:
+        """Names whose record changed (in any process) since ``serial``, and the new serial."""
+        return self.db.changed_since(serial)
+
+    # ---- locking -------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """This process's threads take turns (RLock); the outermost holder also takes the file lock
+        that other processes (a terminal `labeltool predict`, a second window) honour."""
+        with self._lock:
+            depth = getattr(self._lock_depth, "n", 0)
+            self._lock_depth.n = depth + 1
+            try:
+                if depth or fcntl is None or not self.writable:
+                    yield
+                    return
+                with open(self.state_dir / "lock", "a+") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    try:
+                        yield
+                    finally:
+                        fcntl.flock(handle, fcntl.LOCK_UN)
+            finally:
+                self._lock_depth.n = depth
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many saves in one lock and one database transaction (a proposal run's chunk)."""
+        with self._write_lock(), self.db.transaction():
+            yield
+
+    def hold(self, name: str) -> None:
+        """Mark the image as open in an editor: proposals (of any process) leave it alone."""
+        with contextlib.suppress(Exception):
+            self.db.hold(name)
+
+    def release(self, name: str) -> None:
+        with contextlib.suppress(Exception):
+            self.db.release(name)
+
+    def is_held(self, name: str) -> bool:
+        return self.db.held(name)
 
     # ---- masks ---------------------------------------------------------------------------------
     def load_mask(self, name: str) -> np.ndarray | None:
@@ -178,82 +313,252 @@ class Project:
             return None
         return read_mask(path, len(self.codes), expected_size=image_size(self.image_path(name)))
 
-    def save_mask(self, name: str, mask: np.ndarray, status: str = "corrected") -> Path:
-        """Write ``labels/NAME_P.png`` atomically and record its status.
+    def _checked(self, name: str, mask: np.ndarray) -> np.ndarray:
+        path = self.label_path(name)
+        width, height = image_size(self.image_path(name))
+        mask = np.asarray(mask)
+        if mask.ndim != 2:
+            raise MaskError(path, f"a mask must be 2-D (height, width) class indices; got an array of shape "
+                                  f"{mask.shape} for an image of {width}x{height}")
+        if mask.shape != (height, width):
+            raise MaskError(path, f"mask is {mask.shape[1]}x{mask.shape[0]}, which does not match its image "
+                                  f"({width}x{height})")
+        if mask.size and int(mask.max()) >= len(self.codes):
+            raise MaskError(path, f"class index {int(mask.max())} is not in codes.txt ({len(self.codes)} classes)")
+        return mask
 
-        A proposal never replaces a corrected mask: saving with status "proposed" over a corrected
-        mask raises and leaves the file untouched.
+    def save_mask(self, name: str, mask: np.ndarray, status: str = "corrected", *, model: str | None = None,
+                  summary: dict[str, float] | None = None) -> Path:
+        """Write ``labels/NAME_P.png`` atomically, with its provenance inside, and record it.
+
+        ``status="proposed"`` (a model's proposal, ``model`` naming it, ``summary`` its confidence
+        figures) is refused with :class:`ProposalRefused`, leaving the file untouched, when the mask on
+        disk is a correction (or of unknown origin) or the image is open in an editor; the check and the
+        write happen under one inter-process lock. ``status="corrected"`` is a person's mask.
         """
         if status not in ("proposed", "corrected"):
             raise ValueError(f"a saved mask is 'proposed' or 'corrected', not {status!r}")
         path = self.label_path(name)
-        width, height = image_size(self.image_path(name))
-        mask = np.asarray(mask)
-        if mask.shape != (height, width):
-            raise MaskError(path, f"mask shape {mask.shape[1]}x{mask.shape[0]} does not match its image "
-                                  f"{width}x{height}")
-        if mask.size and int(mask.max()) >= len(self.codes):
-            raise MaskError(path, f"class index {int(mask.max())} is not in codes.txt ({len(self.codes)} classes)")
-        with self._lock:
-            if status == "proposed" and self.status(name) == "corrected":
-                raise MaskError(path, "has a corrected mask; a proposal never overwrites it")
-            write_mask(path, mask, self.palette)
-            self._record(name, status, path.stat().st_mtime_ns)
+        mask = self._checked(name, mask)
+        png = encode_mask(mask, self.palette, path)
+        now = now_iso()
+        if status == "proposed":
+            png = stamp(png, {"source": "model", "model": model or "unknown", "at": now}, with_pixels=True)
+            values: dict[str, Any] = {"model": model, "proposed_at": now, "corrected_by": None, "corrected_at": None,
+                                      "mean_confidence": None, "unsure_fraction": None, "entropy": None,
+                                      "margin": None}
+            for key, value in (summary or {}).items():
+                if key in ("mean_confidence", "unsure_fraction", "entropy", "margin"):
+                    values[key] = None if value is None else float(value)
+        else:
+            user = current_user()
+            png = stamp(png, {"source": "person", "by": user, "at": now}, with_pixels=False)
+            values = {"corrected_by": user, "corrected_at": now}
+        with self._write_lock():
+            if status == "proposed":
+                if self.db.held(name):
+                    raise ProposalRefused(path, "is open in an editor; the proposal was not written")
+                current = self.status(name)
+                if current in ("corrected", "unknown"):
+                    raise ProposalRefused(path, f"has a {current} mask; a proposal never overwrites it")
+            try:
+                atomic_write_bytes(path, png)
+                st = path.stat()
+            except OSError as exc:
+                raise MaskError(path, f"cannot be written ({exc.strerror or exc}); nothing was changed") from exc
+            self._remember(name, status=status, size=st.st_size, mtime_ns=st.st_mtime_ns, pixels=pixel_hash(png),
+                           **values)
         return path
 
-    # ---- state file ----------------------------------------------------------------------------
-    def _state_path(self) -> Path:
-        return self.state_dir / STATE_FILE
-
-    def _read_state_file(self) -> dict | None:
-        path = self._state_path()
-        if not path.exists():
-            return None
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            self.warnings.append(f"{path}: unreadable ({exc}); statuses are rebuilt from the mask files")
-            return None
-        if not isinstance(state, dict) or not isinstance(state.get("images"), dict):
-            self.warnings.append(f"{path}: not a labeltool state file; statuses are rebuilt from the mask files")
-            return None
-        return state
-
-    def _load_state(self) -> dict:
-        state = self._read_state_file()
-        if state is not None:
-            return state
-        # First open: every mask already here came from a person or another tool -> corrected.
-        state = {"version": 1, "images": {}}
-        for name in self._images:
-            path = self.label_path(name)
-            if path.exists():
-                state["images"][name] = {"status": "corrected", "mtime_ns": path.stat().st_mtime_ns}
-        self._state = state
-        self._update_state(lambda s: None)
-        return state
-
-    def _record(self, name: str, status: str, mtime_ns: int) -> None:
-        self._update_state(lambda state: state["images"].__setitem__(name, {"status": status, "mtime_ns": mtime_ns}))
-
-    def _update_state(self, change) -> None:
-        """Read-modify-write of project.json under a file lock, so concurrent writers keep each other's work."""
-        with self._lock, self._file_lock():
-            state = self._read_state_file() or self._state
-            change(state)
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self._state_path(), json.dumps(state, indent=1, sort_keys=True))
-            self._state = state
-
-    @contextlib.contextmanager
-    def _file_lock(self):
-        if fcntl is None:
-            yield
+    def set_status(self, name: str, status: str) -> None:
+        """``corrected``: a person accepts the mask file as it is (it is re-saved as theirs, so copies
+        agree); ``none``: the mask file is removed. A proposal can only come from a model (save_mask)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
+        self.image_path(name)
+        path = self.label_path(name)
+        if status == "none":
+            with self._write_lock():
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                with contextlib.suppress(FileNotFoundError):
+                    self.confidence_path(name).unlink()
+                self._remember(name, status="none", size=None, mtime_ns=None, pixels=None)
             return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.state_dir / "lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        if status != "corrected":
+            raise ValueError(f"cannot set status {status!r} by hand; only 'corrected' or 'none'")
+        mask = self.load_mask(name)
+        if mask is None:
+            raise MaskError(path, "cannot mark as corrected: the mask file does not exist")
+        self.save_mask(name, mask, "corrected")
+
+    # ---- labeltool 0.1's project.json ----------------------------------------------------------
+    def _migrate_legacy_state(self) -> None:
+        """Once: statuses, palette and confidences of labeltool 0.1 (``project.json``, ``uncertainty.json``).
+
+        A 0.1 proposal still exactly as written gets its provenance chunk (so copies keep it a proposal);
+        one whose file changed since can no longer be told from a correction made elsewhere: ``unknown``.
+        """
+        if self.db.get_meta("legacy_migrated") is not None or not self.writable:
+            return
+        path = self.state_dir / LEGACY_STATE_FILE
+        state, problem = read_legacy_state(self.state_dir)
+        if state is None:
+            self.db.set_meta("legacy_migrated", "none")
+            return
+        if problem:
+            self.warnings.append(problem)
+        images = state.get("images") if isinstance(state, dict) else None
+        files = layout.scan_labels(self.root)
+        confidences = self._legacy_uncertainty()
+        updates: list[tuple[str, dict[str, Any]]] = []
+        for name in self._images:
+            st = files.get(name)
+            if st is None:
+                continue
+            label = self.label_path(name)
+            prov = read_provenance(label)
+            if prov.info is not None:  # already written by this version
+                continue
+            record = images.get(name) if isinstance(images, dict) else None
+            if images is not None and name in images and not isinstance(record, dict):
+                self.warnings.append(f"{path}: the record of {name} is not an object; its mask is marked unknown")
+            status = legacy_status(state, name, st)
+            values: dict[str, Any] = {"status": status}
+            data = label.read_bytes()
+            if status == "proposed":
+                data = stamp(data, {"source": "model", "model": LEGACY_MODEL, "at": now_iso()}, with_pixels=True)
+                atomic_write_bytes(label, data)
+                values["model"] = LEGACY_MODEL
+                values.update(confidences.get(name, {}))
+            new = label.stat()
+            values.update(size=new.st_size, mtime_ns=new.st_mtime_ns, pixels=pixel_hash(data))
+            updates.append((name, values))
+        self.db.put_many(updates)
+        if isinstance(state, dict) and state.get("palette") is not None:
+            self.db.set_meta("palette", state["palette"])
+        self.db.set_meta("legacy_migrated", str(path))
+
+    def _legacy_uncertainty(self) -> dict[str, dict[str, float]]:
+        try:
+            data = json.loads((self.state_dir / LEGACY_UNCERTAINTY_FILE).read_text(encoding="utf-8"))
+            images = data.get("images", {})
+        except (OSError, ValueError, AttributeError):
+            return {}
+        out: dict[str, dict[str, float]] = {}
+        for name, rec in images.items() if isinstance(images, dict) else ():
+            if isinstance(rec, dict):
+                out[name] = {k: float(v) for k, v in rec.items()
+                             if k in ("mean_confidence", "unsure_fraction") and isinstance(v, (int, float))}
+        return out
+
+
+def read_legacy_state(state_dir: Path) -> tuple[Any, str | None]:
+    """labeltool 0.1's ``project.json`` (parsed, or None when absent) and a problem naming it."""
+    path = state_dir / LEGACY_STATE_FILE
+    if not path.exists():
+        return None, None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {}, f"{path}: unreadable ({exc}); masks without provenance are marked unknown (never trained on) " \
+                   "until you accept them"
+    if not isinstance(state, dict) or not isinstance(state.get("images"), dict):
+        return {}, f"{path}: not a labeltool state file; masks without provenance are marked unknown"
+    return state, None
+
+
+def legacy_status(state: Any, name: str, st: os.stat_result) -> str:
+    """The status labeltool 0.1's record gives a mask file without provenance: ``unknown`` whenever it
+    cannot be told (a garbage record, a proposal whose file changed since), never a correction by guess."""
+    images = state.get("images") if isinstance(state, dict) else None
+    if not isinstance(images, dict):
+        return "unknown"
+    record = images.get(name)
+    if name in images and not isinstance(record, dict):
+        return "unknown"
+    if record is None:
+        return "corrected"  # present before labeltool first opened the folder
+    if record.get("status") == "proposed":
+        return "proposed" if record.get("mtime_ns") == st.st_mtime_ns else "unknown"
+    return "corrected"
+
+
+def verify_mask_file(path: Path, row, warnings: list[str]) -> tuple[str, str | None]:
+    """(status, pixel hash or None) of the mask file at ``path`` by the provenance rule
+    (:func:`model.provenance.status_of`). A record ``row`` (ImageRecord or a ``Record.stats`` tuple) that
+    says "proposed"/"unknown" keeps that status while the file's pixels are the ones it recorded."""
+    if isinstance(row, ImageRecord):
+        status_then, pixels_then = row.status, row.pixels
+    else:
+        status_then, pixels_then = (row[0], row[3]) if row else (None, None)
+    sticky = status_then in ("proposed", "unknown") and bool(pixels_then)
+    try:
+        prov = read_provenance(path, need_pixels=sticky)
+    except FileNotFoundError:
+        return "none", None
+    except OSError as exc:
+        warnings.append(f"{path}: cannot be read ({exc.strerror or exc}); counted as unknown")
+        return "unknown", None
+    status = status_of(prov)
+    if status == "corrected" and prov.source != "model" and sticky and prov.pixels == pixels_then:
+        status = status_then  # the pixels it recorded: e.g. a copy that lost nothing but its mtime
+    return status, prov.pixels
+
+
+def reconcile(root: Path, names, rows: dict[str, tuple], warnings: list[str]
+              ) -> tuple[dict[str, str], list[tuple[str, dict[str, Any]]]]:
+    """Statuses of ``names`` given the record's ``rows`` (``Record.stats()``) and the mask files on disk,
+    and the record updates that bring it in line (files whose size or mtime differ are re-read)."""
+    files = layout.scan_labels(root)
+    statuses: dict[str, str] = {}
+    updates: list[tuple[str, dict[str, Any]]] = []
+    for name in names:
+        st = files.get(name)
+        row = rows.get(name)
+        if st is None:
+            statuses[name] = "none"
+            if row is not None and row[0] != "none":
+                updates.append((name, {"status": "none", "size": None, "mtime_ns": None}))
+            continue
+        if row is not None and row[1] == st.st_size and row[2] == st.st_mtime_ns:
+            statuses[name] = row[0]
+            continue
+        status, pixels = verify_mask_file(layout.label_path(root, name), row, warnings)
+        statuses[name] = status
+        updates.append((name, {"status": status, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "pixels": pixels}))
+    return statuses, updates
+
+
+def read_statuses(root: Path, names) -> tuple[dict[str, str], dict[str, Any] | None]:
+    """Statuses without writing anything (``check``/``export`` on a dataset they must not change), and
+    the saved palette if any: the record is opened read-only when it exists."""
+    import sqlite3
+
+    rows: dict[str, tuple] = {}
+    palette = None
+    db = Path(root) / STATE_DIR / DB_FILE
+    if db.exists():
+        try:
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
             try:
-                yield
+                rows = {r[0]: r[1:] for r in conn.execute("SELECT name, status, size, mtime_ns, pixels FROM images")}
+                found = conn.execute("SELECT value FROM meta WHERE key='palette'").fetchone()
+                palette = json.loads(found[0]) if found else None
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                conn.close()
+        except (sqlite3.Error, ValueError):
+            rows, palette = {}, None
+    statuses, _ = reconcile(Path(root), names, rows, [])
+    if not db.exists():  # never opened by this version: labeltool 0.1's record decides for unstamped masks
+        state, _problem = read_legacy_state(Path(root) / STATE_DIR)
+        if state is not None:
+            palette = state.get("palette") if isinstance(state, dict) else None
+            files = layout.scan_labels(Path(root))
+            for name, status in statuses.items():
+                if status == "corrected" and read_provenance(layout.label_path(Path(root), name)).info is None:
+                    statuses[name] = legacy_status(state, name, files[name])
+    return statuses, palette
+
+
+__all__ = ["Project", "NeedsCodesError", "ProposalRefused", "STATUSES", "MASK_SUFFIX", "ImageRecord"]

@@ -3,25 +3,23 @@
 A corrected mask is never overwritten: the status is checked when choosing the images, again just
 before each write, and ``Project.save_mask`` refuses a proposal over a corrected mask under its lock
 (a person may correct an image in the app while this runs). Each proposal comes with its per-pixel
-confidence (``project.confidence_path(name)``, an 8-bit PNG, 255 = certain) and its mean confidence
-in ``ROOT/.labeltool/uncertainty.json``, so the app can offer the least certain images first.
+confidence (``project.confidence_path(name)``, an 8-bit PNG, 255 = certain) and its summary (mean
+confidence, unsure share, entropy, margin) in the project's record, so the app can offer the least
+certain images first.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from .atomic import atomic_write, atomic_write_text
-from .errors import LabeltoolError, MaskError, ModelFileError
+from .atomic import atomic_write
+from .errors import LabeltoolError, ModelFileError
 from .imageio import read_image
 
-UNCERTAINTY_FILE = "uncertainty.json"
 LOW_CONFIDENCE = 0.5  # pixels below this count as "unsure" in the summary
 
 
@@ -52,43 +50,44 @@ def load_checked_model(project, model_path: str | Path | None = None, device: st
     return loaded
 
 
-def uncertainty_path(project) -> Path:
-    return Path(project.root) / ".labeltool" / UNCERTAINTY_FILE
-
-
-def _read_uncertainty_file(project) -> dict[str, Any]:
-    path = uncertainty_path(project)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    images = data.get("images") if isinstance(data, dict) else None
-    return images if isinstance(images, dict) else {}
-
-
 def read_uncertainty(project) -> dict[str, float]:
-    """name -> mean confidence (0..1, lower = less certain) of the latest proposal for that image.
-    A missing or unreadable file gives {}."""
-    out: dict[str, float] = {}
-    for name, record in _read_uncertainty_file(project).items():
-        value = record.get("mean_confidence") if isinstance(record, dict) else record
-        if isinstance(value, (int, float)):
-            out[str(name)] = float(value)
-    return out
+    """name -> mean confidence (0..1, lower = less certain) of the current proposal of each image."""
+    return {name: rec.mean_confidence for name, rec in project.db.all().items()
+            if rec.status == "proposed" and rec.mean_confidence is not None}
+
+
+def uncertainty_score(rec) -> float | None:
+    """How unsure the model was about an image's proposal (higher = look at it first): mean normalised
+    entropy when recorded, else 1 - margin, else 1 - mean confidence; None without a proposal figure."""
+    if rec.entropy is not None:
+        return float(rec.entropy)
+    if rec.margin is not None:
+        return 1.0 - float(rec.margin)
+    if rec.mean_confidence is not None:
+        return 1.0 - float(rec.mean_confidence)
+    return None
 
 
 def rank_by_uncertainty(project) -> list[str]:
-    """Images whose mask is still a proposal, least certain first."""
-    scores = read_uncertainty(project)
-    names = [n for n in project.names() if n in scores and project.status(n) == "proposed"]
-    return sorted(names, key=lambda n: (scores[n], n))
+    """Images whose mask is still a proposal, least certain first (ties by name)."""
+    records = project.records()
+    scored = [(uncertainty_score(rec), name) for name, rec in records.items() if rec.status == "proposed"]
+    return [name for score, name in sorted((-s, n) for s, n in scored if s is not None)]
 
 
-def _write_uncertainty(project, updates: dict[str, dict[str, Any]]) -> None:
-    images = _read_uncertainty_file(project)
-    images.update(updates)
-    text = json.dumps({"version": 1, "images": images}, indent=1, sort_keys=True) + "\n"
-    atomic_write_text(uncertainty_path(project), text)
+def proposal_summary(pred, num_classes: int) -> dict[str, float]:
+    """The figures recorded with a proposal: mean confidence, share of unsure pixels, mean entropy
+    normalised to 0..1 by log(classes), and mean margin between the two best classes when known."""
+    conf = pred.confidence
+    out = {"mean_confidence": round(float(conf.mean()), 6),
+           "unsure_fraction": round(float((conf < LOW_CONFIDENCE).mean()), 6)}
+    entropy = getattr(pred, "entropy", None)
+    if entropy is not None and num_classes > 1:
+        out["entropy"] = round(float(entropy.mean() / np.log(num_classes)), 6)
+    margin = getattr(pred, "margin", None)
+    if margin is not None:
+        out["margin"] = round(float(np.asarray(margin).mean()), 6)
+    return out
 
 
 def write_confidence(path: str | Path, confidence: np.ndarray) -> Path:
@@ -116,13 +115,15 @@ def propose_dataset(
     device: str | None = None,
     predictor=None,
     on_error: Callable[[str, Exception], None] | None = None,
+    on_skip: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Propose masks for ``names`` (default: every image) that have no corrected mask.
 
     Writes each mask with status "proposed", its confidence PNG and its uncertainty summary; returns
     the names written, in order. ``on_progress(done, total, name)`` follows each image; ``cancel()``
     returning True stops between images (what was written stays). ``on_error(name, exc)``, if given,
-    is told about an unreadable image and the run goes on; without it the error is raised.
+    is told about an unreadable image and the run goes on; without it the error is raised. ``on_skip(name)``
+    is told about an image left alone because it got a correction meanwhile or is open in an editor.
     ``predictor`` (a ready ``Predictor``) skips loading the model; ModelFileError when the model's
     classes differ from the project's codes either way.
     """
@@ -130,7 +131,7 @@ def propose_dataset(
 
     if predictor is None:
         loaded = load_checked_model(project, model_path, device)
-        predictor = Predictor(loaded, device=device, tta_flip=tta_flip, batch_size=batch_size)
+        predictor = Predictor(loaded, device=device, tta_flip=tta_flip, batch_size=batch_size, with_entropy=True)
         model_name = loaded.path.name
     else:
         if predictor.classes is not None and predictor.classes != list(project.codes):
@@ -140,7 +141,8 @@ def propose_dataset(
     wanted = project.names() if names is None else list(names)
     for name in wanted:
         project.image_path(name)  # unknown name -> DatasetError naming it
-    todo = [n for n in wanted if project.status(n) != "corrected"]
+    statuses = project.statuses()
+    todo = [n for n in wanted if statuses.get(n) not in ("corrected", "unknown")]
     total = len(todo)
     written: list[str] = []
     done = 0
@@ -161,37 +163,33 @@ def propose_dataset(
                 if on_progress is not None:
                     on_progress(done, total, name)
         predictions = predictor.predict_many(images) if images else []
-        summary: dict[str, dict[str, Any]] = {}
         stopped = False
-        for name, pred in zip(chunk, predictions, strict=True):
-            if cancel is not None and cancel():
-                stopped = True
-                break
-            if _write_proposal(project, name, pred):
-                written.append(name)
-                conf = pred.confidence
-                summary[name] = {"mean_confidence": round(float(conf.mean()), 6),
-                                 "unsure_fraction": round(float((conf < LOW_CONFIDENCE).mean()), 6),
-                                 "model": model_name}
-            done += 1
-            if on_progress is not None:
-                on_progress(done, total, name)
-        if summary:
-            _write_uncertainty(project, summary)
+        with project.batch():  # one lock and one transaction per forward batch
+            for name, pred in zip(chunk, predictions, strict=True):
+                if cancel is not None and cancel():
+                    stopped = True
+                    break
+                if _write_proposal(project, name, pred, model_name):
+                    written.append(name)
+                elif on_skip is not None:
+                    on_skip(name)
+                done += 1
+                if on_progress is not None:
+                    on_progress(done, total, name)
         if stopped:
             break
     return written
 
 
-def _write_proposal(project, name: str, pred) -> bool:
-    """Save one proposal unless the image got a corrected mask meanwhile; True when written."""
-    if project.status(name) == "corrected":
-        return False
+def _write_proposal(project, name: str, pred, model_name: str) -> bool:
+    """Save one proposal unless the image has a correction or is open in an editor (checked and written
+    under the project's inter-process lock by save_mask); True when written."""
+    from .project import ProposalRefused
+
     try:
-        project.save_mask(name, pred.mask, "proposed")
-    except MaskError:
-        if project.status(name) == "corrected":  # corrected between our check and the write
-            return False
-        raise
+        project.save_mask(name, pred.mask, "proposed", model=model_name,
+                          summary=proposal_summary(pred, len(project.codes)))
+    except ProposalRefused:
+        return False
     write_confidence(project.confidence_path(name), pred.confidence)
     return True

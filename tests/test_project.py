@@ -1,4 +1,4 @@
-"""Project folder rules: statuses live in a state file, the mask files on disk are the truth."""
+"""Project folder rules: the mask files on disk are the truth, the record is their index."""
 
 import os
 import time
@@ -30,7 +30,7 @@ def test_masks_present_at_first_open_are_corrected_and_others_have_none(tmp_path
     write_codes(tmp_path / "codes.txt", CODES)
     project = Project.open(make(tmp_path))
     assert project.statuses() == {"f0": "corrected", "f1": "none", "f2": "none"}
-    assert (tmp_path / ".labeltool" / "project.json").exists()
+    assert (tmp_path / ".labeltool" / "record.sqlite").exists()
 
 
 def test_proposal_never_overwrites_a_corrected_mask(tmp_path):

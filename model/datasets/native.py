@@ -4,23 +4,23 @@ importer uses."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from model import layout
 from model.atomic import atomic_write_text
 from model.codes import read_codes, write_codes
 from model.errors import DatasetError, LabeltoolError, MaskError
 from model.imageio import IMAGE_SUFFIXES, MASK_SUFFIX, read_image, write_mask
 from model.palette import default_palette, validate_palette
 
-from .staging import check_name, copy_file, read_list, relative_entry
+from .staging import check_name, copy_file
 
 SUBSETS = ("train", "valid", "test")
-LIST_FILES = {"valid": "valid.txt", "test": "test.txt"}
+LIST_FILES = layout.LIST_FILES
 
 
 @dataclass
@@ -56,14 +56,11 @@ class NativeDataset:
             raise self.problems[0]
 
 
-def images_dir(root: Path) -> Path:
-    """``images/`` when present, else the folder itself (a flat folder of images). A fastai export also
-    keeps its test images in ``test/``."""
-    return root / "images" if (root / "images").is_dir() else root
-
-
 def scan_native(root: str | Path, codes: list[str] | None = None) -> NativeDataset:
-    """Read the layout without writing anything; problems are collected, not raised."""
+    """Read the layout (model.layout, the rules Project uses) without writing anything; problems are
+    collected, not raised. Statuses follow the project's provenance rule (model.project.read_statuses)."""
+    from model.project import read_statuses
+
     root = Path(root).expanduser().absolute()
     if not root.is_dir():
         raise DatasetError(root, "no such folder")
@@ -73,22 +70,19 @@ def scan_native(root: str | Path, codes: list[str] | None = None) -> NativeDatas
             data.codes = read_codes(root / "codes.txt")
         except LabeltoolError as exc:
             data.problems.append(exc)
-    folder = images_dir(root)
-    folders = [folder] + ([root / "test"] if folder != root and (root / "test").is_dir() else [])
-    for path in [p for f in folders for p in sorted(f.iterdir())]:
-        if path.name.startswith(".") or not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        if path.name.endswith(MASK_SUFFIX) and folder == root:
-            continue
-        name = path.stem
-        if name in data.images:
-            data.problems.append(DatasetError(path, f"same image name as {data.images[name].name}; "
-                                                    "names must be unique whatever the suffix"))
-            continue
-        data.images[name] = path
-    labels = root / "labels"
+    folder = layout.images_dir(root)
+    scan = layout.scan_images(folder, flat=folder == root)
+    if folder != root and (root / "test").is_dir():  # a fastai export keeps its test images in test/
+        layout.scan_images(root / "test", flat=False, into=scan)
+    data.images = scan.images
+    data.problems.extend(scan.problems)
+    labels = layout.labels_dir(root)
     for path in sorted(labels.iterdir()) if labels.is_dir() else []:
-        if path.name.startswith(".") or not path.is_file():
+        if path.name.startswith("."):
+            continue
+        if not path.is_file():
+            if path.is_symlink():
+                data.problems.append(DatasetError(path, "a symbolic link that leads to no file (broken or looping)"))
             continue
         if path.name.endswith(MASK_SUFFIX):
             data.labels[path.name[: -len(MASK_SUFFIX)]] = path
@@ -97,72 +91,18 @@ def scan_native(root: str | Path, codes: list[str] | None = None) -> NativeDatas
             data.problems.append(DatasetError(path, f"not a mask name: masks are labels/NAME{MASK_SUFFIX} "
                                                     "(always PNG, whatever the image format)"))
     for subset, filename in LIST_FILES.items():
-        data.lists[subset] = _read_names(root / filename, data)
-    _read_state(data)
-    return data
-
-
-def _read_names(path: Path, data: NativeDataset) -> list[str]:
-    """Image names from valid.txt/test.txt: file names relative to images/ (fastai) or bare stems."""
-    if not path.exists():
-        return []
-    names: list[str] = []
-    try:
-        rows = read_list(path)
-    except LabeltoolError as exc:
-        data.problems.append(exc)
-        return names
-    by_file = {p.name: n for n, p in data.images.items()}
-    for line, fields in rows:
-        try:
-            entry = relative_entry(" ".join(fields), path, line)
-        except LabeltoolError as exc:
-            data.problems.append(exc)
-            continue
-        if entry.name in by_file:
-            name = by_file[entry.name]
-        elif entry.name in data.images:
-            name = entry.name
-        else:
-            stem = entry.stem
-            other = data.images.get(stem)
-            hint = f" ({other.name} exists; fastai matches whole file names)" if other else ""
-            data.problems.append(DatasetError(path, f"line {line}: {entry} is not an image in "
-                                                    f"{images_dir(data.root).name}/{hint}"))
-            continue
-        if name not in names:
-            names.append(name)
-    return names
-
-
-def _read_state(data: NativeDataset) -> None:
-    """Palette and statuses from .labeltool/project.json, read-only (same rules as model.project)."""
-    state = None
-    path = data.root / ".labeltool" / "project.json"
-    if path.exists():
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            state = None
-    if not isinstance(state, dict) or not isinstance(state.get("images"), dict):
-        state = {"images": {}}
+        names, problems = layout.read_split_list(root / filename, data.images)
+        data.lists[subset] = names
+        data.problems.extend(problems)
+    data.statuses, saved_palette = read_statuses(root, list(data.images))
     if data.codes is not None:
         try:
-            data.palette = validate_palette(state["palette"], len(data.codes)) if "palette" in state else None
+            data.palette = validate_palette(saved_palette, len(data.codes)) if saved_palette is not None else None
         except (ValueError, TypeError):
             data.palette = None
         if data.palette is None:
             data.palette = default_palette(data.codes)
-    for name in data.images:
-        mask = data.labels.get(name)
-        if mask is None:
-            data.statuses[name] = "none"
-            continue
-        record = state["images"].get(name)
-        if not isinstance(record, dict) or record.get("mtime_ns") != mask.stat().st_mtime_ns:
-            data.statuses[name] = "corrected"
-        else:
-            data.statuses[name] = record.get("status", "corrected")
+    return data
 
 
 MaskReader = Callable[[Item, tuple[int, int]], np.ndarray]

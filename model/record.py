@@ -1,0 +1,269 @@
+"""The project's index: one SQLite database (WAL) with one row per image, in ``.labeltool/record.sqlite``.
+
+The mask files are the truth (see :mod:`model.provenance`); this index remembers, per image, what was
+established about its mask file (status, the file's size and mtime when that was established, its
+pixel hash), who proposed or corrected it and when, and the proposal's confidence summary. Every
+update touches one row (O(1) in the number of images); a proposal run writes in batched transactions.
+Each connection belongs to one thread; SQLite's own locking makes concurrent processes safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import DatasetError
+
+SCHEMA_VERSION = 1
+DB_FILE = "record.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    name TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    size INTEGER,
+    mtime_ns INTEGER,
+    pixels TEXT,
+    model TEXT,
+    mean_confidence REAL,
+    unsure_fraction REAL,
+    entropy REAL,
+    margin REAL,
+    corrected_by TEXT,
+    corrected_at TEXT,
+    proposed_at TEXT,
+    updated_at TEXT,
+    serial INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS images_serial ON images (serial);
+CREATE TABLE IF NOT EXISTS holds (name TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, since REAL);
+"""
+
+
+@dataclass
+class ImageRecord:
+    """One image's record (what ``labeltool status`` prints)."""
+
+    name: str
+    status: str = "none"
+    size: int | None = None
+    mtime_ns: int | None = None
+    pixels: str | None = None
+    model: str | None = None
+    mean_confidence: float | None = None
+    unsure_fraction: float | None = None
+    entropy: float | None = None
+    margin: float | None = None
+    corrected_by: str | None = None
+    corrected_at: str | None = None
+    proposed_at: str | None = None
+    updated_at: str | None = None
+    serial: int = 0
+
+    def public(self) -> dict[str, Any]:
+        """The fields a person or a script cares about (no file stat)."""
+        skip = {"size", "mtime_ns", "pixels", "serial"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+
+
+COLUMNS = [f.name for f in fields(ImageRecord)]
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+class Record:
+    """Thread-local connections to one project's database."""
+
+    def __init__(self, path: Path | None):
+        self.path = path  # None: an in-memory index (read-only folder); nothing persists
+        self._local = threading.local()
+        self._memory: sqlite3.Connection | None = None
+        self._memory_lock = threading.RLock()
+        self.warnings: list[str] = []
+        self._open_checked()
+
+    # ---- connections -------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self.path is None:
+            if self._memory is None:
+                self._memory = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+                self._memory.executescript(_SCHEMA)
+            return self._memory
+        conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            self._local.depth = 0
+        return conn
+
+    def _open_checked(self) -> None:
+        """Create or check the schema; a corrupt database is moved aside (named) and rebuilt."""
+        try:
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            if self.path is None:
+                raise
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            self._local = threading.local()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(OSError):
+                    Path(str(self.path) + suffix).rename(str(aside) + suffix)
+            self.warnings.append(f"{self.path}: unreadable ({exc}); moved to {aside.name} and rebuilt from the "
+                                 "mask files (proposals stay proposals: their files say so)")
+            self._create()
+
+    def _create(self) -> None:
+        conn = self.conn
+        conn.executescript(_SCHEMA)
+        version = self.get_meta("schema_version")
+        if version is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif int(version) > SCHEMA_VERSION:
+            raise DatasetError(self.path, f"written by a newer labeltool (schema {version}, this one knows "
+                                          f"{SCHEMA_VERSION}); update labeltool")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and conn is not self._memory:
+            conn.close()
+        self._local = threading.local()
+
+    # ---- transactions ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self):
+        """A write transaction (nested calls join the outer one)."""
+        conn = self.conn
+        lock = self._memory_lock if self.path is None else contextlib.nullcontext()
+        with lock:
+            depth = getattr(self._local, "depth", 0)
+            if depth == 0:
+                conn.execute("BEGIN IMMEDIATE")
+            self._local.depth = depth + 1
+            try:
+                yield conn
+            except BaseException:
+                self._local.depth = depth
+                if depth == 0:
+                    conn.execute("ROLLBACK")
+                raise
+            self._local.depth = depth
+            if depth == 0:
+                conn.execute("COMMIT")
+
+    def _next_serial(self, conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT value FROM meta WHERE key='serial'").fetchone()
+        serial = (int(row[0]) if row else 0) + 1
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('serial', ?)", (str(serial),))
+        return serial
+
+    # ---- meta and settings -------------------------------------------------------------------
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        if row is None:
+            return default
+        try:
+            return json.loads(row[0])
+        except ValueError:
+            return default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+
+    # ---- rows --------------------------------------------------------------------------------
+    def get(self, name: str) -> ImageRecord | None:
+        row = self.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM images WHERE name=?", (name,)).fetchone()
+        return None if row is None else ImageRecord(*row)
+
+    def all(self) -> dict[str, ImageRecord]:
+        rows = self.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM images").fetchall()
+        return {row[0]: ImageRecord(*row) for row in rows}
+
+    def stats(self) -> dict[str, tuple[str, int | None, int | None, str | None]]:
+        """name -> (status, size, mtime_ns, pixels): what opening a project compares with the files."""
+        rows = self.conn.execute("SELECT name, status, size, mtime_ns, pixels FROM images").fetchall()
+        return {row[0]: row[1:] for row in rows}
+
+    def put(self, name: str, **values: Any) -> None:
+        """Insert or update one row's given columns (others keep their value) and bump its serial."""
+        unknown = set(values) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown record fields {sorted(unknown)}")
+        values["updated_at"] = values.get("updated_at") or now_iso()
+        with self.transaction() as conn:
+            values["serial"] = self._next_serial(conn)
+            cols = ["name", *values]
+            updates = ", ".join(f"{c}=excluded.{c}" for c in values)
+            conn.execute(f"INSERT INTO images ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                         f"ON CONFLICT(name) DO UPDATE SET {updates}", (name, *values.values()))
+
+    def put_many(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        with self.transaction():
+            for name, values in rows:
+                self.put(name, **values)
+
+    def delete(self, name: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM images WHERE name=?", (name,))
+
+    def changed_since(self, serial: int) -> tuple[int, list[str]]:
+        rows = self.conn.execute("SELECT name, serial FROM images WHERE serial > ? ORDER BY serial", (serial,)).fetchall()
+        top = max([serial, *(s for _, s in rows)])
+        return top, [name for name, _ in rows]
+
+    # ---- holds (the image open in an editor; proposals skip it) ------------------------------
+    def hold(self, name: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO holds (name, pid, host, since) VALUES (?, ?, ?, ?)",
+                         (name, os.getpid(), _host(), time.time()))
+
+    def release(self, name: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM holds WHERE name=? AND pid=? AND host=?", (name, os.getpid(), _host()))
+
+    def held(self, name: str) -> bool:
+        row = self.conn.execute("SELECT pid, host FROM holds WHERE name=?", (name,)).fetchone()
+        if row is None:
+            return False
+        pid, host = row
+        if host == _host() and not _alive(pid):  # an editor that crashed: its hold is stale
+            with contextlib.suppress(sqlite3.Error):
+                with self.transaction() as conn:
+                    conn.execute("DELETE FROM holds WHERE name=? AND pid=?", (name, pid))
+            return False
+        return True
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
