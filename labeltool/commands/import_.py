@@ -9,7 +9,7 @@ from model.datasets import FORMATS, import_dataset
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "import", help="import a dataset (SegNet CamVid, CVAT CamVid 1.0, colour masks, fastai) into DST",
+        "import", help="import a dataset (SegNet CamVid, CVAT CamVid 1.0, colour masks, fastai, Pascal VOC, COCO) into DST",
         description="Import SRC into a new dataset folder DST in the native layout (images/, labels/NAME_P.png, "
                     "codes.txt, valid.txt). The layout is detected unless --format is given. DST is written "
                     "beside itself and moved into place at the end; on any error it is left as it was.")

@@ -39,6 +39,11 @@ def plan_import(src: Path, fmt: str, class_file: Path | None, unknown_as_void: b
         return plan_colour_table(src, class_file, unknown_as_void, exclude)
     if fmt == "fastai":
         return plan_fastai(src, class_file)
+    if fmt in ("voc", "coco"):
+        from .import_coco import plan_coco
+        from .import_voc import plan_voc
+
+        return plan_voc(src, class_file) if fmt == "voc" else plan_coco(src, class_file)
     raise DatasetError(src, f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 
 

@@ -10,7 +10,7 @@ from model.errors import DatasetError
 
 from .import_segnet import subset_folders
 
-FORMATS = ("fastai", "segnet", "cvat-camvid", "colour-table")
+FORMATS = ("fastai", "segnet", "cvat-camvid", "colour-table", "voc", "coco")
 
 
 def detect_format(src: str | Path) -> tuple[str, str]:
@@ -21,6 +21,16 @@ def detect_format(src: str | Path) -> tuple[str, str]:
     has_colours = (src / "label_colors.txt").is_file() or (src / "class_dict.csv").is_file()
     if (src / "codes.txt").is_file() and ((src / "labels").is_dir() or (src / "images").is_dir()):
         return "fastai", "codes.txt with images/ and labels/"
+    from .import_coco import find_coco_files
+    from .import_voc import find_voc_root
+
+    voc = find_voc_root(src)
+    if voc is not None:
+        where = "" if voc == src else f" in {voc.relative_to(src)}"
+        return "voc", f"JPEGImages/ and SegmentationClass/{where}"
+    coco = find_coco_files(src)
+    if coco:
+        return "coco", f"COCO annotation files ({', '.join(p.name for p in coco[:3])})"
     folders = subset_folders(src)
     if folders:
         annot = ", ".join(f"{name}annot/" for name in folders)
