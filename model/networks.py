@@ -45,13 +45,14 @@ def normalization() -> dict[str, list[float]]:
     return {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "input_range": [0, 1], "space": "RGB"}
 
 
-def make_net(arch: str, encoder: str, num_classes: int) -> nn.Module:
-    """The bare network (random initialisation), never touching the network."""
+def make_net(arch: str, encoder: str, num_classes: int, in_channels: int = 3) -> nn.Module:
+    """The bare network (random initialisation), never touching the network. ``in_channels``: the
+    data's bands (1 grey, 3 RGB, 4+ multi-band; see model.normalization)."""
     try:
         factory = ARCHITECTURES[arch]
     except KeyError:
         raise ValueError(f"unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}") from None
-    return factory(encoder_name=encoder, encoder_weights=None, in_channels=3, classes=num_classes)
+    return factory(encoder_name=encoder, encoder_weights=None, in_channels=int(in_channels), classes=num_classes)
 
 
 class ScaledInput(nn.Module):
@@ -65,27 +66,22 @@ class ScaledInput(nn.Module):
         self.net, self.scale = net, float(scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        import torch.nn.functional as F
+        from .tiling import run_scaled  # the one resize/reflect-pad/crop path
 
-        h, w = x.shape[-2:]
-        if self.scale != 1.0:
-            x = F.interpolate(x, size=(max(1, round(h * self.scale)), max(1, round(w * self.scale))),
-                              mode="bilinear", align_corners=False, antialias=self.scale < 1)
-        sh, sw = x.shape[-2:]
-        ph, pw = -sh % 32, -sw % 32
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph))
-        y = self.net(x)[..., :sh, :sw]
-        if (sh, sw) != (h, w):
-            y = F.interpolate(y, size=(h, w), mode="bilinear", align_corners=False)
-        return y
+        return run_scaled(self.net, x, self.scale)
 
 
-def build_model(cfg: TrainConfig, num_classes: int, on_event: Callable[[dict], None] | None = None) -> nn.Module:
+def build_model(cfg: TrainConfig, num_classes: int, on_event: Callable[[dict], None] | None = None,
+                in_channels: int = 3) -> nn.Module:
     """A new network for ``cfg`` with encoder weights as asked (see the module docstring).
 
-    Sets ``net.encoder_pretrained`` to True when the encoder weights were loaded.
+    Sets ``net.encoder_pretrained`` to True when the encoder weights were loaded. With
+    ``in_channels`` != 3 the (pretrained) first convolution is adapted as smp does (``set_in_channels``).
     """
+    if in_channels != 3:
+        net = build_model(cfg, num_classes, on_event)
+        net.encoder.set_in_channels(int(in_channels), pretrained=net.encoder_pretrained)
+        return net
     net = make_net(cfg.arch, cfg.encoder, num_classes)
     net.encoder_pretrained = False
     weights = cfg.encoder_weights

@@ -1,10 +1,13 @@
 """Running a segmentation network over images: class masks plus per-pixel confidence.
 
-``Predictor`` wraps a loaded model (or any nn.Module mapping (B, 3, H, W) floats to (B, C, H, W)
-logits). Images of one size are batched; images larger than ``TileConfig.max_side`` go through
-sliding-window tiling (``model.tiling``) in bounded memory. Inputs are padded to a multiple of 32
-and the outputs cropped back. Optional horizontal-flip test-time augmentation averages the
-probabilities of the image and of its mirror (mirrored back). CUDA with autocast when available,
+``Predictor`` wraps a loaded model (or any nn.Module mapping (B, C, H, W) floats to (B, K, H, W)
+logits). Images are (H, W, C) arrays as ``imageio.read_raw`` gives them (any dtype, the model's
+bands), normalised as the card says (``model.normalization``; old cards: 8-bit RGB + ImageNet).
+Images of one size are batched; images with more pixels at the working scale than
+``TileConfig.max_pixels`` go through sliding-window tiling (``model.tiling``) in bounded memory,
+so masks always come out at the image's full resolution. Resize, reflect padding to a multiple of
+32 and cropping back are ``tiling.run_scaled``, the same step training validation uses.
+Optional horizontal-flip test-time augmentation averages the probabilities of the image and of its mirror (mirrored back). CUDA with autocast when available,
 otherwise CPU; always inference mode, channels-last memory layout and BatchNorm folded into the
 convolutions (see benchmarks/README_inference.md for what each buys).
 """
@@ -19,12 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import normalization as nz
 from .fuse import fold_batchnorm_checked
 from .networks import ScaledInput
-from .tiling import TileConfig, pad_to_multiple, predict_tiled
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .normalization import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401 - kept importable from here
+from .tiling import TileConfig, predict_tiled, run_scaled
 
 
 @dataclass
@@ -34,21 +36,9 @@ class Prediction:
     entropy: np.ndarray | None = None  # (H, W) float32 nats, when asked for
 
 
-def _normalization(card: dict | None, normalization: dict | None) -> tuple[list[float], list[float]]:
+def _normalization(card: dict | None, normalization: dict | None) -> dict:
     norm = normalization if normalization is not None else (card or {}).get("normalization")
-    if not norm:
-        return list(IMAGENET_MEAN), list(IMAGENET_STD)
-    try:
-        mean = [float(v) for v in norm["mean"]]
-        std = [float(v) for v in norm["std"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"normalization must hold 'mean' and 'std' lists of 3 numbers, got {norm!r}") from exc
-    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-        raise ValueError(f"normalization must hold 3 means and 3 positive stds, got {norm!r}")
-    if max(mean) > 1.0 or max(std) > 1.0:  # given on the 0..255 scale
-        mean = [m / 255.0 for m in mean]
-        std = [s / 255.0 for s in std]
-    return mean, std
+    return dict(norm) if norm else nz.imagenet()
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -68,7 +58,7 @@ def default_device() -> torch.device:
 
 
 class Predictor:
-    """Predict class masks and confidence for images (numpy (H, W, 3) uint8 arrays).
+    """Predict class masks and confidence for images ((H, W, C) arrays of any dtype, see the module).
 
     ``model``: a LoadedModel (``.net`` and ``.card``) or a bare nn.Module. ``card``: the model card
     (its ``normalization`` is used; ImageNet statistics otherwise). ``tile``: a TileConfig, an int
@@ -121,9 +111,11 @@ class Predictor:
             self.tile = tile
         if num_threads is not None and self.device.type == "cpu":
             torch.set_num_threads(max(1, int(num_threads)))
-        mean, std = _normalization(self.card, normalization)
-        self._mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
-        self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
+        self.normalization = _normalization(self.card, normalization)
+        a, b, lo, hi = (torch.from_numpy(v).to(self.device).view(1, -1, 1, 1)
+                        for v in nz.input_affine(self.normalization))
+        self._affine = (a, b, lo, hi)
+        self._clip = bool(torch.isfinite(lo).all())
         self.amp = (self.device.type == "cuda") if amp is None else bool(amp)
         self.channels_last = bool(channels_last)
         self.net = net.to(self.device).eval()
@@ -138,10 +130,16 @@ class Predictor:
         self.classes: list[str] | None = list(classes) if classes else None
 
     # ---- core ----------------------------------------------------------------------------------
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """The (H, W, C) array the network's normalisation applies to (8-bit RGB for old models)."""
+        return nz.prepare(image, self.normalization)
+
     def _to_input(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        batch = torch.from_numpy(np.stack([np.ascontiguousarray(im) for im in images]))
-        x = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
-        return (x - self._mean) / self._std
+        """Prepared (H, W, C) images -> normalised (B, C, H, W) float32 on the device."""
+        batch = torch.from_numpy(np.stack([np.ascontiguousarray(nz.to_float(im)) for im in images]))
+        a, b, lo, hi = self._affine
+        x = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float() * a + b
+        return torch.maximum(torch.minimum(x, hi), lo) if self._clip else x
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
@@ -158,25 +156,18 @@ class Predictor:
         return logits.float()
 
     @torch.inference_mode()
-    def probabilities(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """(B, C, H, W) float32 class probabilities for equally sized images (no tiling): resized by
-        the card's ``input_scale``, padded to a multiple of 32, logits cropped and resized back."""
-        x = self._to_input([as_rgb(im) for im in images])
-        h, w = x.shape[-2:]
-        if self.scale != 1.0:
-            x = F.interpolate(x, size=self._scaled(h, w), mode="bilinear", align_corners=False, antialias=True)
-        x, (sh, sw) = pad_to_multiple(x, 32)
-
-        def finish(logits: torch.Tensor) -> torch.Tensor:
-            logits = logits[..., :sh, :sw]
-            if (sh, sw) != (h, w):
-                logits = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False)
-            return F.softmax(logits, dim=1)
-
-        probs = finish(self._forward(x))
+    def probabilities(self, images: Sequence[np.ndarray], prepared: bool = False) -> torch.Tensor:
+        """(B, K, H, W) float32 class probabilities for equally sized images (no tiling), through
+        ``tiling.run_scaled`` at the card's ``input_scale``."""
+        x = self._to_input(images if prepared else [self.prepare(im) for im in images])
+        probs = F.softmax(run_scaled(self._forward, x, self.scale), dim=1)
         if self.tta_flip:
-            probs = (probs + finish(self._forward(x.flip(-1)).flip(-1))) * 0.5
+            flipped = run_scaled(self._forward, x.flip(-1), self.scale).flip(-1)
+            probs = (probs + F.softmax(flipped, dim=1)) * 0.5
         return probs
+
+    def _prepared_probabilities(self, tiles: list[np.ndarray]) -> torch.Tensor:
+        return self.probabilities(tiles, prepared=True)
 
     def _scaled(self, h: int, w: int) -> tuple[int, int]:
         return max(1, round(h * self.scale)), max(1, round(w * self.scale))
@@ -201,16 +192,17 @@ class Predictor:
     # ---- public --------------------------------------------------------------------------------
     @torch.inference_mode()
     def predict(self, image: np.ndarray) -> Prediction:
-        """One image: mask, confidence and (if ``with_entropy``) entropy. Large images are tiled."""
-        image = as_rgb(image)
+        """One image: mask, confidence and (if ``with_entropy``) entropy, at the image's full
+        resolution. Images over the tiling budget are tiled."""
+        image = self.prepare(image)
         h, w = image.shape[:2]
         if h == 0 or w == 0:
             raise ValueError(f"cannot predict an empty image of shape {image.shape}")
         tiling = self._tile_config(h, w)
         if tiling is not None:
-            mask, conf, ent = predict_tiled(image, self.probabilities, tiling, self.with_entropy)
+            mask, conf, ent = predict_tiled(image, self._prepared_probabilities, tiling, self.with_entropy)
             return Prediction(mask, conf, ent)
-        return self._reduce(self.probabilities([image])[0])
+        return self._reduce(self.probabilities([image], prepared=True)[0])
 
     def predict_image(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.predict(image)
@@ -219,7 +211,7 @@ class Predictor:
     @torch.inference_mode()
     def predict_many(self, images: Sequence[np.ndarray]) -> list[Prediction]:
         """Predictions in input order; consecutive images of one size share a batch."""
-        images = [as_rgb(im) for im in images]
+        images = [self.prepare(im) for im in images]
         out: list[Prediction | None] = [None] * len(images)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, im in enumerate(images):
@@ -231,7 +223,7 @@ class Predictor:
         for indices in groups.values():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
-                probs = self.probabilities([images[i] for i in chunk])
+                probs = self.probabilities([images[i] for i in chunk], prepared=True)
                 for k, i in enumerate(chunk):
                     out[i] = self._reduce(probs[k])
         return out  # type: ignore[return-value]
@@ -241,7 +233,7 @@ class Predictor:
 
     def predict_paths(self, paths: Iterable[str | Path]) -> Iterator[tuple[Path, Prediction]]:
         """Read and predict image files, ``batch_size`` at a time, yielding (path, prediction)."""
-        from .imageio import read_image
+        from .imageio import read_raw as read_image
 
         pending: list[Path] = []
         for path in paths:

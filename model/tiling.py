@@ -6,6 +6,11 @@ are walked in horizontal bands, and only one band of accumulators (C x tile x W 
 at once: rows above the next band are final as soon as it starts, so they are reduced to the
 class mask and confidence right away. A 4000 x 3000 photo therefore needs the HxW outputs plus
 a few tiles' worth of probabilities, never C x H x W.
+
+``run_scaled`` is THE resize/pad/crop step between an image and a network (training validation,
+``Predictor``, ``evaluate`` and ``networks.ScaledInput`` all go through it): resize by the working
+scale (antialiased when shrinking), reflect-pad bottom/right to a multiple of 32, run, crop, resize the
+logits back to the input's size.
 """
 
 from __future__ import annotations
@@ -21,14 +26,16 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class TileConfig:
-    """``max_side``: images whose longer side exceeds it are tiled. ``size``: tile side (a multiple
-    of 32 keeps the network's strides aligned). ``overlap``: pixels shared by neighbouring tiles.
-    ``batch``: tiles pushed through the network at once."""
+    """``max_pixels``: images with more pixels than this (at the working scale) are tiled: the memory
+    budget of one forward pass. ``max_side``: optionally tile also when the longer side exceeds it.
+    ``size``: tile side (a multiple of 32 keeps the network's strides aligned). ``overlap``: pixels
+    shared by neighbouring tiles. ``batch``: tiles pushed through the network at once."""
 
     size: int = 512
     overlap: int = 128
-    max_side: int = 1024
+    max_side: int | None = None
     batch: int = 4
+    max_pixels: int = 2048 * 2048
 
     def __post_init__(self):
         if self.size < 32:
@@ -39,7 +46,9 @@ class TileConfig:
             raise ValueError(f"tile batch must be at least 1, got {self.batch}")
 
     def needs_tiling(self, height: int, width: int) -> bool:
-        return max(height, width) > self.max_side
+        if self.max_side is not None and max(height, width) > self.max_side:
+            return True
+        return height * width > self.max_pixels
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = 32) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -51,6 +60,25 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = 32) -> tuple[torch.Tensor, 
         return x, (h, w)
     mode = "reflect" if ph < h and pw < w else "replicate"
     return F.pad(x, (0, pw, 0, ph), mode=mode), (h, w)
+
+
+def scaled_size(h: int, w: int, scale: float) -> tuple[int, int]:
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def run_scaled(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale: float = 1.0,
+               multiple: int = 32) -> torch.Tensor:
+    """Logits (B, K, H, W) at ``x``'s own size for a normalised (B, C, H, W) input run at ``scale``:
+    resize (antialiased when shrinking), reflect-pad to ``multiple``, ``forward``, crop, resize back."""
+    h, w = x.shape[-2:]
+    if scale != 1.0:
+        x = F.interpolate(x, size=scaled_size(h, w, scale), mode="bilinear", align_corners=False,
+                          antialias=scale < 1.0)
+    x, (sh, sw) = pad_to_multiple(x, multiple)
+    logits = forward(x)[..., :sh, :sw]
+    if (sh, sw) != (h, w):
+        logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
+    return logits
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -94,9 +122,9 @@ def predict_tiled(
     config: TileConfig,
     with_entropy: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Predict an (H, W, 3) uint8 image tile by tile.
+    """Predict an (H, W, C) image (any dtype) tile by tile.
 
-    ``probs_fn(tiles)`` takes a list of equally sized (h, w, 3) uint8 tiles and returns their class
+    ``probs_fn(tiles)`` takes a list of equally sized (h, w, C) tiles (views of ``image``) and returns their class
     probabilities (B, C, h, w) (float, any device). Returns the (H, W) uint8 class mask, the (H, W)
     float32 confidence (blended max probability) and, if asked, the (H, W) float32 entropy (nats).
     """

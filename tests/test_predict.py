@@ -150,9 +150,9 @@ def test_batch_matches_single_and_keeps_order_with_mixed_sizes():
 
 def test_bad_inputs_raise_clear_errors():
     predictor = Predictor(PixelNet(), device="cpu")
-    with pytest.raises(ValueError, match="uint8"):
-        predictor.predict(np.zeros((8, 8, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="shape"):
+        predictor.predict(np.zeros((1, 8, 8, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="2 channels"):  # an old (RGB) model, a 2-band image
         predictor.predict(np.zeros((8, 8, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match="normalization"):
         Predictor(PixelNet(), {"normalization": {"mean": [0.5]}}, device="cpu")
