@@ -49,7 +49,13 @@ def window(qtbot, dataset):
     win.show()
     qtbot.waitExposed(win)
     assert win.open_folder(str(dataset))
+    wait_shown(win, qtbot)
     return win
+
+
+def wait_shown(win, qtbot, name=None):
+    """Images are decoded on a worker thread: wait until the one asked for is on screen."""
+    qtbot.waitUntil(lambda: win.shown is not None and win.shown == (name or win.session.current), timeout=5000)
 
 
 def canvas_point(win, y, x) -> QPoint:
@@ -69,6 +75,7 @@ def test_open_shows_statuses_from_the_files(window, dataset):
 
 def test_paint_with_the_mouse_and_save_writes_an_indexed_png(window, dataset, qtbot):
     window.go_to(4)  # an image with no mask yet
+    wait_shown(window, qtbot, "img4")
     canvas = window.editor.canvas
     canvas.setFocus()
     qtbot.keyClick(canvas, Qt.Key_B)  # brush
@@ -78,7 +85,7 @@ def test_paint_with_the_mouse_and_save_writes_an_indexed_png(window, dataset, qt
     qtbot.mouseRelease(canvas, Qt.LeftButton, Qt.NoModifier, canvas_point(window, 20, 60))
     assert window.editor.is_dirty()
     assert window.windowTitle().startswith("●")
-    qtbot.keyClick(window, Qt.Key_S, Qt.ControlModifier)
+    qtbot.keyClick(window, Qt.Key_S, Qt.ControlModifier)  # saves on the writer thread; Ctrl+S waits for it
     path = dataset / "labels" / "img4_P.png"
     with Image.open(path) as saved:
         assert saved.mode == "P"
@@ -93,15 +100,19 @@ def test_paint_with_the_mouse_and_save_writes_an_indexed_png(window, dataset, qt
 
 def test_autosave_after_idle_and_on_switching(window, dataset, qtbot):
     window.go_to(5)
+    wait_shown(window, qtbot, "img5")
     canvas = window.editor.canvas
     qtbot.keyClick(canvas, Qt.Key_2)  # Road
     qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, canvas_point(window, 30, 30))
     qtbot.waitUntil(lambda: (dataset / "labels" / "img5_P.png").exists(), timeout=5000)
     assert np.asarray(Image.open(dataset / "labels" / "img5_P.png"))[30, 30] == 1
     qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, canvas_point(window, 10, 80))
-    qtbot.keyClick(window, Qt.Key_PageUp)  # switching images saves first
+    qtbot.keyClick(window, Qt.Key_PageUp)  # switching images saves the one that was on screen
+    wait_shown(window, qtbot, "img4")
+    qtbot.waitUntil(lambda: not window.writer.busy(), timeout=5000)
     assert np.asarray(Image.open(dataset / "labels" / "img5_P.png"))[10, 80] == 1
     assert window.session.current == "img4"
+    assert window.session.project.status("img5") == "corrected"
 
 
 def test_navigation_keys(window, qtbot):
@@ -135,9 +146,11 @@ def test_retrain_in_a_process_then_repropose_keeps_corrections(window, dataset, 
         assert digest(dataset / "labels" / f"{name}_P.png") == before
     # Accept (Enter) on a proposal marks it corrected and moves on
     window.go_to(3)
+    wait_shown(window, qtbot, "img3")
     qtbot.keyClick(window, Qt.Key_Return)
+    qtbot.waitUntil(lambda: window.session.status("img3") == "corrected", timeout=5000)
     assert window.session.project.status("img3") == "corrected"
-    assert window.session.current == "img4"
+    assert window.session.current != "img3"
 
 
 def test_cancel_stops_training_and_keeps_the_window_usable(window, dataset, qtbot):
@@ -169,16 +182,17 @@ def test_folder_without_codes_asks_for_classes(qtbot, tmp_path, monkeypatch):
     win = MainWindow()
     qtbot.addWidget(win)
     assert win.open_folder(str(tmp_path))
+    wait_shown(win, qtbot, "a")
     assert (tmp_path / "codes.txt").read_text().splitlines()[0] == "Sky"
     assert win.session.project.codes[-1] == "Void" and win.session.names == ["a"]
 
 
 def test_picking_an_image_in_the_list_gives_the_keys_to_the_canvas(window, qtbot):
-    tree = window.files.tree
-    item = tree.topLevelItem(3)
-    rect = tree.visualItemRect(item)
-    qtbot.mouseClick(tree.viewport(), Qt.LeftButton, Qt.NoModifier, rect.center())
+    view = window.files.view
+    rect = view.visualRect(view.model().index(3, 0))
+    qtbot.mouseClick(view.viewport(), Qt.LeftButton, Qt.NoModifier, rect.center())
     assert window.session.current == "img3"
+    wait_shown(window, qtbot, "img3")
     qtbot.keyClick(window.editor.canvas.window().focusWidget() or window, Qt.Key_3)
     qtbot.keyClick(window.editor.canvas.window().focusWidget() or window, Qt.Key_F)
     assert window.editor.current_class() == 2 and window.editor.tool() == "fill"

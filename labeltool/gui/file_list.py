@@ -1,94 +1,273 @@
-"""The list of images with their status (no mask / proposed / corrected) and model confidence."""
+"""The list of images (model/view, fine at 100,000 rows): status, model confidence and the pixels to check,
+with a status filter, a name search and the navigation order. The rows are the Session's own arrays: a
+save updates one row (dataChanged for that row only); a new order or filter re-lays the list once."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QCheckBox, QLabel, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
-STATUS_TEXT = {"none": "no mask", "proposed": "proposed", "corrected": "corrected"}
-STATUS_COLOUR = {"none": QColor(150, 150, 150), "proposed": QColor(214, 140, 0), "corrected": QColor(30, 150, 60)}
+from labeltool.session import FILTERS, ORDERS, Session
+
+STATUS_TEXT = {"none": "no mask", "proposed": "proposed", "corrected": "corrected", "unknown": "unknown"}
+STATUS_COLOUR = {"none": QColor(150, 150, 150), "proposed": QColor(214, 140, 0), "corrected": QColor(30, 150, 60),
+                 "unknown": QColor(190, 60, 160)}
+COLUMNS = ("Image", "Status", "Confidence", "To check")
+INDEX_ROLE = Qt.UserRole + 1  # the project index of a row
 
 
-class _Item(QTreeWidgetItem):
-    """Sorts the confidence column by value (no proposal sorts last), the rest by text."""
+def short_count(n: int | None) -> str:
+    if n is None:
+        return ""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f} M"
+    if n >= 10_000:
+        return f"{n / 1e3:.0f} k"
+    return f"{n:,}"
 
-    def __lt__(self, other: QTreeWidgetItem) -> bool:
-        column = self.treeWidget().sortColumn() if self.treeWidget() else 0
-        if column == 2:
-            return float(self.data(2, Qt.UserRole)) < float(other.data(2, Qt.UserRole))
-        return self.text(column) < other.text(column)
+
+class FileTableModel(QAbstractTableModel):
+    """Rows in the session's display order; reads the Session's arrays, copies nothing."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.session: Session | None = None
+
+    def set_session(self, session: Session | None) -> None:
+        self.beginResetModel()
+        self.session = session
+        self.endResetModel()
+
+    def relayout(self) -> None:
+        """The session's order changed (a new sort): one reset, not a row-by-row move."""
+        self.beginResetModel()
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008 - Qt's signature
+        return 0 if parent.isValid() or self.session is None else len(self.session.order)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.DisplayRole):  # noqa: N802
+        if orientation == Qt.Horizontal and role == Qt.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.DisplayRole):
+        s = self.session
+        if s is None or not index.isValid():
+            return None
+        i = s.order[index.row()]
+        column = index.column()
+        if role == Qt.DisplayRole:
+            if column == 0:
+                return s.names[i]
+            if column == 1:
+                return STATUS_TEXT.get(s.statuses[i], s.statuses[i])
+            if column == 2:
+                record = s.records.get(s.names[i])
+                value = getattr(record, "mean_confidence", None) if s.statuses[i] != "none" else None
+                return "" if value is None else f"{value:.0%}"
+            return short_count(s.to_check(i))
+        if role == INDEX_ROLE:
+            return i
+        if role == Qt.ForegroundRole and column == 1:
+            return QBrush(STATUS_COLOUR.get(s.statuses[i], QColor(0, 0, 0)))
+        if role == Qt.ToolTipRole and column == 3:
+            return "Estimated pixels to check: the share of pixels the model was unsure about x image size"
+        return None
+
+    def row_changed(self, index: int) -> None:
+        """One image's record changed: repaint (and re-filter) its row only."""
+        if self.session is None:
+            return
+        row = self.session.position[index]
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def add_names(self, names: list[str], statuses: dict[str, str] | None = None) -> list[int]:
+        """Images that appeared in the folder: appended as rows at the end, in one insert."""
+        s = self.session
+        new = [n for n in dict.fromkeys(names) if s is not None and n not in s.row_of]
+        if not new:
+            return []
+        first = len(s.order)
+        self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+        added = s.add(new, statuses)
+        self.endInsertRows()
+        return added
+
+
+class FilterProxy(QSortFilterProxyModel):
+    """Status filter + name search (the Session's rule); the order stays the source's."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setDynamicSortFilter(True)
+
+    def filterAcceptsRow(self, row, parent) -> bool:  # noqa: N802
+        s = self.sourceModel().session
+        return s is None or s.passes(s.order[row])
+
+    def refilter(self) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
+            self.beginFilterChange()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:  # pragma: no cover - older Qt
+            self.invalidateFilter()
 
 
 class FileList(QWidget):
-    """Shows every image; emits ``activated(index)`` with the index in the project's name order."""
+    """Shows every image; emits ``activated(index)`` with the project index; ``orderChanged(mode)`` and
+    ``filterChanged()`` when the user changes how Next walks."""
 
     activated = Signal(int)
+    orderChanged = Signal(str)
+    filterChanged = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.tree = QTreeWidget()
-        self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["Image", "Status", "Confidence"])
-        self.tree.setRootIsDecorated(False)
-        self.tree.setSortingEnabled(True)
-        self.tree.sortByColumn(0, Qt.AscendingOrder)
-        self.tree.itemActivated.connect(self._on_item)
-        self.tree.itemClicked.connect(self._on_item)
+        self.session: Session | None = None
+        self.model = FileTableModel(self)
+        self.proxy = FilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.view = QTreeView()
+        self.view.setModel(self.proxy)
+        self.view.setRootIsDecorated(False)
+        self.view.setUniformRowHeights(True)  # needed for 100,000 rows
+        self.view.setAllColumnsShowFocus(True)
+        self.view.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.view.activated.connect(self._on_index)
+        self.view.clicked.connect(self._on_index)
+        self.view.header().setStretchLastSection(False)
+        self.view.setColumnWidth(0, 150)
+        self.tree = self.view  # the old name
         self.summary = QLabel()
-        self.by_uncertainty = QCheckBox("Least confident first")
-        self.by_uncertainty.setToolTip("Sort by the model's mean confidence, so the images it is least sure "
-                                       "about come first: correcting those teaches it most")
-        self.by_uncertainty.toggled.connect(self._sort)
+        self.summary.setWordWrap(True)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search names…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._search_changed)
+        self.status_filter = QComboBox()
+        for key, text in FILTERS.items():
+            self.status_filter.addItem(text, key)
+        self.status_filter.setToolTip("Show only images with this status; Next, N and Enter walk what is shown")
+        self.status_filter.currentIndexChanged.connect(self._filter_changed)
+        self.order = QComboBox()
+        for key, text in ORDERS.items():
+            self.order.addItem(text, key)
+        self.order.setToolTip("The order of the list, which Next, N and Enter follow. Least certain first: "
+                              "the images the model is least sure about; correcting those teaches it most")
+        self.order.currentIndexChanged.connect(self._order_changed)
+        row = QHBoxLayout()
+        row.addWidget(self.status_filter)
+        row.addWidget(self.search, 1)
+        order_row = QHBoxLayout()
+        order_row.addWidget(QLabel("Order:"))
+        order_row.addWidget(self.order, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
-        layout.addWidget(self.tree)
-        layout.addWidget(self.by_uncertainty)
-        self._items: list[QTreeWidgetItem] = []
+        layout.addLayout(row)
+        layout.addWidget(self.view)
+        layout.addLayout(order_row)
 
-    def populate(self, names: list[str], statuses: dict[str, str], confidence: dict[str, float]) -> None:
-        self.tree.clear()
-        self._items = []
-        for index, name in enumerate(names):
-            item = _Item([name, "", ""])
-            item.setData(0, Qt.UserRole, index)
-            self._items.append(item)
-            self.tree.addTopLevelItem(item)
-            self._fill(item, statuses.get(name, "none"), confidence.get(name))
-        self._summarise(statuses)
-        self._sort()
+    # ---- content -------------------------------------------------------------------------------
+    def set_session(self, session: Session | None) -> None:
+        self.session = session
+        self.model.set_session(session)
+        if session is not None:
+            self.order.blockSignals(True)
+            self.order.setCurrentIndex(list(ORDERS).index(session.order_mode))
+            self.order.blockSignals(False)
+            session.set_filter(self.status_filter.currentData(), self.search.text())
+            self.proxy.refilter()
+        self.summarise()
 
-    def update_statuses(self, names: list[str], statuses: dict[str, str], confidence: dict[str, float]) -> None:
-        for name, item in zip(names, self._items, strict=True):
-            self._fill(item, statuses.get(name, "none"), confidence.get(name))
-        self._summarise(statuses)
+    def row_changed(self, index: int) -> None:
+        self.model.row_changed(index)
+
+    def add_names(self, names: list[str], statuses: dict[str, str] | None = None) -> list[int]:
+        added = self.model.add_names(names, statuses)
+        self.summarise()
+        return added
+
+    def resorted(self) -> None:
+        current = self.session.index if self.session else -1
+        self.model.relayout()
+        self.select(current)
 
     def select(self, index: int) -> None:
-        if 0 <= index < len(self._items):
-            self.tree.blockSignals(True)
-            self.tree.setCurrentItem(self._items[index])
-            self.tree.blockSignals(False)
+        if self.session is None or not 0 <= index < len(self.session.names):
+            return
+        proxy_index = self.proxy.mapFromSource(self.model.index(self.session.position[index], 0))
+        if not proxy_index.isValid():
+            self.view.clearSelection()
+            return
+        self.view.blockSignals(True)
+        self.view.setCurrentIndex(proxy_index)
+        self.view.blockSignals(False)
+        self.view.scrollTo(proxy_index)
 
     def status_text(self, index: int) -> str:
-        return self._items[index].text(1)
+        return STATUS_TEXT[self.session.statuses[index]]
 
-    def _fill(self, item: QTreeWidgetItem, status: str, confidence: float | None) -> None:
-        item.setText(1, STATUS_TEXT[status])
-        item.setForeground(1, QBrush(STATUS_COLOUR[status]))
-        item.setText(2, "" if confidence is None else f"{confidence:.0%}")
-        item.setData(2, Qt.UserRole, 2.0 if confidence is None else confidence)
+    def shown_names(self) -> list[str]:
+        """Names top to bottom as the view shows them (what a person sees)."""
+        rows = self.proxy.rowCount()
+        return [self.proxy.index(r, 0).data() for r in range(rows)]
 
-    def _summarise(self, statuses: dict[str, str]) -> None:
-        values = list(statuses.values())
-        self.summary.setText(f"{len(values)} images: {values.count('corrected')} corrected, "
-                             f"{values.count('proposed')} proposed, {values.count('none')} without mask")
+    def summarise(self) -> None:
+        s = self.session
+        if s is None:
+            self.summary.setText("")
+            return
+        c = s.counts
+        text = (f"{len(s.names):,} images: {c['corrected']:,} corrected, {c['proposed']:,} proposed, "
+                f"{c['none']:,} without mask")
+        if c["unknown"]:
+            text += f", {c['unknown']:,} unknown"
+        if s.total_to_check:
+            text += f" · ≈ {short_count(s.total_to_check)} pixels to check"
+        self.summary.setText(text)
 
-    def _sort(self) -> None:
-        if self.by_uncertainty.isChecked():
-            self.tree.sortItems(2, Qt.AscendingOrder)
-        else:
-            self.tree.sortItems(0, Qt.AscendingOrder)
+    # ---- user --------------------------------------------------------------------------------
+    def set_order(self, mode: str) -> None:
+        self.order.setCurrentIndex(list(ORDERS).index(mode))
 
-    def _on_item(self, item: QTreeWidgetItem, _column: int = 0) -> None:
-        self.activated.emit(int(item.data(0, Qt.UserRole)))
+    def set_status_filter(self, status: str) -> None:
+        self.status_filter.setCurrentIndex(list(FILTERS).index(status))
+
+    def _order_changed(self, _i: int) -> None:
+        mode = self.order.currentData()
+        if self.session is not None and mode != self.session.order_mode:
+            self.session.sort(mode)
+            self.resorted()
+        self.orderChanged.emit(mode)
+
+    def _filter_changed(self, _i: int = 0) -> None:
+        if self.session is not None:
+            self.session.set_filter(self.status_filter.currentData(), self.search.text())
+            self.proxy.refilter()
+            self.select(self.session.index)
+        self.filterChanged.emit()
+
+    def _search_changed(self, _text: str) -> None:
+        self._filter_changed()
+
+    def _on_index(self, proxy_index) -> None:
+        index = proxy_index.sibling(proxy_index.row(), 0).data(INDEX_ROLE)
+        if index is not None:
+            self.activated.emit(int(index))

@@ -1,0 +1,399 @@
+"""File work off the GUI thread: opening a project, decoding images (with prefetch), saving masks.
+
+The window never decodes or writes a file itself. Everything here except :class:`FutureSignals` and
+:func:`wait_future` is usable headless (scripts, benchmarks):
+
+- :func:`open_project` opens a folder and reads its record into a :class:`labeltool.session.Session`.
+- :class:`ImageLoader` decodes image + mask + confidence of one image on a "now" thread and prefetches
+  the next ones on a second thread; a cached result is dropped when its mask is written meanwhile.
+- :class:`MaskWriter` saves :class:`Snapshot` s (a copy of the mask taken when the save was asked for) on
+  one thread, in order; a load of an image waits for that image's pending write. A save refuses to replace
+  a correction that another program or window wrote since the image was opened here (ConflictError):
+  nothing either writes is lost without the user being asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labeltool.session import Session
+from model.errors import LabeltoolError
+from model.project import Project
+
+Fingerprint = tuple[int, int, int] | None
+
+
+class ConflictError(LabeltoolError):
+    """The mask on disk is someone else's correction made since the image was opened here."""
+
+
+class ReadOnlyError(LabeltoolError):
+    """This window opened the folder read-only."""
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    """(inode, mtime_ns, size) of a file, None when absent: tells any rewrite (writes are atomic renames)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+# ---- opening ---------------------------------------------------------------------------------------
+@dataclass
+class Opened:
+    project: Project
+    session: Session
+    serial: int = 0
+    seconds: float = 0.0
+    order_saved: bool = False  # the user chose an order for this project before
+
+
+def read_records(project: Project) -> dict[str, Any]:
+    """name -> ImageRecord for every image."""
+    return project.records()
+
+
+def open_project(folder: str | Path, codes: list[str] | None = None) -> Opened:
+    """Project.open + its records + the typical image size, as a ready Session (runs in a worker)."""
+    from model.imageio import image_size
+
+    start = time.perf_counter()
+    project = Project.open(folder, codes=codes)
+    records = read_records(project)
+    pixels = None
+    names = project.names()
+    if names:
+        with contextlib.suppress(LabeltoolError, OSError):
+            width, height = image_size(project.image_path(names[0]))
+            pixels = width * height
+    serial = project.changed_since(0)[0]
+    session = Session(project, records=records, image_pixels=pixels)
+    order = project.get_setting("order")
+    if order in ("uncertain", "name", "status"):
+        session.sort(order)
+    return Opened(project, session, serial, time.perf_counter() - start, order in ("uncertain", "name", "status"))
+
+
+# ---- loading ---------------------------------------------------------------------------------------
+@dataclass
+class Bundle:
+    """One decoded image, ready for the editor."""
+
+    name: str
+    image: np.ndarray
+    mask: np.ndarray | None
+    confidence: np.ndarray | None
+    status: str
+    record: Any
+    fingerprint: Fingerprint
+    generation: int = 0
+
+
+def load_bundle(project: Project, name: str) -> Bundle:
+    """Decode image, mask and (for a proposal) its confidence map."""
+    from model.imageio import read_image
+
+    label = project.label_path(name)
+    fp = fingerprint(label)
+    image = read_image(project.image_path(name))
+    mask = project.load_mask(name) if fp is not None else None
+    record = project.record(name)
+    status = record.status if record is not None else project.status(name)
+    confidence = None
+    if status in ("proposed", "unknown"):
+        confidence = read_confidence_map(project, name)
+    return Bundle(name, image, mask, confidence, status, record, fp)
+
+
+def read_confidence_map(project: Project, name: str) -> np.ndarray | None:
+    from model.propose import read_confidence
+
+    try:
+        path = project.confidence_path(name)
+        return read_confidence(path) if path.exists() else None
+    except (LabeltoolError, OSError, ValueError):
+        return None
+
+
+class ImageLoader:
+    """Decodes images on two threads: the one asked for now, and the next ones ahead."""
+
+    def __init__(self, project: Project | None = None, writer: MaskWriter | None = None, cache_size: int = 6):
+        self.project = project
+        self.writer = writer
+        self.cache_size = cache_size
+        self._now = ThreadPoolExecutor(1, thread_name_prefix="labeltool-load")
+        self._ahead = ThreadPoolExecutor(1, thread_name_prefix="labeltool-prefetch")
+        self._cache: OrderedDict[str, Future] = OrderedDict()
+        self._generation: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def set_project(self, project: Project | None) -> None:
+        with self._lock:
+            self.project = project
+            for future in self._cache.values():
+                future.cancel()
+            self._cache.clear()
+            self._generation.clear()
+
+    def _task(self, project: Project, name: str, generation: int) -> Bundle:
+        if self.writer is not None:
+            self.writer.wait_for(name)  # the image's own pending save first: load what it wrote
+        bundle = load_bundle(project, name)
+        bundle.generation = generation
+        return bundle
+
+    def get(self, name: str) -> Future:
+        """The image's bundle (a Future), from the prefetch cache when it is still valid."""
+        with self._lock:
+            generation = self._generation.get(name, 0)
+            future = self._cache.get(name)
+            if future is not None and future.generation == generation and not future.cancelled():
+                if future.done() or future.running() or not future.cancel():
+                    self._cache.move_to_end(name)
+                    return future
+            future = self._now.submit(self._task, self.project, name, generation)
+            future.generation = generation
+            self._remember(name, future)
+            return future
+
+    def prefetch(self, names: list[str]) -> None:
+        with self._lock:
+            for name in names:
+                generation = self._generation.get(name, 0)
+                future = self._cache.get(name)
+                if future is not None and future.generation == generation and not future.cancelled():
+                    continue
+                future = self._ahead.submit(self._task, self.project, name, generation)
+                future.generation = generation
+                self._remember(name, future)
+
+    def _remember(self, name: str, future: Future) -> None:
+        self._cache[name] = future
+        self._cache.move_to_end(name)
+        while len(self._cache) > self.cache_size:
+            _, old = self._cache.popitem(last=False)
+            old.cancel()
+
+    def invalidate(self, name: str) -> None:
+        """The image's mask or record changed: a cached decode of it is stale."""
+        with self._lock:
+            self._generation[name] = self._generation.get(name, 0) + 1
+            future = self._cache.pop(name, None)
+            if future is not None:
+                future.cancel()
+
+    def is_current(self, bundle: Bundle) -> bool:
+        return bundle.generation == self._generation.get(bundle.name, 0)
+
+    def submit(self, fn, *args) -> Future:
+        """Other reads (record polls, rescans) on the prefetch thread, behind the decodes asked for."""
+        return self._ahead.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        self.set_project(None)
+        self._now.shutdown(wait=True, cancel_futures=True)
+        self._ahead.shutdown(wait=True, cancel_futures=True)
+
+
+# ---- saving ----------------------------------------------------------------------------------------
+@dataclass
+class Snapshot:
+    """The pixels to save, taken when the save was asked for; later edits are not in it."""
+
+    name: str
+    mask: np.ndarray
+    base_fingerprint: Fingerprint = None  # the mask file as it was when the image was opened here
+    state_id: int | None = None  # the editor's history state the pixels belong to
+    layer: Any = None  # the editor's layer they came from (edits after the snapshot stay dirty)
+    force: bool = False  # write even over a correction made elsewhere since (the user said so)
+    target: Path | None = None  # "Save as…": write the PNG here, no record
+    serial: int = field(default_factory=lambda: next(_SNAPSHOT_IDS))
+
+
+def _ids():
+    n = 0
+    while True:
+        n += 1
+        yield n
+
+
+_SNAPSHOT_IDS = _ids()
+
+
+@dataclass
+class SaveResult:
+    snapshot: Snapshot
+    status: str | None
+    record: Any
+    fingerprint: Fingerprint
+    path: Path
+    seconds: float
+
+
+def save_snapshot(project: Project, snap: Snapshot, last_written: dict[str, Fingerprint] | None = None,
+                  read_only: bool = False) -> SaveResult:
+    """Write one snapshot as a correction (or to ``snap.target``); runs on the writer thread."""
+    start = time.perf_counter()
+    if snap.target is not None:
+        from model.imageio import write_mask
+
+        path = write_mask(snap.target, snap.mask, project.palette)
+        return SaveResult(snap, None, None, fingerprint(path), Path(path), time.perf_counter() - start)
+    path = project.label_path(snap.name)
+    if read_only:
+        raise ReadOnlyError(path, "this window opened the folder read-only (another window has it open)")
+    last = (last_written or {}).get(snap.name)
+    on_disk = fingerprint(path)
+    if (not snap.force and on_disk is not None and on_disk not in (snap.base_fingerprint, last)
+            and project.status(snap.name) == "corrected"):
+        raise ConflictError(path, "another program or labeltool window saved a correction of this image after "
+                                  "it was opened here; saving would replace that correction")
+    project.save_mask(snap.name, snap.mask, "corrected")
+    new = fingerprint(path)
+    if last_written is not None:
+        last_written[snap.name] = new
+    record = project.record(snap.name)
+    status = record.status if record is not None else "corrected"
+    return SaveResult(snap, status, record, new, path, time.perf_counter() - start)
+
+
+class MaskWriter:
+    """Saves snapshots on one thread, in the order asked; also runs the project's other small writes
+    (hold/release, settings, palette) so that they keep that order."""
+
+    def __init__(self, project: Project | None = None):
+        self.project = project
+        self.read_only = False
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="labeltool-write")
+        self._pending: dict[str, Future] = {}
+        self._last_written: dict[str, Fingerprint] = {}
+        self._lock = threading.Lock()
+
+    def set_project(self, project: Project | None, read_only: bool = False) -> None:
+        self.project = project
+        self.read_only = read_only
+        self._last_written = {}
+
+    def save(self, snap: Snapshot) -> Future:
+        project, read_only, last = self.project, self.read_only, self._last_written
+        future = self._pool.submit(save_snapshot, project, snap, last, read_only)
+        if snap.target is None:
+            with self._lock:
+                self._pending[snap.name] = future
+            future.add_done_callback(lambda f, name=snap.name: self._done(name, f))
+        return future
+
+    def _done(self, name: str, future: Future) -> None:
+        with self._lock:
+            if self._pending.get(name) is future:
+                del self._pending[name]
+
+    def last_written(self, name: str) -> Fingerprint:
+        """The mask file as this writer last left it (tells its own writes from other programs')."""
+        return self._last_written.get(name)
+
+    def pending(self, name: str) -> Future | None:
+        with self._lock:
+            return self._pending.get(name)
+
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._pending)
+
+    def wait_for(self, name: str, timeout: float | None = 60.0) -> None:
+        """Block (a worker thread, never the GUI) until the image's pending save has finished."""
+        future = self.pending(name)
+        if future is not None:
+            with contextlib.suppress(Exception, CancelledError):
+                future.result(timeout)
+
+    def call(self, fn, *args) -> Future:
+        return self._pool.submit(fn, *args)
+
+    def flush(self, timeout: float | None = 60.0) -> None:
+        self._pool.submit(lambda: None).result(timeout)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+# ---- polling the record and the folder --------------------------------------------------------------
+@dataclass
+class Changes:
+    serial: int
+    rows: dict[str, tuple[str, Any]]  # name -> (status, record)
+    current: str | None = None
+    current_fingerprint: Fingerprint = None
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+def poll_changes(project: Project, serial: int, current: str | None = None, rescan: bool = False) -> Changes:
+    """What changed in the record since ``serial`` (this process or any other), and with ``rescan`` the
+    images added to / removed from the folder."""
+    added: list[str] = []
+    removed: list[str] = []
+    if rescan:
+        added, removed = project.rescan()
+    serial, names = project.changed_since(serial)
+    names = list(dict.fromkeys([*names, *added]))
+    if len(names) > 2000:
+        records = project.records()
+        rows = {n: (records[n].status, records[n]) for n in names if n in records}
+    else:
+        rows = {}
+        for name in names:
+            with contextlib.suppress(LabeltoolError):
+                record = project.record(name)
+                rows[name] = (record.status if record is not None else "none", record)
+    fp = fingerprint(project.label_path(current)) if current is not None else None
+    return Changes(serial, rows, current, fp, list(added), list(removed))
+
+
+# ---- Qt glue (GUI side) -----------------------------------------------------------------------------
+def _qt():
+    from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
+
+    class FutureSignals(QObject):
+        """Delivers a finished Future to the GUI thread: done(tag, future)."""
+
+        done = Signal(object, object)
+
+        def watch(self, future: Future, tag: Any) -> Future:
+            future.add_done_callback(lambda f: self.done.emit(tag, f))
+            return future
+
+    return FutureSignals, QEventLoop, QTimer
+
+
+def future_signals(parent=None):
+    cls, _, _ = _qt()
+    return cls(parent)
+
+
+def wait_future(future: Future, timeout_ms: int = 60_000) -> None:
+    """Wait for a Future while the window keeps painting and answering (a local event loop)."""
+    if future.done():
+        return
+    _, QEventLoop, QTimer = _qt()  # noqa: N806 - Qt class names
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: future.done() and loop.quit())
+    timer.start()
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    timer.stop()
