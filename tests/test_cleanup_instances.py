@@ -140,3 +140,56 @@ def test_255_classes_load_with_distinct_colours():
     assert layer.n_classes == 256 and count_objects(layer.mask).sum() == 256
     recolour_object(layer, 15, 15, 200)
     assert layer.mask[15, 15] == 200
+
+
+# ------------------------------------------------------------------ the editor's objects panel and Clean up…
+def test_objects_panel_picks_recolours_and_cleans_up_with_real_events(qtbot):
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtWidgets import QApplication
+
+    from labeltool.gui.editor import EditorWidget
+
+    ed = EditorWidget()
+    qtbot.addWidget(ed)
+    ed.resize(900, 600)
+    ed.show()
+    qtbot.waitExposed(ed)
+    m = scene()
+    image = np.zeros((*m.shape, 3), np.uint8)
+    ed.load(image, m, NAMES, PALETTE, 3)
+    ed.activateWindow()
+    ed.canvas.setFocus()
+    QApplication.processEvents()
+    panel = ed.objects_panel
+    assert panel.isHidden()
+    qtbot.keyClick(ed.canvas, Qt.Key_O)
+    assert panel.isVisible()
+    assert panel.counts() == {0: 2, 1: 3, 2: 1, 3: 1}
+    tops = [panel.tree.topLevelItem(i).text(0) for i in range(panel.tree.topLevelItemCount())]
+    assert tops[1] == "Car — 3 objects"
+    qtbot.mouseClick(panel.pick_button, Qt.LeftButton)
+    p = ed.canvas.widget_point(21.5, 31.5)
+    qtbot.mouseClick(ed.canvas, Qt.LeftButton, Qt.NoModifier, QPoint(round(p.x()), round(p.y())))
+    assert panel.selected() == (21, 31)
+    assert panel.highlight._image is not None and panel.highlight._image.width() == 3
+    assert (ed.layer.mask == m).all()  # picking does not paint
+    panel.target_combo.setCurrentIndex(2)
+    qtbot.mouseClick(panel.recolour_button, Qt.LeftButton)
+    assert (ed.layer.mask[20:23, 30:33] == 2).all() and ed.is_dirty()
+    assert panel.counts()[1] == 2
+    ed.canvas.setFocus()
+    qtbot.keyClick(ed.canvas, Qt.Key_Z, Qt.ControlModifier)
+    assert ed.layer.mask.tobytes() == m.tobytes()
+    qtbot.keyClick(ed.canvas, Qt.Key_L, Qt.ControlModifier)
+    dialog = ed.objects_panel._dialog
+    dialog.size.setValue(10)
+    dialog.classes.setCurrentIndex(2)  # Car
+    dialog.accept()
+    QApplication.processEvents()
+    assert ed.layer.mask[35, 45] == 0 and (ed.layer.mask[20:23, 30:33] == 0).all()
+    assert (ed.layer.mask[0:2, 0:2] == 3).all()  # other classes untouched
+    ed.undo()
+    assert ed.layer.mask.tobytes() == m.tobytes()

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from labeltool.editing import PRESERVE_CLASS, PRESERVE_OFF, PRESERVE_VOID, LabelLayer, guess_void_index
 from labeltool.editing.regions import superpixels_async
 
+from . import instances_panel
 from .canvas import TOOLS, Canvas
 from .palette_panel import PalettePanel, ReplaceClassDialog
 from .shortcuts import ShortcutsDialog, shortcut_table
@@ -49,6 +50,7 @@ class EditorWidget(QWidget):
         self._dialog = None
         self._build_controls()
         self._build_actions()
+        self.objects_panel = instances_panel.install(self)  # objects of a class, clean up (issue 10)
         self.canvas.edited.connect(self._on_edited)
         self.canvas.hover.connect(self.statusMessage)
         self.canvas.classPicked.connect(self.set_class)
@@ -117,6 +119,8 @@ class EditorWidget(QWidget):
             "opacity_down": lambda: self.opacity_slider.setValue(self.opacity_slider.value() - 10),
             "opacity_up": lambda: self.opacity_slider.setValue(self.opacity_slider.value() + 10),
             "show_shortcuts": self.show_shortcuts,
+            "toggle_objects": lambda: self.objects_panel.setVisible(self.objects_panel.isHidden()),
+            "clean_up": lambda: self.objects_panel.open_cleanup(),
         }
         for t in TOOLS:
             handlers[f"tool_{t}"] = lambda t=t: self.set_tool(t)

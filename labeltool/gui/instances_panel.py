@@ -1,0 +1,377 @@
+"""Objects panel: the connected objects of each class, counted and listed; the selected one is outlined on
+the canvas and can be recoloured or deleted (one undo step each). Also the "Clean up…" dialog.
+
+The panel sits beside the class palette in the editor (hidden until toggled, key O). All the work is
+in :mod:`labeltool.editing.instances` and :mod:`labeltool.editing.cleanup` (Qt-free); this file only
+shows it. It needs nothing from the canvas but its public coordinate mapping, ``viewChanged`` and
+``apply_change``/``edited``: the outline is a transparent child widget over the canvas, and "pick on
+canvas" is an event filter that takes a left click while the pick button is down.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QKeySequence, QPainter, QShortcut, QTransform
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from labeltool.editing.cleanup import fill_holes_step, remove_islands_step
+from labeltool.editing.instances import (
+    Instance,
+    class_instances,
+    count_objects,
+    delete_object,
+    object_at,
+    outline,
+    recolour_object,
+)
+
+MAX_LISTED = 200  # objects listed per class (the count is always exact)
+OUTLINE_RGBA = (255, 255, 0, 255)
+FILL_RGBA = (255, 255, 0, 70)
+
+
+class _Highlight(QWidget):
+    """Transparent layer over the canvas drawing the selected object's outline (and a light fill)."""
+
+    def __init__(self, canvas):
+        super().__init__(canvas)
+        self.canvas = canvas
+        self.setAttribute(Qt.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WA_NoSystemBackground)
+        self._image: QImage | None = None
+        self._buffer: np.ndarray | None = None
+        self._origin = (0, 0)
+        canvas.installEventFilter(self)
+        canvas.viewChanged.connect(self.update)
+        self.setGeometry(canvas.rect())
+
+    def eventFilter(self, obj, event):  # noqa: N802
+        if obj is self.canvas and event.type() == QEvent.Resize:
+            self.setGeometry(self.canvas.rect())
+        return False
+
+    def show_region(self, bbox, region: np.ndarray | None) -> None:
+        if region is None:
+            self._image = self._buffer = None
+        else:
+            rgba = np.zeros((*region.shape, 4), dtype=np.uint8)
+            rgba[region] = FILL_RGBA
+            rgba[outline(region)] = OUTLINE_RGBA
+            self._buffer = np.ascontiguousarray(rgba)
+            h, w = region.shape
+            self._image = QImage(self._buffer.data, w, h, 4 * w, QImage.Format_RGBA8888)
+            self._origin = (bbox[0], bbox[1])
+        self.raise_()
+        self.update()
+
+    def paintEvent(self, _event):  # noqa: N802
+        if self._image is None:
+            return
+        p = QPainter(self)
+        c = self.canvas
+        p.setTransform(QTransform(c.scale, 0, 0, c.scale, c.offset.x(), c.offset.y()))
+        y0, x0 = self._origin
+        p.drawImage(QRectF(x0, y0, self._image.width(), self._image.height()), self._image)
+        p.end()
+
+
+class _PickFilter(QObject):
+    picked = Signal(int, int)
+
+    def __init__(self, canvas):
+        super().__init__(canvas)
+        self.canvas = canvas
+        self.active = False
+        canvas.installEventFilter(self)
+
+    def eventFilter(self, obj, event):  # noqa: N802
+        if (self.active and obj is self.canvas and event.type() == QEvent.MouseButtonPress
+                and event.button() == Qt.LeftButton and self.canvas.layer is not None):
+            y, x = self.canvas.pixel_at(event.position())
+            if self.canvas.layer.contains(y, x):
+                self.picked.emit(y, x)
+            return True
+        return False
+
+
+class InstancesPanel(QWidget):
+    """Classes with their object counts; select an object to outline it, then recolour or delete it."""
+
+    def __init__(self, editor):
+        super().__init__(editor)
+        self.editor = editor
+        self._layer = None
+        self._selected: tuple[int, int] | None = None  # a pixel (y, x) inside the selected object
+        self._dialog = None
+        self.setMinimumWidth(180)
+        self.title = QLabel("Objects (connected regions of each class)", self)
+        self.tree = QTreeWidget(self)
+        self.tree.setHeaderLabels(["Class / object", "Pixels"])
+        self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.tree.itemSelectionChanged.connect(self._selection_changed)
+        self.pick_button = QPushButton("Pick on canvas", self, checkable=True)
+        self.pick_button.setToolTip("While down, a click on the canvas selects the object under it")
+        self.target_combo = QComboBox(self)
+        self.recolour_button = QPushButton("Recolour", self)
+        self.recolour_button.setToolTip("Give the selected object the class chosen beside (one undo step)")
+        self.delete_button = QPushButton("Delete → Void", self)
+        self.delete_button.setToolTip("Turn the selected object into Void (Delete key; one undo step)")
+        self.recolour_button.clicked.connect(self.recolour_selected)
+        self.delete_button.clicked.connect(self.delete_selected)
+        recolour_row = QHBoxLayout()
+        recolour_row.addWidget(self.target_combo, 1)
+        recolour_row.addWidget(self.recolour_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.title, self.tree, self.pick_button):
+            lay.addWidget(widget)
+        lay.addLayout(recolour_row)
+        lay.addWidget(self.delete_button)
+        QShortcut(QKeySequence.Delete, self.tree, activated=self.delete_selected)
+        self.highlight = _Highlight(editor.canvas)
+        self.picker = _PickFilter(editor.canvas)
+        self.picker.picked.connect(self.select_at)
+        self.pick_button.toggled.connect(lambda on: setattr(self.picker, "active", on))
+        self._recount = QTimer(self, singleShot=True, interval=150, timeout=self.refresh)
+        editor.canvas.viewChanged.connect(self._maybe_new_image)
+        editor.canvas.edited.connect(self._on_edited)
+        self._update_buttons()
+
+    # ------------------------------------------------------------ content
+    def _maybe_new_image(self) -> None:
+        if self.editor.layer is not self._layer:
+            self._layer = self.editor.layer
+            self._selected = None
+            self.highlight.show_region(None, None)
+            self.target_combo.clear()
+            if self._layer is not None:
+                self.target_combo.addItems(self._layer.names)
+            if self.isVisible():
+                self.refresh()
+
+    def _on_edited(self, change) -> None:
+        if change is not None and self.isVisible():
+            self._recount.start()
+
+    def showEvent(self, event):  # noqa: N802
+        splitter = self.parentWidget()
+        if hasattr(splitter, "sizes") and splitter.sizes()[-1] < self.minimumWidth():
+            sizes = splitter.sizes()
+            sizes[0] = max(sizes[0] - 240, 100)
+            sizes[-1] = 240
+            splitter.setSizes(sizes)
+        self._maybe_new_image()
+        self.refresh()
+        super().showEvent(event)
+
+    def hideEvent(self, event):  # noqa: N802
+        self.pick_button.setChecked(False)
+        self.highlight.show_region(None, None)
+        super().hideEvent(event)
+
+    def counts(self) -> dict[int, int]:
+        """Objects per class present in the mask (what the panel lists)."""
+        layer = self.editor.layer
+        if layer is None:
+            return {}
+        counts = count_objects(layer.mask, layer.n_classes)
+        return {int(c): int(counts[c]) for c in np.flatnonzero(counts)}
+
+    def refresh(self) -> None:
+        """Recount and relist; the selection stays on the object under the same pixel when it still exists."""
+        layer = self.editor.layer
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        keep = None
+        if layer is not None:
+            sel_class = None if self._selected is None else layer.class_at(*self._selected)
+            for cls, count in self.counts().items():
+                top = QTreeWidgetItem([f"{layer.names[cls]} — {count} object{'s' if count != 1 else ''}",
+                                       str(int((layer.mask == cls).sum()))])
+                top.setData(0, Qt.UserRole, None)
+                top.setFlags(top.flags() & ~Qt.ItemIsSelectable)
+                self.tree.addTopLevelItem(top)
+                objects = class_instances(layer.mask, cls)
+                for inst in objects[:MAX_LISTED]:
+                    child = QTreeWidgetItem([f"#{inst.number}  at x={inst.seed[1]}, y={inst.seed[0]}", str(inst.area)])
+                    child.setData(0, Qt.UserRole, inst)
+                    top.addChild(child)
+                    if cls == sel_class and keep is None and self._same_object(inst):
+                        keep = child
+                if len(objects) > MAX_LISTED:
+                    more = QTreeWidgetItem([f"… {len(objects) - MAX_LISTED} smaller objects", ""])
+                    more.setFlags(more.flags() & ~Qt.ItemIsSelectable)
+                    top.addChild(more)
+        self.tree.blockSignals(False)
+        if keep is not None:
+            keep.parent().setExpanded(True)
+            self.tree.setCurrentItem(keep)
+        else:
+            self._select(None)
+        self._update_buttons()
+
+    def _same_object(self, inst: Instance) -> bool:
+        found = object_at(self.editor.layer.mask, *self._selected)
+        if found is None:
+            return False
+        bbox, region = found
+        y, x = inst.seed
+        return bbox[0] <= y < bbox[2] and bbox[1] <= x < bbox[3] and bool(region[y - bbox[0], x - bbox[1]])
+
+    # ---------------------------------------------------------- selection
+    def selected(self) -> tuple[int, int] | None:
+        return self._selected
+
+    def _selection_changed(self) -> None:
+        items = self.tree.selectedItems()
+        inst = items[0].data(0, Qt.UserRole) if items else None
+        self._select(inst.seed if isinstance(inst, Instance) else None)
+
+    def _select(self, point: tuple[int, int] | None) -> None:
+        layer = self.editor.layer
+        self._selected = point
+        found = None if point is None or layer is None else object_at(layer.mask, *point)
+        if found is None:
+            self._selected = None
+            self.highlight.show_region(None, None)
+        else:
+            self.highlight.show_region(*found)
+            cls = layer.class_at(*point)
+            self.editor.statusMessage.emit(f"Object of {layer.names[cls]}: {int(found[1].sum())} pixels")
+        self._update_buttons()
+
+    def select_at(self, y: int, x: int) -> None:
+        """Select the object under image pixel (y, x) (the canvas pick)."""
+        if not self.isVisible():
+            self.setVisible(True)
+        self._select((int(y), int(x)))
+        for i in range(self.tree.topLevelItemCount()):
+            top = self.tree.topLevelItem(i)
+            for j in range(top.childCount()):
+                inst = top.child(j).data(0, Qt.UserRole)
+                if isinstance(inst, Instance) and self._same_object(inst):
+                    self.tree.blockSignals(True)
+                    top.setExpanded(True)
+                    self.tree.setCurrentItem(top.child(j))
+                    self.tree.blockSignals(False)
+                    return
+
+    def _update_buttons(self) -> None:
+        has = self._selected is not None
+        self.recolour_button.setEnabled(has)
+        self.delete_button.setEnabled(has)
+
+    # --------------------------------------------------------------- edits
+    def _apply(self, change) -> None:
+        canvas = self.editor.canvas
+        canvas.apply_change(change)
+        canvas.edited.emit(change)
+        self.refresh()
+
+    def recolour_selected(self, value: int | None = None) -> None:
+        layer = self.editor.layer
+        if layer is None or self._selected is None:
+            return
+        value = self.target_combo.currentIndex() if value is None or isinstance(value, bool) else value
+        if value < 0:
+            return
+        self._apply(recolour_object(layer, *self._selected, value))
+
+    def delete_selected(self) -> None:
+        if self.editor.layer is not None and self._selected is not None:
+            self._apply(delete_object(self.editor.layer, *self._selected))
+
+    def open_cleanup(self) -> CleanupDialog | None:
+        if self.editor.layer is None:
+            return None
+        dialog = CleanupDialog(self.editor.layer.names, self.editor)
+        dialog.accepted.connect(lambda: self.run_cleanup(*dialog.choice()))
+        dialog.open()
+        self._dialog = dialog
+        return dialog
+
+    def run_cleanup(self, operation: str, size: int, classes: list[int] | None) -> None:
+        layer = self.editor.layer
+        if layer is None:
+            return
+        if operation == "islands":
+            change = remove_islands_step(layer, size, classes)
+        else:
+            change = fill_holes_step(layer, size or None, classes)
+        canvas = self.editor.canvas
+        canvas.apply_change(change)
+        canvas.edited.emit(change)
+        self.editor.statusMessage.emit("Clean up: nothing to change" if change is None else
+                                       f"Clean up: {int(change.region.sum())} pixels changed (Ctrl+Z undoes)")
+        if self.isVisible():
+            self.refresh()
+
+
+class CleanupDialog(QDialog):
+    """Remove islands smaller than N pixels, or fill holes up to N pixels, for one class or all."""
+
+    def __init__(self, names: list[str], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Clean up")
+        self.islands = QRadioButton("Remove islands smaller than", self, checked=True)
+        self.holes = QRadioButton("Fill holes of at most", self)
+        self.size = QSpinBox(self, minimum=0, maximum=10_000_000, value=50, suffix=" px")
+        self.size.setToolTip("Islands: objects with fewer pixels take the class around them. "
+                             "Holes: 0 fills holes of any size.")
+        self.classes = QComboBox(self)
+        self.classes.addItem("All classes", None)
+        for index, name in enumerate(names):
+            self.classes.addItem(name, index)
+        form = QFormLayout()
+        form.addRow(self.islands)
+        form.addRow(self.holes)
+        form.addRow("Size", self.size)
+        form.addRow("Class", self.classes)
+        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(QLabel("One undo step; preserve mode does not apply.", self))
+        lay.addWidget(buttons)
+
+    def choice(self) -> tuple[str, int, list[int] | None]:
+        cls = self.classes.currentData()
+        size = self.size.value()
+        operation = "islands" if self.islands.isChecked() else "holes"
+        if operation == "islands":
+            size = max(size, 1)
+        return operation, size, None if cls is None else [int(cls)]
+
+
+def install(editor) -> InstancesPanel:
+    """Add the objects panel beside the class palette (hidden) and the "Objects" / "Clean up…" buttons."""
+    panel = InstancesPanel(editor)
+    panel.setVisible(False)
+    splitter = editor.palette_panel.parentWidget()
+    splitter.addWidget(panel)
+    for key, text in (("toggle_objects", "Objects"), ("clean_up", "Clean up…")):
+        action = editor.actions.get(key)
+        if action is not None:
+            action.setText(text)
+            editor.toolbar.addAction(action)
+    return panel
+
+
+__all__ = ["CleanupDialog", "InstancesPanel", "install"]
