@@ -281,3 +281,17 @@ def test_record_database_uses_wal(tmp_path):
     Project.open(make(tmp_path, n=1))
     conn = sqlite3.connect(tmp_path / ".labeltool" / "record.sqlite")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_status_command_lists_the_record_of_a_copied_dataset(tmp_path, capsys):
+    from labeltool.cli import main
+
+    populated(tmp_path / "a")
+    subprocess.run(["cp", "-r", str(tmp_path / "a"), str(tmp_path / "b")], check=True)
+    assert main(["status", str(tmp_path / "b"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["counts"] == {"none": 1, "proposed": 2, "corrected": 3, "unknown": 0}
+    f2 = next(row for row in out["images"] if row["name"] == "f2")
+    assert f2["status"] == "proposed" and f2["model"] == "model-a" and f2["mean_confidence"] == pytest.approx(0.7)
+    f0 = next(row for row in out["images"] if row["name"] == "f0")
+    assert f0["corrected_by"] and f0["corrected_at"]
