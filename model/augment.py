@@ -15,6 +15,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from .tiling import scaled_size  # noqa: F401 - the one rounding rule, importable from here
+
 # When the classes have no Void, uncovered mask pixels get this index, which the loss ignores too.
 NO_VOID_IGNORE = 255
 
@@ -42,10 +44,30 @@ class RandomZoom:
         return (image, F.resize(mask, size)) if mask is not None else image
 
 
+class IntensityJitter:
+    """Brightness/contrast jitter for normalised float images of any number of bands (the colour
+    jitter of 8-bit RGB does not apply to 16-bit or multi-band data): ``x * gain + shift`` with one
+    random gain and shift per image, the mask untouched."""
+
+    def __init__(self, gain: float = 0.25, shift: float = 0.25):
+        self.gain, self.shift = float(gain), float(shift)
+
+    def __call__(self, *inputs):
+        image, mask = inputs if len(inputs) == 2 else (inputs[0], None)
+        gain = math.exp(torch.empty(1).uniform_(-self.gain, self.gain).item())
+        shift = torch.empty(1).uniform_(-self.shift, self.shift).item()
+        image = tv_tensors.wrap(image.as_subclass(torch.Tensor) * gain + shift, like=image)
+        return (image, mask) if mask is not None else image
+
+
 def train_transform(size: tuple[int, int], ignore_index: int, *, zoom: tuple[float, float] = (0.75, 1.33),
-                    rotation: float = 10.0, flip: bool = True, color: bool = True) -> v2.Transform:
+                    rotation: float = 10.0, flip: bool = True, color: bool = True,
+                    rgb8: bool = True) -> v2.Transform:
     """Random zoom around the training scale, random crop of ``size`` (H, W) (padded with Void where the
     image is smaller), horizontal flip, small rotation, colour jitter on the image only.
+
+    ``rgb8``: the image is 8-bit RGB (torchvision's colour jitter, then normalised); otherwise it is an
+    already normalised float image of any bands (``IntensityJitter``; padding 0 is the data's mean).
 
     Objects keep (on average) the scale the images are predicted at, so the network never has to
     generalise across a zoom that only training applied.
@@ -59,8 +81,10 @@ def train_transform(size: tuple[int, int], ignore_index: int, *, zoom: tuple[flo
         steps.append(v2.RandomHorizontalFlip())
     if rotation:
         steps.append(v2.RandomApply([v2.RandomRotation(rotation, fill=fill)], p=0.5))
-    if color:
+    if color and rgb8:
         steps.append(v2.RandomApply([v2.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.25, hue=0.02)], p=0.8))
+    elif color:
+        steps.append(v2.RandomApply([IntensityJitter()], p=0.8))
     return v2.Compose(steps)
 
 
@@ -87,21 +111,8 @@ def eval_transform(size: tuple[int, int], ignore_index: int) -> CenterCropPad:
     return CenterCropPad(size, ignore_index)
 
 
-def scaled_size(h: int, w: int, scale: float) -> tuple[int, int]:
-    return max(1, round(h * scale)), max(1, round(w * scale))
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int = 32, value: float = 0.0) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad the last two dims (bottom/right) up to a multiple; returns the padded tensor and original (H, W)."""
-    h, w = x.shape[-2:]
-    ph, pw = math.ceil(h / multiple) * multiple - h, math.ceil(w / multiple) * multiple - w
-    if ph or pw:
-        x = torch.nn.functional.pad(x, (0, pw, 0, ph), value=value)
-    return x, (h, w)
-
-
 def to_tv(image: np.ndarray, mask: np.ndarray | None) -> tuple[tv_tensors.Image, tv_tensors.Mask | None]:
-    """(H, W, 3) uint8 + (H, W) uint8 arrays -> tv_tensors (C, H, W) uint8 image and (H, W) mask."""
+    """(H, W, C) image (uint8 or float32) + (H, W) uint8 mask -> tv_tensors (C, H, W) image and (H, W) mask."""
     image = image if image.flags.writeable and image.flags.c_contiguous else np.array(image)
     img = tv_tensors.Image(torch.from_numpy(image).permute(2, 0, 1))
     if mask is not None and not (mask.flags.writeable and mask.flags.c_contiguous):

@@ -10,16 +10,20 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from . import normalization as nz
 from .augment import eval_transform, normalize, scaled_size, to_tv, train_transform
 from .errors import DatasetError
-from .imageio import read_image, read_mask
+from .imageio import image_size, read_mask, read_raw
 
 CACHE_LIMIT_BYTES = 2 << 30  # decoded images + masks kept in memory up to 2 GiB
 
 
 class SegmentationDataset(Dataset):
-    """Items are ``(image float32 (3, H, W) normalised, mask int64 (H, W))`` after ``transform``.
+    """Items are ``(image float32 (C, H, W) normalised, mask int64 (H, W))`` after ``transform``.
 
+    ``norm``: the model card's normalisation (``model.normalization``); without it ``mean``/``std``
+    on 8-bit RGB (ImageNet). "imagenet" images are 8-bit RGB through the transform, then normalised;
+    "robust" images (any dtype/bands) are normalised on load and transformed as floats.
     ``scale`` resizes each pair once on load (image antialiased, mask nearest) to the scale the network
     works at (the model card's ``input_scale``); decoded pairs are cached in RAM when the whole set fits
     under CACHE_LIMIT_BYTES.
@@ -27,13 +31,16 @@ class SegmentationDataset(Dataset):
 
     def __init__(self, pairs: list[tuple[Path, Path]], num_classes: int, transform=None, *,
                  mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), scale: float = 1.0,
-                 cache: bool | None = None):
+                 cache: bool | None = None, norm: dict | None = None):
         self.pairs = [(Path(i), Path(m)) for i, m in pairs]
         self.num_classes = num_classes
         self.transform = transform
-        self.mean, self.std = mean, std
+        self.norm = dict(norm) if norm is not None else dict(nz.imagenet(), mean=list(mean), std=list(std))
+        self.rgb8 = nz.kind(self.norm) == "imagenet"
+        self.mean, self.std = self.norm.get("mean", mean), self.norm.get("std", std)
         self.scale = float(scale)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._raw_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if cache is None:
             cache = self._estimated_bytes() <= CACHE_LIMIT_BYTES
         self.cache = cache
@@ -41,34 +48,60 @@ class SegmentationDataset(Dataset):
     def _estimated_bytes(self) -> int:
         if not self.pairs:
             return 0
-        with Image.open(self.pairs[0][0]) as im:
-            w, h = im.size
-        return int(len(self.pairs) * w * h * 4 * self.scale**2)
+        w, h = image_size(self.pairs[0][0])
+        per_pixel = 4 if self.rgb8 else 1 + 4 * nz.channels(self.norm)
+        return int(len(self.pairs) * w * h * per_pixel * self.scale**2)
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Decoded (and base-resized) uint8 image (H, W, 3) and mask (H, W)."""
+        """Decoded (and base-resized) image and mask (H, W): (H, W, 3) uint8 RGB for "imagenet",
+        (H, W, C) float32 already normalised for "robust"."""
         if index in self._cache:
             return self._cache[index]
         image_path, mask_path = self.pairs[index]
-        image = read_image(image_path)
+        try:
+            image = nz.prepare(read_raw(image_path), self.norm, image_path)
+        except ValueError as exc:
+            raise DatasetError(None, str(exc)) from None
         mask = read_mask(mask_path, self.num_classes, expected_size=(image.shape[1], image.shape[0]))
+        if not self.rgb8:
+            image = nz.apply(image, self.norm)
         if self.scale != 1.0:
             h, w = scaled_size(image.shape[0], image.shape[1], self.scale)
-            image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR, reducing_gap=None))
+            if self.rgb8:
+                image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR, reducing_gap=None))
+            else:
+                t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+                t = torch.nn.functional.interpolate(t, size=(h, w), mode="bilinear", align_corners=False,
+                                                    antialias=self.scale < 1.0)
+                image = t[0].permute(1, 2, 0).contiguous().numpy()
             mask = np.asarray(Image.fromarray(mask).resize((w, h), Image.NEAREST))
         if self.cache:
             self._cache[index] = (image, mask)
         return image, mask
+
+    def raw(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The image as stored (``imageio.read_raw``) and its mask, at full resolution, for scoring
+        through the Predictor (the same path as proposals and ``evaluate``)."""
+        if index in self._raw_cache:
+            return self._raw_cache[index]
+        image_path, mask_path = self.pairs[index]
+        image = read_raw(image_path)
+        pair = image, read_mask(mask_path, self.num_classes, expected_size=(image.shape[1], image.shape[0]))
+        if self.cache:
+            self._raw_cache[index] = pair
+        return pair
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image, mask = self.load(index)
         img, msk = to_tv(image, mask)
         if self.transform is not None:
             img, msk = self.transform(img, msk)
-        return normalize(img.as_subclass(torch.Tensor), self.mean, self.std), msk.as_subclass(torch.Tensor).long()
+        img = img.as_subclass(torch.Tensor)
+        img = normalize(img, self.mean, self.std) if self.rgb8 else img.float()
+        return img, msk.as_subclass(torch.Tensor).long()
 
     def class_pixel_counts(self) -> np.ndarray:
         counts = np.zeros(256, dtype=np.int64)
@@ -80,15 +113,17 @@ class SegmentationDataset(Dataset):
 def build_datasets(project, cfg, train_names: list[str], val_names: list[str], norm: dict, ignore_index: int):
     """(training set with augmentation, validation set at full resolution or None) for a Project."""
     size = tuple(cfg.size)
-    tf = (train_transform(size, ignore_index, zoom=tuple(cfg.zoom), rotation=cfg.rotation, color=cfg.color_jitter)
+    rgb8 = nz.kind(norm) == "imagenet"
+    tf = (train_transform(size, ignore_index, zoom=tuple(cfg.zoom), rotation=cfg.rotation, color=cfg.color_jitter,
+                          rgb8=rgb8)
           if cfg.augment else eval_transform(size, ignore_index))
     pairs = [(project.image_path(n), project.label_path(n)) for n in train_names]
     n = len(project.codes)
-    train = SegmentationDataset(pairs, n, tf, mean=norm["mean"], std=norm["std"], scale=cfg.scale)
+    train = SegmentationDataset(pairs, n, tf, scale=cfg.scale, norm=norm)
     val = None
     if cfg.validate and val_names:
         vpairs = [(project.image_path(v), project.label_path(v)) for v in val_names]
-        val = SegmentationDataset(vpairs, n, None, mean=norm["mean"], std=norm["std"])  # scored at full size
+        val = SegmentationDataset(vpairs, n, None, norm=norm)  # scored at full size from .raw()
     return train, val
 
 

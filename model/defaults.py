@@ -8,6 +8,7 @@ already has a model for the same classes, retraining fine-tunes it.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ CPU_SCALE = 0.5
 MIN_SIDE_CPU = 240
 MAX_CROP_CPU = 256
 MAX_CROP_GPU = 512
+CPU_WORK_PIXELS = 2_000_000  # pixels per image at the working scale (see pixel_budget)
+GPU_WORK_PIXELS = 16_000_000
 
 
 @dataclass
@@ -49,13 +52,37 @@ def floor32(value: float) -> int:
     return max(32, int(value // 32) * 32)
 
 
+def pixel_budget(hw: Hardware) -> int:
+    """Pixels of one image at the working scale that the hardware trains and proposes in reasonable
+    time (proposals of larger images are tiled, so memory is not the limit; time is)."""
+    if hw.device != "cuda":
+        return CPU_WORK_PIXELS
+    return GPU_WORK_PIXELS if hw.gpu_memory == 0 or hw.gpu_memory >= 12 << 30 else GPU_WORK_PIXELS // 2
+
+
 def default_scale(image_wh: tuple[int, int], hw: Hardware) -> float:
-    """The scale images are trained and predicted at: half resolution on CPU (as fastai starts CamVid),
-    full on GPU; small images are not shrunk below MIN_SIDE_CPU px on the long side (thin poles and
-    pedestrians vanish otherwise); never more than 1024 px on the long side."""
+    """The working scale images are trained and proposed at (masks always come out at full
+    resolution): half resolution on CPU (as fastai starts CamVid), full on GPU; small images are not
+    shrunk below MIN_SIDE_CPU px on the long side (thin poles and pedestrians vanish otherwise); large
+    images are shrunk only as far as the hardware's ``pixel_budget`` needs (a 12 MP photo: 0.41 on CPU,
+    1.0 on a GPU), never to a fixed long side. A project's ``working_scale`` setting overrides it."""
     long_side = max(image_wh)
+    pixels = max(1, image_wh[0] * image_wh[1])
     scale = 1.0 if hw.device == "cuda" else max(CPU_SCALE, min(1.0, MIN_SIDE_CPU / long_side))
-    return min(scale, 1024 / long_side)
+    return min(scale, round(math.sqrt(pixel_budget(hw) / pixels), 3))
+
+
+def project_working_scale(project) -> float | None:
+    """The project's ``working_scale`` setting (None when unset or when the project has no settings yet);
+    ValueError naming the project for a value outside 0.05..4."""
+    get = getattr(project, "get_setting", None)
+    value = get("working_scale") if callable(get) else None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.05 <= value <= 4:
+        raise ValueError(f"{getattr(project, 'root', 'project')}: working_scale setting {value!r} must be a "
+                         "number between 0.05 and 4")
+    return float(value)
 
 
 def default_time_budget(num_images: int, image_wh: tuple[int, int], scale: float, hw: Hardware) -> float:
@@ -75,8 +102,11 @@ def default_size(image_wh: tuple[int, int], scale: float, hw: Hardware) -> list[
 
 
 def resolve_config(cfg: TrainConfig | None, *, num_images: int, image_wh: tuple[int, int], hw: Hardware,
-                   models_dir: Path, codes: list[str]) -> tuple[TrainConfig, Path | None, list[str]]:
-    """Fill every unset option; returns (config, model to fine-tune from or None, notices)."""
+                   models_dir: Path, codes: list[str],
+                   working_scale: float | None = None) -> tuple[TrainConfig, Path | None, list[str]]:
+    """Fill every unset option; returns (config, model to fine-tune from or None, notices).
+    ``working_scale``: the project's setting; it wins over the fine-tuned model's scale and the default,
+    an explicit ``cfg.scale`` wins over it."""
     cfg = TrainConfig() if cfg is None else cfg
     notes: list[str] = []
     init_path = _init_model(cfg, models_dir, codes, notes)
@@ -99,6 +129,8 @@ def resolve_config(cfg: TrainConfig | None, *, num_images: int, image_wh: tuple[
             changes["size"] = list(card["input_size"])
     else:
         changes.update(arch=cfg.arch or "Unet", encoder=cfg.encoder or ("resnet34" if cuda else "resnet18"))
+    if cfg.scale is None and working_scale is not None:
+        changes["scale"] = float(working_scale)
     if cfg.scale is None and "scale" not in changes:
         changes["scale"] = default_scale(image_wh, hw)
     if cfg.size is None and "size" not in changes:

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .atomic import atomic_write, atomic_write_text
 from .errors import DatasetError, ModelFileError
-from .imageio import read_image
+from .imageio import read_raw
 from .metrics import ConfusionAccumulator
 from .propose import load_checked_model
 
@@ -68,7 +68,7 @@ def evaluate_project(
     step = max(1, int(batch_size))
     for start in range(0, len(names), step):
         chunk = names[start:start + step]
-        images = [read_image(project.image_path(n)) for n in chunk]
+        images = [read_raw(project.image_path(n)) for n in chunk]  # the data as stored; Predictor normalises
         for k, (name, pred) in enumerate(zip(chunk, predictor.predict_many(images), strict=True)):
             truth = project.load_mask(name)
             if int(pred.mask.max(initial=0)) >= len(codes):

@@ -63,6 +63,7 @@ def make_card(*, arch: str, encoder: str, classes: list[str], void_index: int | 
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "arch": arch, "encoder": encoder, "num_classes": len(classes), "classes": list(classes),
         "void_index": void_index, "normalization": normalization, "input_size": list(input_size),
+        "in_channels": int(normalization.get("channels", 3)),  # the data's bands (model.normalization)
         "input_scale": float(input_scale),
         "training_images": sorted(training_images), "training_images_sha256": names_hash(training_images),
         "metrics": metrics or {}, "versions": library_versions(),
@@ -179,7 +180,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", raw: bool =
     except Exception as exc:
         raise ModelFileError(f"{weights}: unreadable or truncated safetensors file ({exc})") from exc
     try:
-        net = make_net(card["arch"], card["encoder"], len(card["classes"]))
+        net = make_net(card["arch"], card["encoder"], len(card["classes"]), int(card.get("in_channels", 3)))
     except Exception as exc:
         raise ModelFileError(f"{card_path(weights)}: cannot build {card['arch']}/{card['encoder']} ({exc})") from exc
     try:

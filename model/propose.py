@@ -18,7 +18,7 @@ from PIL import Image
 
 from .atomic import atomic_write
 from .errors import LabeltoolError, ModelFileError
-from .imageio import read_image
+from .imageio import read_raw
 
 LOW_CONFIDENCE = 0.5  # pixels below this count as "unsure" in the summary
 
@@ -153,7 +153,7 @@ def propose_dataset(
         chunk, images = [], []
         for name in todo[start:start + step]:
             try:
-                images.append(read_image(project.image_path(name)))
+                images.append(read_raw(project.image_path(name)))  # the data as stored; Predictor normalises
                 chunk.append(name)
             except LabeltoolError as exc:
                 if on_error is None:

@@ -19,17 +19,18 @@ from pathlib import Path
 import torch
 from torch.utils.data import DistributedSampler
 
+from . import normalization as nz
 from . import trainutil as tu
 from .augment import ignore_index_for
 from .checkpoint import clear_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import build_datasets, make_loader, split_names
-from .defaults import detect_hardware, resolve_config
+from .defaults import detect_hardware, project_working_scale, resolve_config
 from .errors import LabeltoolError
 from .imageio import image_size
 from .losses import build_loss, class_weights_from_counts
-from .modelfile import load_model, make_card, save_model
-from .networks import build_model, normalization
+from .modelfile import load_model, make_card, read_card, save_model
+from .networks import build_model
 from .progress import Event, null_sink
 from .project import Project
 
@@ -66,12 +67,16 @@ class _Run:
         user_freeze = cfg.freeze_epochs if cfg is not None else None
         self.cfg, self.init_path, notes = resolve_config(
             cfg, num_images=len(self.train_names), image_wh=image_size(project.image_path(self.train_names[0])),
-            hw=self.hw, models_dir=project.models_dir, codes=self.codes)
+            hw=self.hw, models_dir=project.models_dir, codes=self.codes,
+            working_scale=project_working_scale(project))
         for message in notes:
             emit({"event": "notice", "message": message})
         self.device = tu.pick_device(dist)
         torch.set_num_threads(self.cfg.threads or max(1, self.hw.cpu_cores // dist.world))
         torch.manual_seed(self.cfg.seed)
+        # input bands and intensity normalisation from the data, computed once (a fine-tune keeps its card's)
+        self.norm = nz.for_training([project.image_path(n) for n in self.train_names],
+                                    read_card(self.init_path) if self.init_path else None)
         self.net, self.pretrained = self._make_net()
         if user_freeze is None and not self.pretrained:
             self.cfg.freeze_epochs = 0
@@ -79,14 +84,13 @@ class _Run:
         if self.cfg.channels_last:
             self.net.to(memory_format=torch.channels_last)
         self.initial_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-        self.norm = normalization()
 
     def _make_net(self):
         if self.init_path is not None:
             loaded = load_model(self.init_path, raw=True)
             self.emit({"event": "notice", "message": f"fine-tuning {self.init_path.name}"})
             return loaded.net.train(), False
-        net = build_model(self.cfg, len(self.codes), on_event=self.emit)
+        net = build_model(self.cfg, len(self.codes), on_event=self.emit, in_channels=nz.channels(self.norm))
         return net, bool(getattr(net, "encoder_pretrained", False))
 
     def _datasets(self):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -112,22 +113,28 @@ def resize_one_cycle(sched: torch.optim.lr_scheduler.OneCycleLR, total_steps: in
 
 @torch.no_grad()
 def predict_logits(net: nn.Module, image: torch.Tensor, scale: float) -> torch.Tensor:
-    """(1, C, H, W) logits at the image's own size for one normalised (3, H, W) image, run at ``scale``
-    (the card's input_scale) exactly as a loaded model file runs (``networks.ScaledInput``)."""
+    """(1, K, H, W) logits at the image's own size for one normalised (C, H, W) image, run at ``scale``
+    (the card's input_scale) through ``tiling.run_scaled`` as a loaded model file runs it."""
     return ScaledInput(net, scale)(image.unsqueeze(0)).float()
 
 
 @torch.no_grad()
 def validate(net: nn.Module, dataset, scale: float, num_classes: int, ignore_index: int,
              class_names: list[str], device: torch.device, void_index: int | None) -> dict:
-    """Metrics over ``dataset`` (full-size normalised images and masks), scored at the labels' resolution."""
+    """Metrics over ``dataset`` scored at the labels' resolution. The images go through
+    ``predict.Predictor`` (normalisation, scale, reflect padding, tiling of images over the budget)
+    exactly as proposals and ``evaluate`` do, so the figures agree."""
+    from .predict import Predictor
+
     was_training = net.training
     net.eval()
+    predictor = Predictor(net, {"normalization": getattr(dataset, "norm", None), "input_scale": scale},
+                          device=device, fuse_bn=False, channels_last=False, amp=False)
     acc = ConfusionAccumulator(num_classes, ignore_index if ignore_index < num_classes else None)
     for i in range(len(dataset)):
-        image, mask = dataset[i]
-        pred = predict_logits(net, image.to(device), scale).argmax(1)[0].cpu()
-        target = mask.clone()
+        image, mask = dataset.raw(i)
+        pred = torch.from_numpy(predictor.predict(image).mask.astype(np.int64))
+        target = torch.from_numpy(mask.astype(np.int64))
         if ignore_index >= num_classes:  # no Void class: 255 marks nothing-to-score
             keep = target != ignore_index
             pred, target = pred[keep], target[keep]

@@ -5,7 +5,8 @@ import torch
 from _train_data import COLOURS
 from torchvision.transforms import v2
 
-from model.augment import NO_VOID_IGNORE, eval_transform, pad_to_multiple, to_tv, train_transform
+from model.augment import NO_VOID_IGNORE, eval_transform, to_tv, train_transform
+from model.tiling import pad_to_multiple
 
 VOID = 3
 
