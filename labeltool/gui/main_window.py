@@ -191,6 +191,8 @@ class MainWindow(QMainWindow):
 
     # ---- futures coming back from the worker threads ------------------------------------------
     def _future_done(self, tag, future) -> None:
+        if self._closed:
+            return
         kind = tag[0]
         if kind == "load":
             self._show(tag[1], future)
@@ -257,8 +259,9 @@ class MainWindow(QMainWindow):
             return "write"
         if lock.error() != QLockFile.LockFailedError:
             return "write"  # no lock possible here (read-only folder): the record says what can be saved
-        ok, pid, host, _app = lock.getLockInfo()
-        who = f"process {pid} on {host}" if ok else "another process"
+        info = lock.getLockInfo()  # (pid, host, app) in PySide6; (ok, pid, host, app) in older bindings
+        info = info[1:] if len(info) == 4 else info
+        who = f"process {info[0]} on {info[1]}" if info and info[0] else "another process"
         choice = self.ask_second_instance(project.root, who)
         if choice == "continue":
             self._release_lock()
