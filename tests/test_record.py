@@ -295,3 +295,14 @@ def test_status_command_lists_the_record_of_a_copied_dataset(tmp_path, capsys):
     assert f2["status"] == "proposed" and f2["model"] == "model-a" and f2["mean_confidence"] == pytest.approx(0.7)
     f0 = next(row for row in out["images"] if row["name"] == "f0")
     assert f0["corrected_by"] and f0["corrected_at"]
+
+
+def test_wheel_ships_the_icon_and_desktop_entry():
+    """The icon must travel in the wheel, not only in a source checkout (pyproject data-files)."""
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    files = data["tool"]["setuptools"]["data-files"]
+    shipped = [ROOT / f for group in files.values() for f in group]
+    assert any(p.name == "labeltool.svg" for p in shipped)
+    assert all(p.exists() for p in shipped)

@@ -9,13 +9,20 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 
+def icon_path() -> Path | None:
+    """The app icon: from the source checkout, else where the wheel installs it (share/icons/...)."""
+    candidates = [Path(__file__).resolve().parents[2] / "resources" / "icons" / "labeltool.svg",
+                  Path(sys.prefix) / "share" / "icons" / "hicolor" / "scalable" / "apps" / "labeltool.svg"]
+    return next((p for p in candidates if p.exists()), None)
+
+
 def run_app(folder: str | None = None) -> int:
     from labeltool.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("labeltool")
-    icon = Path(__file__).resolve().parents[2] / "resources" / "icons" / "labeltool.svg"
-    if icon.exists():
+    icon = icon_path()
+    if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
     window = MainWindow()
     window.resize(1280, 800)
