@@ -393,3 +393,15 @@ def write_image(path: str | Path, rgb: np.ndarray, quality: int = 95) -> Path:
     image = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
     kwargs = {"quality": quality} if fmt == "JPEG" else {"compress_level": 3}
     return atomic_write(path, lambda tmp: image.save(tmp, format=fmt, **kwargs))
+
+
+def mask_shape_problem(mask, width: int, height: int) -> str | None:
+    """Why ``mask`` cannot be the mask of a ``width`` x ``height`` image, or None when it can. One message
+    for every place that checks: an (H, W, 3) colour array is told it must be 2-D, with its real shape."""
+    shape = tuple(np.shape(mask))
+    if len(shape) != 2:
+        return (f"a mask must be 2-D (height, width) class indices; got an array of shape {shape} "
+                f"for an image of {width}x{height} (width x height)")
+    if shape != (height, width):
+        return f"mask is {shape[1]}x{shape[0]}, which does not match its image ({width}x{height}, width x height)"
+    return None
