@@ -135,6 +135,8 @@ def test_eraser_value_is_void_and_preserve_void_requires_void():
         layer.set_preserve(PRESERVE_VOID)
     assert guess_void_index(["void", "road", "Unlabelled"]) == 2
     assert guess_void_index(["road"]) is None
+    # the editor and training share one rule: "ignore"/"none" are real classes that training scores
+    assert guess_void_index(["road", "ignore", "none"]) is None
 
 
 # -------------------------------------------------------- fill/wand/poly

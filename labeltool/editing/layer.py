@@ -4,9 +4,9 @@ so views can redraw just that rectangle."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
+
+from model.codes import find_void
 
 from . import brush, regions
 from .history import DEFAULT_BUDGET, Change, History
@@ -16,16 +16,8 @@ PRESERVE_VOID = "void"      # paint only over Void / unlabelled pixels
 PRESERVE_CLASS = "class"    # paint only over one chosen class
 PRESERVE_MODES = (PRESERVE_OFF, PRESERVE_VOID, PRESERVE_CLASS)
 
-_VOID_NAME = re.compile(r"^(void|unlabell?ed|unknown|ignore|none)$", re.IGNORECASE)
-
-
-def guess_void_index(names: list[str]) -> int | None:
-    """Index of the last class named like Void/unlabelled, or None."""
-    found = None
-    for i, name in enumerate(names):
-        if _VOID_NAME.match(name.strip()):
-            found = i
-    return found
+# One Void rule everywhere: the engine's (training ignores exactly the class the eraser paints).
+guess_void_index = find_void
 
 
 def validate_palette(palette, n_classes: int) -> np.ndarray:
