@@ -59,13 +59,20 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"\nskipped {name}: {exc}", file=sys.stderr)
 
+    left_alone: list[str] = []
+
+    def on_skip(name: str) -> None:  # corrected meanwhile, or open in an editor
+        left_alone.append(name)
+        emit({"event": "skipped", "name": name, "reason": "corrected or open in an editor"})
+
     emit({"event": "start", "command": "predict", "model": str(model_path), "images": len(names) - skipped})
-    written = propose_dataset(project, model_path, names=names, on_progress=progress, on_error=on_error,
+    written = propose_dataset(project, model_path, names=names, on_progress=progress, on_error=on_error, on_skip=on_skip,
                               batch_size=args.batch_size, tta_flip=args.tta, device=getattr(args, "device", None))
     emit({"event": "done", "command": "predict", "model": str(model_path), "written": written,
-          "count": len(written), "skipped_corrected": skipped, "failed": failed})
+          "count": len(written), "skipped_corrected": skipped, "left_alone": left_alone, "failed": failed})
     if not args.json:
         print(file=sys.stderr)
         print(f"proposed {len(written)} masks with {model_path.name}; {skipped} corrected masks left untouched"
+              + (f"; {len(left_alone)} left alone (corrected meanwhile or open in an editor)" if left_alone else "")
               + (f"; {len(failed)} unreadable images skipped" if failed else ""))
     return 1 if failed and not written else 0
