@@ -127,3 +127,45 @@ def test_region_methods_cover_the_image(method):
     assert sp.labels.shape == (60, 80) and sp.labels.min() >= 1 and sp.count > 3
     bbox, region = sp.region(5, 5)
     assert region.any()
+
+
+def test_editor_key_t_strokes_fill_the_mask_in_one_undo_step(qtbot):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtWidgets import QApplication
+
+    from labeltool.gui.editor import EditorWidget
+
+    image, truth = scene()
+    ed = EditorWidget()
+    qtbot.addWidget(ed)
+    ed.resize(900, 600)
+    ed.show()
+    qtbot.waitExposed(ed)
+    before = np.full(truth.shape, 3, np.uint8)
+    ed.load(image, before, NAMES, PALETTE, 3)
+    ed.canvas.setFocus()
+    QApplication.processEvents()
+    qtbot.keyClick(ed.canvas, Qt.Key_T)
+    assert ed.tool() == "scribble"
+    ed.set_brush_radius(3)
+
+    def pt(y, x):
+        p = ed.canvas.widget_point(y + 0.5, x + 0.5)
+        return QPoint(round(p.x()), round(p.y()))
+
+    for cls, (a, b) in enumerate((((12, 16), (12, 64)), ((54, 96), (60, 112)), ((102, 32), (102, 128)))):
+        ed.set_class(cls)
+        qtbot.mousePress(ed.canvas, Qt.LeftButton, Qt.NoModifier, pt(*a))
+        qtbot.mouseMove(ed.canvas, pt(*b))
+        qtbot.mouseRelease(ed.canvas, Qt.LeftButton, Qt.NoModifier, pt(*b))
+    qtbot.waitUntil(lambda: not ed.scribble_tool.busy() and (ed.mask() != before).any(), timeout=20000)
+    ed.scribble_tool.wait()
+    mask = ed.mask()
+    assert (mask == truth).mean() > 0.9
+    assert ed.is_dirty()
+    drawn = ed.scribble_tool.session.labels != NO_LABEL
+    assert np.array_equal(mask[drawn], ed.scribble_tool.session.labels[drawn])
+    ed.undo()
+    assert np.array_equal(ed.mask(), before)
+    qtbot.keyClick(ed.canvas, Qt.Key_Escape)
+    assert not ed.scribble_tool.session.has_scribbles()

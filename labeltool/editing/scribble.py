@@ -211,10 +211,11 @@ def _pool() -> ThreadPoolExecutor:
 
 
 class ScribbleSession:
-    """Scribble labels of one image, its features (computed in the background) and the bookkeeping
-    that makes a run of scribble results one undo step."""
+    """Scribble labels of one image, its features (computed in the background, from construction or, with
+    ``lazy``, from :meth:`prepare`) and the bookkeeping that makes a run of scribble results one undo step."""
 
-    def __init__(self, image: np.ndarray, *, max_pixels: int = MAX_FEATURE_PIXELS, background: bool = True):
+    def __init__(self, image: np.ndarray, *, max_pixels: int = MAX_FEATURE_PIXELS, background: bool = True,
+                 lazy: bool = False):
         image = np.asarray(image)
         self.shape: tuple[int, int] = image.shape[:2]
         self.labels = np.full(self.shape, NO_LABEL, dtype=np.uint8)
@@ -223,11 +224,21 @@ class ScribbleSession:
         self.only_unsure = True                     # with a confidence map: replace only unsure pixels
         self.generation = 0                         # bumped by every change of the scribbles
         self._applied_state: int | None = None
-        if background:
-            self._features: Future = _pool().submit(image_features, image, max_pixels)
+        self._image, self._max_pixels, self._background = image, max_pixels, background
+        self._features: Future | None = None
+        if not lazy:
+            self.prepare()
+
+    def prepare(self) -> None:
+        """Start computing the image's features (on the worker thread unless ``background`` is False)."""
+        if self._features is not None:
+            return
+        if self._background:
+            self._features = _pool().submit(image_features, self._image, self._max_pixels)
         else:
-            self._features = Future()
-            self._features.set_result(image_features(image, max_pixels))
+            fut: Future = Future()
+            fut.set_result(image_features(self._image, self._max_pixels))
+            self._features = fut
 
     # --------------------------------------------------------------- strokes
     def add_stroke(self, p0, p1, radius: int, value: int) -> BBox | None:
@@ -268,9 +279,10 @@ class ScribbleSession:
 
     # ------------------------------------------------------------ classify
     def features_ready(self) -> bool:
-        return self._features.done()
+        return self._features is not None and self._features.done()
 
     def features(self) -> Features:
+        self.prepare()
         return self._features.result()
 
     def predict(self, labels: np.ndarray | None = None, generation: int | None = None) -> ScribbleResult | None:
@@ -283,6 +295,7 @@ class ScribbleSession:
 
     def predict_async(self) -> Future:
         """Classify a snapshot of the current scribbles on the worker thread (Future of ScribbleResult|None)."""
+        self.prepare()  # queued first on the same single worker, so predict never waits on itself
         labels, gen = self.labels.copy(), self.generation
         return _pool().submit(self.predict, labels, gen)
 

@@ -4,12 +4,13 @@ Edits recolour the overlay only inside their bbox and repaint only that rectangl
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPainter
 
 from labeltool.editing.history import Change
 
 from .canvas_view import GRID_MIN_SCALE, MAX_SCALE, MIN_SCALE, ImageView
 
-TOOLS = ("brush", "eraser", "fill", "wand", "superpixel", "polygon", "eyedropper")
+TOOLS = ("brush", "eraser", "fill", "wand", "superpixel", "polygon", "eyedropper", "scribble")
 
 __all__ = ["Canvas", "TOOLS", "GRID_MIN_SCALE", "MAX_SCALE", "MIN_SCALE"]
 
@@ -18,6 +19,7 @@ class Canvas(ImageView):
     edited = Signal(object)        # Change | None, after a finished step
     hover = Signal(str)            # status text for the pixel under the cursor
     classPicked = Signal(int)      # eyedropper result
+    scribble_tool = None           # labeltool.gui.scribble_tool.ScribbleTool, set by its install()
 
     # -------------------------------------------------------------- edits
     def apply_change(self, change: Change | None) -> None:
@@ -107,6 +109,8 @@ class Canvas(ImageView):
                 self._stroke_last = (y, x)
                 self.layer.begin_step(self.tool)
                 self.apply_change(self.layer.dab(y, x, self.radius, self._paint_value()))
+        elif self.tool == "scribble" and self.scribble_tool is not None:
+            self.scribble_tool.press(y, x)
         elif self.tool == "polygon":
             if len(self.polygon_points) >= 3:
                 first = self.widget_point(self.polygon_points[0][0] + 0.5, self.polygon_points[0][1] + 0.5)
@@ -134,6 +138,8 @@ class Canvas(ImageView):
             self.apply_change(self.layer.stroke_segment(self._stroke_last, (y, x), self.radius,
                                                         self._paint_value()))
             self._stroke_last = (y, x)
+        elif self.scribble_tool is not None and self.scribble_tool.drawing and e.buttons() & Qt.LeftButton:
+            self.scribble_tool.move(y, x)
 
     def mouseReleaseEvent(self, e):  # noqa: N802
         if self._pan_from is not None and e.button() in (Qt.MiddleButton, Qt.LeftButton):
@@ -143,7 +149,9 @@ class Canvas(ImageView):
         if self.layer is None or e.button() != Qt.LeftButton:
             return
         y, x = self.pixel_at(e.position())
-        if self._line_anchor is not None:
+        if self.scribble_tool is not None and self.scribble_tool.drawing:
+            self.scribble_tool.release(y, x)
+        elif self._line_anchor is not None:
             anchor, self._line_anchor = self._line_anchor, None
             self.update()
             self._finish(self.layer.stroke_segment(anchor, (y, x), self.radius, self._paint_value()))
@@ -160,6 +168,14 @@ class Canvas(ImageView):
         else:
             super().mouseDoubleClickEvent(e)
 
+    def paintEvent(self, e):  # noqa: N802
+        super().paintEvent(e)
+        if self.scribble_tool is not None:
+            p = QPainter(self)
+            p.setClipRect(e.rect())
+            self.scribble_tool.paint(p)
+            p.end()
+
     def wheelEvent(self, e):  # noqa: N802
         steps = e.angleDelta().y() / 120.0
         if steps:
@@ -175,6 +191,9 @@ class Canvas(ImageView):
             if not e.isAutoRepeat():
                 self._space = True
                 self.setCursor(Qt.OpenHandCursor)
+            return
+        if e.key() == Qt.Key_Escape and self.tool == "scribble" and self.scribble_tool is not None:
+            self.scribble_tool.clear()
             return
         if e.key() == Qt.Key_Escape and self.polygon_points:
             self.cancel_polygon()

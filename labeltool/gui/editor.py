@@ -21,13 +21,14 @@ from PySide6.QtWidgets import (
 from labeltool.editing import PRESERVE_CLASS, PRESERVE_OFF, PRESERVE_VOID, LabelLayer, guess_void_index
 from labeltool.editing.regions import superpixels_async
 
-from . import instances_panel
+from . import instances_panel, scribble_tool
 from .canvas import TOOLS, Canvas
 from .palette_panel import PalettePanel, ReplaceClassDialog
 from .shortcuts import ShortcutsDialog, shortcut_table
 
 TOOL_LABELS = {"brush": "Brush", "eraser": "Eraser", "fill": "Fill", "wand": "Wand",
-               "superpixel": "Superpixel", "polygon": "Polygon", "eyedropper": "Eyedropper"}
+               "superpixel": "Superpixel", "polygon": "Polygon", "eyedropper": "Eyedropper",
+               "scribble": "Scribble"}
 _SHIFTED = {"{", "}", "?", "+"}
 PRESERVE_CHOICES = [(PRESERVE_OFF, "Paint over all"), (PRESERVE_VOID, "Only over Void"),
                     (PRESERVE_CLASS, "Only over class:")]
@@ -51,6 +52,7 @@ class EditorWidget(QWidget):
         self._build_controls()
         self._build_actions()
         self.objects_panel = instances_panel.install(self)  # objects of a class, clean up (issue 10)
+        self.scribble_tool = scribble_tool.install(self)  # scribble-to-mask, region method (issue 11)
         self.canvas.edited.connect(self._on_edited)
         self.canvas.hover.connect(self.statusMessage)
         self.canvas.classPicked.connect(self.set_class)
@@ -181,6 +183,7 @@ class EditorWidget(QWidget):
         self.set_class(0 if void_index != 0 or len(names) == 1 else 1)
         self._sp_future = superpixels_async(image)
         self._sp_timer.start()
+        self.scribble_tool.reset(image)
         self._set_dirty(False)
         self._update_enabled()
         if warn:
@@ -202,6 +205,7 @@ class EditorWidget(QWidget):
         if conf is not None and self.layer is None:
             raise ValueError("load an image before setting its confidence")
         self.canvas.set_confidence(None if conf is None else np.asarray(conf, dtype=np.float32))
+        self.scribble_tool.set_confidence(conf)
         self.conf_check.setEnabled(self.canvas.has_confidence())
 
     def superpixels_ready(self) -> bool:
@@ -226,6 +230,8 @@ class EditorWidget(QWidget):
         if self.canvas.polygon_points and name != "polygon":
             self.canvas.cancel_polygon()
         self.canvas.tool = name
+        if name == "scribble":
+            self.scribble_tool.activate()
         self.actions[f"tool_{name}"].setChecked(True)
         self.canvas.update()
         self.statusMessage.emit(f"Tool: {TOOL_LABELS[name]}")

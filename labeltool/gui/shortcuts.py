@@ -27,6 +27,8 @@ def shortcut_table() -> list[Shortcut]:
         s("tool_polygon", ("P",), "Polygon fill (click vertices; double-click, right-click "
                                   "or click the first vertex to close)", "Tools"),
         s("tool_eyedropper", ("I",), "Eyedropper: pick the class under the cursor", "Tools"),
+        s("tool_scribble", ("T",), "Scribble: strokes of several classes, a pixel classifier labels the rest "
+                                   "(one undo step; Esc clears the strokes)", "Tools"),
         s("replace_class", ("R",), "Replace class A with class B in the whole image", "Tools"),
         s("clean_up", ("Ctrl+L",), "Clean up: remove islands / fill holes, one class or all", "Tools"),
         s("brush_smaller", ("[",), "Smaller brush", "Brush"),
