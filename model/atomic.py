@@ -1,15 +1,57 @@
 """Atomic file writes: write a temporary file beside the target, fsync, then rename over it.
 
-A reader (or a crash) sees either the old file or the complete new one, never a torn file.
+A reader (or a crash) sees either the old file or the complete new one, never a torn file. The file
+gets the permissions a plain ``open(path, "w")`` would give it (``0o666 & ~umask``, or the mode of the
+file it replaces), not the 0600 of the temporary file, so a group-shared dataset stays readable.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
+
+_umask_lock = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux tells it (/proc), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _umask_lock:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def creation_mode(directory: bool = False) -> int:
+    """The mode a normal create gives: 0o666 (files) or 0o777 (folders) less the umask."""
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
+def _final_mode(path: Path) -> int:
+    """Keep the permissions of the file being replaced; a new file gets the normal creation mode."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return creation_mode()
+
+
+def make_shareable(folder: str | Path) -> None:
+    """Give a folder from ``tempfile.mkdtemp`` (0700) the mode ``mkdir`` would give it, keeping a set-group-ID
+    bit inherited from its parent (group-shared folders rely on it)."""
+    with contextlib.suppress(OSError):
+        inherited = os.stat(folder).st_mode & stat.S_ISGID
+        os.chmod(folder, creation_mode(directory=True) | inherited)
 
 
 def atomic_write(path: str | Path, write_fn: Callable[[Path], None]) -> Path:
@@ -21,6 +63,8 @@ def atomic_write(path: str | Path, write_fn: Callable[[Path], None]) -> Path:
     tmp = Path(tmp_name)
     try:
         write_fn(tmp)
+        with contextlib.suppress(OSError):  # a file system without modes keeps its own
+            os.chmod(tmp, _final_mode(path))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from model.atomic import make_shareable
 from model.errors import DatasetError
 
 _BAD_CHARS = set('/\\:*?"<>|') | {chr(c) for c in range(32)}
@@ -98,6 +99,7 @@ def staged(dst: str | Path, force: bool = False, src: str | Path | None = None) 
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", suffix=".labeltool-tmp", dir=dst.parent))
+        make_shareable(tmp)  # mkdtemp gives 0700: the team could not read the export
     except OSError as exc:
         raise DatasetError(dst.parent, f"cannot create a folder here ({exc.strerror or exc})") from exc
     try:
