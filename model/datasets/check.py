@@ -31,6 +31,7 @@ class CheckReport:
 def check_dataset(root: str | Path, log: Callable[[str], None] | None = None) -> CheckReport:
     data = scan_native(root)
     report = CheckReport(data.root, data.codes)
+    report.problems.extend(str(problem) for problem in _folder_problems(data.root))
     report.problems.extend(str(problem) for problem in data.problems)
     num_classes = len(data.codes) if data.codes is not None else None
     for name, mask in data.labels.items():
@@ -63,6 +64,19 @@ def check_dataset(root: str | Path, log: Callable[[str], None] | None = None) ->
         if log is not None and number % 100 == 0:
             log(f"  checked {number}/{len(data.images)} images")
     return report
+
+
+def _folder_problems(root: Path) -> list[DatasetError]:
+    """The layout's folders (images/, labels/, test/) when one is a link leading nowhere (broken or
+    looping) or a file: the scan would otherwise see an empty or flat dataset and pass it."""
+    problems = []
+    for folder in ("images", "labels", "test"):
+        path = root / folder
+        if path.is_symlink() and not path.exists():  # exists() follows the link: False if broken or looping
+            problems.append(DatasetError(path, "a symbolic link that leads to no folder (broken or looping)"))
+        elif path.exists() and not path.is_dir():
+            problems.append(DatasetError(path, "is a file; it must be a folder"))
+    return problems
 
 
 def format_report(report: CheckReport) -> str:
