@@ -154,7 +154,31 @@ def read_card(path: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"{card_file}: format {card['format']!r} is not {FORMAT!r}")
     if not isinstance(card["classes"], list) or not all(isinstance(c, str) for c in card["classes"]):
         raise ModelFileError(f"{card_file}: 'classes' must be a list of class names")
+    _check_card_types(card, card_file)
     return card
+
+
+def _check_card_types(card: dict[str, Any], card_file: Path) -> None:
+    """Wrong types in the required keys: ModelFileError naming the card, never a traceback later."""
+    for key in ("arch", "encoder"):
+        if not isinstance(card[key], str) or not card[key]:
+            raise ModelFileError(f"{card_file}: {key!r} must be a name (text), got {card[key]!r}")
+    if not card["classes"]:
+        raise ModelFileError(f"{card_file}: 'classes' is empty")
+    size = card["input_size"]
+    if (not isinstance(size, list) or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise ModelFileError(f"{card_file}: 'input_size' must be [height, width] in pixels, got {size!r}")
+    norm = card["normalization"]
+    if not isinstance(norm, dict):
+        raise ModelFileError(f"{card_file}: 'normalization' must be a JSON object "
+                             f"(kind, mean, std, ...), got {type(norm).__name__} {norm!r}")
+    from .normalization import input_affine
+
+    try:
+        input_affine(norm)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(f"{card_file}: unusable 'normalization' ({exc})") from exc
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu", raw: bool = False) -> LoadedModel:
@@ -199,17 +223,18 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", raw: bool =
 
 
 def list_models(models_dir: str | Path) -> list[Path]:
-    """Complete models (weights + readable card), oldest first."""
+    """Complete models (weights + card file, the card being written last), oldest first.
+
+    A model whose card is malformed is listed too, in its place: ``read_card``/``load_model`` then refuse
+    it with a ModelFileError naming the card. So a broken newest model is reported, never silently
+    replaced by an older one, and a broken only model is not "no trained model yet".
+    """
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         return []
     found = []
     for weights in models_dir.glob(f"{PREFIX}*.safetensors"):
         if weights.name.startswith(".") or not card_path(weights).is_file():
-            continue
-        try:
-            read_card(weights)
-        except ModelFileError:
             continue
         found.append(weights)
     # by completion time (the card is written last), not by name: names repeat within a second
