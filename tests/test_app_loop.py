@@ -141,7 +141,7 @@ def test_retrain_in_a_process_then_repropose_keeps_corrections(window, dataset, 
     qtbot.waitUntil(lambda: not window.jobs.busy(), timeout=120_000)  # the re-proposal after training
     statuses = window.session.project.statuses()
     assert [statuses[f"img{i}"] for i in range(6)] == ["corrected"] * 3 + ["proposed"] * 3, messages[-5:]
-    assert [window.files.status_text(i) for i in range(3, 6)] == ["proposed"] * 3
+    qtbot.waitUntil(lambda: [window.files.status_text(i) for i in range(3, 6)] == ["proposed"] * 3, timeout=5000)
     for name, before in corrected.items():
         assert digest(dataset / "labels" / f"{name}_P.png") == before
     # Accept (Enter) on a proposal marks it corrected and moves on

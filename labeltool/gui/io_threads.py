@@ -368,27 +368,62 @@ def _qt():
     from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
 
     class FutureSignals(QObject):
-        """Delivers a finished Future to the GUI thread: done(tag, future)."""
+        """Delivers finished Futures on the GUI thread: done(tag, future).
+
+        Polled by a GUI-thread timer while any Future is pending (every 2 ms, stopped when none is):
+        PySide6 6.12 crashes (refcount error) when a worker thread that is not a QThread emits a signal,
+        so no Qt call is ever made from the worker threads."""
 
         done = Signal(object, object)
 
+        def __init__(self, parent=None, interval_ms: int = 2):
+            super().__init__(parent)
+            self._watched: list[tuple[Future, Any]] = []
+            self._timer = QTimer(self)
+            self._timer.setInterval(interval_ms)
+            self._timer.timeout.connect(self.deliver)
+
         def watch(self, future: Future, tag: Any) -> Future:
-            future.add_done_callback(lambda f: self.done.emit(tag, f))
+            self._watched.append((future, tag))
+            if not self._timer.isActive():
+                self._timer.start()
             return future
+
+        def deliver(self) -> None:
+            ready, waiting = [], []
+            for item in self._watched:
+                (ready if item[0].done() else waiting).append(item)
+            if not ready:
+                return
+            self._watched = waiting
+            if not self._watched:
+                self._timer.stop()
+            for future, tag in ready:
+                self.done.emit(tag, future)
 
     return FutureSignals, QEventLoop, QTimer
 
 
+_QT: tuple | None = None
+
+
+def _qt_classes():
+    global _QT
+    if _QT is None:
+        _QT = _qt()
+    return _QT
+
+
 def future_signals(parent=None):
-    cls, _, _ = _qt()
-    return cls(parent)
+    """A FutureSignals object (GUI thread only)."""
+    return _qt_classes()[0](parent)
 
 
 def wait_future(future: Future, timeout_ms: int = 60_000) -> None:
     """Wait for a Future while the window keeps painting and answering (a local event loop)."""
     if future.done():
         return
-    _, QEventLoop, QTimer = _qt()  # noqa: N806 - Qt class names
+    _, QEventLoop, QTimer = _qt_classes()  # noqa: N806 - Qt class names
     loop = QEventLoop()
     timer = QTimer()
     timer.setInterval(5)

@@ -1,0 +1,154 @@
+"""The window at scale (issue 8): open, Accept -> next image on screen, save + list update, on hard-linked
+tiny images, offscreen Qt. Prints a table and writes benchmarks/results/window_record.json.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_window_record.py --images 10000 [--images 100000] [--steps 200]
+
+Accept -> next: from the Enter key to the next image's pixels in the editor (prefetched in the background
+while the person looks at the current one; the measure waits a person's ~150 ms between images).
+Save + list update: from Ctrl+S to the saved row repainted (snapshot, PNG write + record on the writer
+thread, the one row's dataChanged). "GUI blocked" is the time the GUI thread itself spent in the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+CODES = ["Sky", "Road", "Car", "Void"]
+H, W = 90, 120
+
+
+def make_dataset(root: Path, count: int, proposed: int) -> Path:
+    """``count`` hard links of one tiny image; the first ``proposed`` get a (hard-linked) proposal."""
+    from model.codes import write_codes
+    from model.imageio import write_image
+    from model.project import Project
+
+    images = root / "images"
+    images.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    source = root / "source.png"
+    write_image(source, rng.integers(0, 255, (H, W, 3), dtype=np.uint8))
+    for i in range(count):
+        os.link(source, images / f"frame{i:06d}.png")
+    write_codes(root / "codes.txt", CODES)
+    project = Project.open(root)
+    mask = np.zeros((H, W), np.uint8)
+    mask[H // 2:] = 1
+    first = project.names()[0]
+    project.save_mask(first, mask, "proposed", model="bench",
+                      summary={"mean_confidence": 0.8, "unsure_fraction": 0.2, "entropy": 0.3})
+    src = project.label_path(first)
+    with project.batch():
+        for i, name in enumerate(project.names()[1:proposed]):
+            os.link(src, project.label_path(name))
+            project.db.put(name, status="proposed", size=src.stat().st_size, mtime_ns=src.stat().st_mtime_ns,
+                           model="bench", mean_confidence=0.5 + (i % 97) / 200, unsure_fraction=0.2,
+                           entropy=0.1 + (i % 89) / 100)
+    return root
+
+
+def percentile(values, q):
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def run(count: int, steps: int) -> dict:
+    from PySide6.QtWidgets import QApplication
+
+    from labeltool.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        root = make_dataset(Path(tmp) / "ds", count, proposed=min(count, max(steps * 2, count // 2)))
+        made = time.perf_counter() - t
+        win = MainWindow()
+        win.resize(1200, 800)
+        win.show()
+        t = time.perf_counter()
+        assert win.open_folder(str(root))
+        while win.shown is None:
+            app.processEvents()
+        opened = time.perf_counter() - t
+
+        def settle(ms=150):  # a person looks at the image; prefetch runs meanwhile
+            end = time.perf_counter() + ms / 1000
+            while time.perf_counter() < end:
+                app.processEvents()
+                time.sleep(0.002)
+
+        accept, accept_blocked = [], []
+        for _ in range(steps):
+            settle()
+            before = win.shown
+            t = time.perf_counter()
+            win.accept_and_next()
+            accept_blocked.append(time.perf_counter() - t)
+            while win.shown == before or win._want is not None:
+                app.processEvents()
+            accept.append(time.perf_counter() - t)
+        save, save_blocked = [], []
+        rows_touched = []
+        win.files.model.dataChanged.connect(lambda a, b, *_: rows_touched.append(b.row() - a.row() + 1))
+        for k in range(steps):
+            settle(20)
+            layer = win.editor.layer
+            change = layer.dab(10 + k % 60, 10 + k % 100, 3, 1 + k % 2)  # one brush dab, one undo step
+            win.editor.canvas.apply_change(change)
+            win.editor.canvas.edited.emit(change)
+            name = win.shown
+            rows_touched.clear()
+            t = time.perf_counter()
+            future = win._snapshot_shown()
+            save_blocked.append(time.perf_counter() - t)
+            while not (future.done() and win.session.status(name) == "corrected" and rows_touched):
+                app.processEvents()
+            save.append(time.perf_counter() - t)
+            if k % 10 == 9:
+                win.step(1)
+                while win._want is not None:
+                    app.processEvents()
+        win.close()
+        return {
+            "images": count, "make_s": round(made, 1), "open_s": round(opened, 3),
+            "accept_next_p50_ms": round(1000 * statistics.median(accept), 2),
+            "accept_next_p95_ms": round(1000 * percentile(accept, 95), 2),
+            "accept_gui_blocked_p95_ms": round(1000 * percentile(accept_blocked, 95), 2),
+            "save_list_p50_ms": round(1000 * statistics.median(save), 2),
+            "save_list_p95_ms": round(1000 * percentile(save, 95), 2),
+            "save_gui_blocked_p95_ms": round(1000 * percentile(save_blocked, 95), 2),
+            "rows_repainted_per_save": max(rows_touched) if rows_touched else 0,
+            "steps": steps,
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, action="append")
+    parser.add_argument("--steps", type=int, default=200)
+    args = parser.parse_args()
+    results = [run(n, args.steps) for n in (args.images or [10_000])]
+    keys = list(results[0])
+    print(" | ".join(keys))
+    for r in results:
+        print(" | ".join(str(r[k]) for k in keys))
+    out = Path(__file__).with_name("results") / "window_record.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"machine": os.uname().nodename, "cpus": os.cpu_count(), "results": results},
+                              indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
