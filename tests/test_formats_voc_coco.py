@@ -78,6 +78,9 @@ def _coco_masks(path, codes):
         covered = np.zeros_like(mask, dtype=bool)
         for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id])):
             region = coco.annToMask(ann).astype(bool)
+            rows, cols = np.flatnonzero(region.any(1)), np.flatnonzero(region.any(0))
+            assert ann["area"] == region.sum() > 0
+            assert ann["bbox"] == [cols[0], rows[0], cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1]
             assert not (region & covered).any()  # annotations never overlap
             covered |= region
             mask[region] = ann["category_id"] - 1
