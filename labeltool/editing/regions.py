@@ -12,6 +12,7 @@ bucket.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -155,6 +156,10 @@ class Superpixels:
     def count(self) -> int:
         return len(self._objects)
 
+    @property
+    def complete(self) -> bool:
+        return True
+
     def region(self, y: int, x: int) -> tuple[BBox, np.ndarray] | None:
         lab = int(self.labels[y, x])
         if lab <= 0 or lab > len(self._objects) or self._objects[lab - 1] is None:
@@ -163,27 +168,123 @@ class Superpixels:
         return (rs.start, cs.start, rs.stop, cs.stop), self.labels[rs, cs] == lab
 
 
-def compute_superpixels(image: np.ndarray, n_segments: int = 1500,
-                        max_pixels: int = 400_000, compactness: float = 10.0) -> Superpixels:
-    """SLIC superpixels; large images are subsampled first and labels upsampled back."""
+TILE = 512  # superpixel tile side on large images (one SLIC run: well under a second)
+
+
+class TiledSuperpixels(Superpixels):
+    """Full-resolution SLIC on a large image, one ``tile`` x ``tile`` tile at a time.
+
+    Superpixels follow edges at the image's own resolution (no subsampled, block-upsampled staircase);
+    none crosses a tile border. Tiles are computed on first use (``region`` of a pixel in it) or by
+    ``fill`` (a background thread); label 0 in ``labels`` means "tile not computed yet". Memory: the
+    int32 labels plus one tile's SLIC work."""
+
+    def __init__(self, image: np.ndarray, density: float, compactness: float, tile: int = TILE):
+        h, w = image.shape[:2]
+        self.image, self.density, self.compactness, self.tile = image, float(density), float(compactness), int(tile)
+        self.labels = np.zeros((h, w), dtype=np.int32)
+        self.rows, self.cols = -(-h // self.tile), -(-w // self.tile)
+        self._tiles: dict[tuple[int, int], tuple[int, list]] = {}  # (ty, tx) -> (label offset, find_objects)
+        self._locks = {(ty, tx): threading.Lock() for ty in range(self.rows) for tx in range(self.cols)}
+        self._next = 1
+        self._count_lock = threading.Lock()
+        self.cancelled = False
+
+    @property
+    def count(self) -> int:
+        return self._next - 1
+
+    @property
+    def complete(self) -> bool:
+        return len(self._tiles) == self.rows * self.cols
+
+    def _slices(self, ty: int, tx: int) -> tuple[slice, slice]:
+        t = self.tile
+        return slice(ty * t, min((ty + 1) * t, self.labels.shape[0])), slice(tx * t, min((tx + 1) * t, self.labels.shape[1]))
+
+    def ensure(self, ty: int, tx: int) -> None:
+        """Compute one tile unless it is done (thread-safe; the GUI and the filler may ask together)."""
+        if (ty, tx) in self._tiles:
+            return
+        with self._locks[(ty, tx)]:
+            if (ty, tx) in self._tiles:
+                return
+            rs, cs = self._slices(ty, tx)
+            part = np.ascontiguousarray(self.image[rs, cs, :3])
+            segments = max(1, round(part.shape[0] * part.shape[1] * self.density))
+            local = slic(part, n_segments=segments, compactness=self.compactness, start_label=1,
+                         enforce_connectivity=True).astype(np.int32)
+            objects = ndimage.find_objects(local)
+            with self._count_lock:
+                offset = self._next - 1
+                self._next += len(objects)
+            self.labels[rs, cs] = local + offset
+            self._tiles[(ty, tx)] = (offset, objects)
+
+    def fill(self) -> TiledSuperpixels:
+        """Compute every tile (in the background); stops early when ``cancelled``."""
+        for ty in range(self.rows):
+            for tx in range(self.cols):
+                if self.cancelled:
+                    return self
+                self.ensure(ty, tx)
+        return self
+
+    def region(self, y: int, x: int) -> tuple[BBox, np.ndarray] | None:
+        ty, tx = y // self.tile, x // self.tile
+        self.ensure(ty, tx)
+        offset, objects = self._tiles[(ty, tx)]
+        lab = int(self.labels[y, x]) - offset
+        if lab <= 0 or lab > len(objects) or objects[lab - 1] is None:
+            return None
+        rs0, cs0 = self._slices(ty, tx)
+        rs, cs = objects[lab - 1]
+        y0, x0, y1, x1 = rs0.start + rs.start, cs0.start + cs.start, rs0.start + rs.stop, cs0.start + cs.stop
+        return (y0, x0, y1, x1), self.labels[y0:y1, x0:x1] == lab + offset
+
+
+def _check_image(image: np.ndarray) -> None:
     if image.ndim != 3 or image.shape[2] < 3:
         raise ValueError(f"superpixels need an HxWx3 image, got shape {image.shape}")
+
+
+def compute_superpixels(image: np.ndarray, n_segments: int = 1500,
+                        max_pixels: int = 400_000, compactness: float = 10.0, tile: int = TILE) -> Superpixels:
+    """SLIC superpixels at full resolution. Images up to ``max_pixels`` in one run of ``n_segments``;
+    larger ones tile by tile (``TiledSuperpixels``) at the same density (``n_segments`` per
+    ``max_pixels``), so a superpixel covers about as many pixels as on a small image."""
+    _check_image(image)
     h, w = image.shape[:2]
-    step = max(1, int(np.ceil(np.sqrt(h * w / max_pixels))))
-    small = np.ascontiguousarray(image[::step, ::step, :3])
-    lab = slic(small, n_segments=n_segments, compactness=compactness, start_label=1,
-               enforce_connectivity=True).astype(np.int32)
-    if step > 1:
-        lab = np.repeat(np.repeat(lab, step, axis=0), step, axis=1)[:h, :w]
-    return Superpixels(np.ascontiguousarray(lab))
+    if h * w <= max_pixels:
+        lab = slic(np.ascontiguousarray(image[:, :, :3]), n_segments=n_segments, compactness=compactness,
+                   start_label=1, enforce_connectivity=True).astype(np.int32)
+        return Superpixels(np.ascontiguousarray(lab))
+    return TiledSuperpixels(image, n_segments / max_pixels, compactness, tile).fill()
 
 
 _executor: ThreadPoolExecutor | None = None
+_filling: TiledSuperpixels | None = None
 
 
-def superpixels_async(image: np.ndarray, **kwargs) -> Future:
-    """Compute :func:`compute_superpixels` on a background thread; returns a Future."""
-    global _executor
+def superpixels_async(image: np.ndarray, n_segments: int = 1500, max_pixels: int = 400_000,
+                      compactness: float = 10.0, tile: int = TILE) -> Future:
+    """Superpixels on a background thread; returns a Future. A large image's Future resolves at once
+    to a ``TiledSuperpixels`` (tiles computed on first click) whose tiles the thread then fills;
+    a new call stops the previous image's filling."""
+    global _executor, _filling
+    _check_image(image)
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="superpixels")
-    return _executor.submit(compute_superpixels, image, **kwargs)
+    if _filling is not None:
+        _filling.cancelled = True
+        _filling = None
+    h, w = image.shape[:2]
+    if h * w <= max_pixels:
+        return _executor.submit(compute_superpixels, image, n_segments=n_segments, max_pixels=max_pixels,
+                                compactness=compactness)
+    sp = TiledSuperpixels(image, n_segments / max_pixels, compactness, tile)
+    _filling = sp
+    _executor.submit(sp.fill)
+    done: Future = Future()
+    done.set_result(sp)
+    return done
