@@ -241,12 +241,13 @@ class SaveResult:
     fingerprint: Fingerprint
     path: Path
     seconds: float
+    cpu_seconds: float = 0.0  # the writer thread's own CPU time for it
 
 
 def save_snapshot(project: Project, snap: Snapshot, last_written: dict[str, Fingerprint] | None = None,
                   read_only: bool = False) -> SaveResult:
     """Write one snapshot as a correction (or to ``snap.target``); runs on the writer thread."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     if snap.target is not None:
         from model.imageio import write_mask
 
@@ -267,7 +268,7 @@ def save_snapshot(project: Project, snap: Snapshot, last_written: dict[str, Fing
         last_written[snap.name] = new
     record = project.record(snap.name)
     status = record.status if record is not None else "corrected"
-    return SaveResult(snap, status, record, new, path, time.perf_counter() - start)
+    return SaveResult(snap, status, record, new, path, time.perf_counter() - start, time.thread_time() - cpu)
 
 
 class MaskWriter:

@@ -447,6 +447,10 @@ class MainWindow(QMainWindow):
         if self.shown is None or self.session is None or not self.editor.is_dirty():
             return None
         layer = self.editor.layer
+        latest = self._saves.get(self.shown)
+        if (latest is not None and not force and latest[0].layer is layer
+                and latest[0].state_id == layer.history.state_id and not latest[1].done()):
+            return latest[1]  # these very pixels are being saved already
         snap = Snapshot(self.shown, layer.mask.copy(), self._shown_fp, layer.history.state_id, layer, force=force)
         return self._submit(snap)
 
