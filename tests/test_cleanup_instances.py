@@ -180,6 +180,17 @@ def test_objects_panel_picks_recolours_and_cleans_up_with_real_events(qtbot):
     qtbot.mouseClick(panel.recolour_button, Qt.LeftButton)
     assert (ed.layer.mask[20:23, 30:33] == 2).all() and ed.is_dirty()
     assert panel.counts()[1] == 2
+    assert panel.tree.topLevelItem(1).text(0) == "Car — 2 objects"
+    assert panel.tree.currentItem().parent().text(0).startswith("Tree")  # the object stays selected, now Tree
+    cars = panel.tree.topLevelItem(1)
+    cars.setExpanded(True)  # lists the cars, largest first
+    assert [cars.child(i).text(1) for i in range(cars.childCount())] == ["36", "1"]
+    panel.tree.setCurrentItem(cars.child(0))
+    assert panel.selected() == (5, 5)
+    qtbot.mouseClick(panel.delete_button, Qt.LeftButton)
+    assert (ed.layer.mask[5:11, 5:11] == 3).all() and panel.selected() is None
+    assert len(ed.layer.history) == 2
+    ed.undo()
     ed.canvas.setFocus()
     qtbot.keyClick(ed.canvas, Qt.Key_Z, Qt.ControlModifier)
     assert ed.layer.mask.tobytes() == m.tobytes()

@@ -39,17 +39,16 @@ class Instance:
 
 
 def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Every connected region of equal class, labelled 1..n in one pass (all classes at once)."""
+    """Every connected region of equal class, labelled 1..n in one pass (all classes at once), numbered
+    in reading order of their first pixel."""
     labels, count = _label(np.asarray(mask), background=-1, connectivity=CONNECTIVITY, return_num=True)
     return labels, int(count)
 
 
-def _first_pixels(labels: np.ndarray, count: int) -> np.ndarray:
-    """Flat index of the first pixel (reading order) of each label 1..count."""
-    flat = labels.ravel()
-    first = np.full(count + 1, flat.size, dtype=np.int64)
-    np.minimum.at(first, flat, np.arange(flat.size))
-    return first[1:]
+def _seed(labels: np.ndarray, slices: tuple[slice, slice], number: int) -> tuple[int, int]:
+    """The first pixel (reading order) of object ``number``: on the top row of its bounding box."""
+    row = slices[0].start
+    return row, slices[1].start + int(np.argmax(labels[row, slices[1]] == number))
 
 
 def count_objects(mask: np.ndarray, num_classes: int | None = None) -> np.ndarray:
@@ -57,10 +56,9 @@ def count_objects(mask: np.ndarray, num_classes: int | None = None) -> np.ndarra
     mask = np.asarray(mask)
     labels, count = label_components(mask)
     size = max(num_classes or 0, int(mask.max(initial=0)) + 1)
-    if count == 0:
-        return np.zeros(size, dtype=np.int64)
-    classes = mask.ravel()[_first_pixels(labels, count)]
-    return np.bincount(classes, minlength=size)
+    class_of = np.zeros(count + 1, dtype=np.int64)
+    class_of[labels.ravel()] = mask.ravel()
+    return np.bincount(class_of[1:], minlength=size)
 
 
 def class_instances(mask: np.ndarray, class_index: int) -> list[Instance]:
@@ -71,13 +69,10 @@ def class_instances(mask: np.ndarray, class_index: int) -> list[Instance]:
     if count == 0:
         return []
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    first = _first_pixels(labels, count)
-    width = mask.shape[1]
     found = []
-    for number, (slices, area, pixel) in enumerate(zip(ndimage.find_objects(labels), areas, first, strict=True),
-                                                   start=1):
+    for number, (slices, area) in enumerate(zip(ndimage.find_objects(labels), areas, strict=True), start=1):
         bbox = (slices[0].start, slices[1].start, slices[0].stop, slices[1].stop)
-        found.append(Instance(int(class_index), number, bbox, int(area), (int(pixel // width), int(pixel % width))))
+        found.append(Instance(int(class_index), number, bbox, int(area), _seed(labels, slices, number)))
     return sorted(found, key=lambda inst: (-inst.area, inst.number))
 
 
@@ -88,14 +83,11 @@ def instance_masks(mask: np.ndarray, class_index: int) -> Iterator[tuple[Instanc
     if count == 0:
         return
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    first = _first_pixels(labels, count)
-    width = mask.shape[1]
     for number, slices in enumerate(ndimage.find_objects(labels), start=1):
         full = np.zeros(mask.shape, dtype=bool)
         full[slices] = labels[slices] == number
         bbox = (slices[0].start, slices[1].start, slices[0].stop, slices[1].stop)
-        pixel = int(first[number - 1])
-        yield Instance(int(class_index), number, bbox, int(areas[number - 1]), (pixel // width, pixel % width)), full
+        yield Instance(int(class_index), number, bbox, int(areas[number - 1]), _seed(labels, slices, number)), full
 
 
 def object_at(mask: np.ndarray, y: int, x: int) -> tuple[BBox, np.ndarray] | None:

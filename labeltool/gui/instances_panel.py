@@ -42,6 +42,8 @@ from labeltool.editing.instances import (
 )
 
 MAX_LISTED = 200  # objects listed per class (the count is always exact)
+AUTO_RECOUNT_PIXELS = 4_000_000  # larger images are recounted after an edit only on Refresh
+TITLE = "Objects (connected regions of each class)"
 OUTLINE_RGBA = (255, 255, 0, 255)
 FILL_RGBA = (255, 255, 0, 70)
 
@@ -120,11 +122,16 @@ class InstancesPanel(QWidget):
         self._selected: tuple[int, int] | None = None  # a pixel (y, x) inside the selected object
         self._dialog = None
         self.setMinimumWidth(180)
-        self.title = QLabel("Objects (connected regions of each class)", self)
+        self._stale = False
+        self.title = QLabel(TITLE, self)
+        self.title.setWordWrap(True)
         self.tree = QTreeWidget(self)
         self.tree.setHeaderLabels(["Class / object", "Pixels"])
         self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
         self.tree.itemSelectionChanged.connect(self._selection_changed)
+        self.tree.itemExpanded.connect(self._populate)
+        self.refresh_button = QPushButton("Refresh", self)
+        self.refresh_button.clicked.connect(self.refresh)
         self.pick_button = QPushButton("Pick on canvas", self, checkable=True)
         self.pick_button.setToolTip("While down, a click on the canvas selects the object under it")
         self.target_combo = QComboBox(self)
@@ -139,7 +146,7 @@ class InstancesPanel(QWidget):
         recolour_row.addWidget(self.recolour_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.title, self.tree, self.pick_button):
+        for widget in (self.title, self.tree, self.refresh_button, self.pick_button):
             lay.addWidget(widget)
         lay.addLayout(recolour_row)
         lay.addWidget(self.delete_button)
@@ -166,8 +173,14 @@ class InstancesPanel(QWidget):
                 self.refresh()
 
     def _on_edited(self, change) -> None:
-        if change is not None and self.isVisible():
+        if change is None or not self.isVisible():
+            return
+        layer = self.editor.layer
+        if layer is not None and layer.mask.size <= AUTO_RECOUNT_PIXELS:
             self._recount.start()
+        else:  # counting a large image takes a second or more: on demand
+            self._stale = True
+            self.title.setText("Counts are from before the last edit: press Refresh")
 
     def showEvent(self, event):  # noqa: N802
         splitter = self.parentWidget()
@@ -194,45 +207,72 @@ class InstancesPanel(QWidget):
         return {int(c): int(counts[c]) for c in np.flatnonzero(counts)}
 
     def refresh(self) -> None:
-        """Recount and relist; the selection stays on the object under the same pixel when it still exists."""
+        """Recount and relist (objects are listed when their class is expanded); the selection stays on
+        the object under the same pixel when it still exists."""
         layer = self.editor.layer
+        self._stale = False
+        self.title.setText(TITLE)
         self.tree.blockSignals(True)
         self.tree.clear()
-        keep = None
         if layer is not None:
-            sel_class = None if self._selected is None else layer.class_at(*self._selected)
+            pixels = np.bincount(layer.mask.ravel(), minlength=layer.n_classes)
             for cls, count in self.counts().items():
                 top = QTreeWidgetItem([f"{layer.names[cls]} — {count} object{'s' if count != 1 else ''}",
-                                       str(int((layer.mask == cls).sum()))])
-                top.setData(0, Qt.UserRole, None)
+                                       str(int(pixels[cls]))])
+                top.setData(0, Qt.UserRole, cls)
                 top.setFlags(top.flags() & ~Qt.ItemIsSelectable)
+                top.setChildIndicatorPolicy(QTreeWidgetItem.ShowIndicator)
                 self.tree.addTopLevelItem(top)
-                objects = class_instances(layer.mask, cls)
-                for inst in objects[:MAX_LISTED]:
-                    child = QTreeWidgetItem([f"#{inst.number}  at x={inst.seed[1]}, y={inst.seed[0]}", str(inst.area)])
-                    child.setData(0, Qt.UserRole, inst)
-                    top.addChild(child)
-                    if cls == sel_class and keep is None and self._same_object(inst):
-                        keep = child
-                if len(objects) > MAX_LISTED:
-                    more = QTreeWidgetItem([f"… {len(objects) - MAX_LISTED} smaller objects", ""])
-                    more.setFlags(more.flags() & ~Qt.ItemIsSelectable)
-                    top.addChild(more)
         self.tree.blockSignals(False)
-        if keep is not None:
-            keep.parent().setExpanded(True)
-            self.tree.setCurrentItem(keep)
-        else:
+        point = self._selected
+        if point is None or not self._show_in_tree(point):
             self._select(None)
+        else:
+            self._select(point)
         self._update_buttons()
 
-    def _same_object(self, inst: Instance) -> bool:
-        found = object_at(self.editor.layer.mask, *self._selected)
+    def _populate(self, top: QTreeWidgetItem) -> None:
+        layer = self.editor.layer
+        if top.childCount() or layer is None or top.parent() is not None:
+            return
+        objects = class_instances(layer.mask, int(top.data(0, Qt.UserRole)))
+        for inst in objects[:MAX_LISTED]:
+            child = QTreeWidgetItem([f"#{inst.number}  at x={inst.seed[1]}, y={inst.seed[0]}", str(inst.area)])
+            child.setData(0, Qt.UserRole, inst)
+            top.addChild(child)
+        if len(objects) > MAX_LISTED:
+            more = QTreeWidgetItem([f"… {len(objects) - MAX_LISTED} smaller objects (pick them on the canvas)", ""])
+            more.setFlags(more.flags() & ~Qt.ItemIsSelectable)
+            top.addChild(more)
+
+    def _show_in_tree(self, point: tuple[int, int]) -> bool:
+        """Expand the class of the object under ``point`` and make its row current; False when that
+        object no longer exists."""
+        layer = self.editor.layer
+        found = None if layer is None else object_at(layer.mask, *point)
         if found is None:
             return False
-        bbox, region = found
-        y, x = inst.seed
-        return bbox[0] <= y < bbox[2] and bbox[1] <= x < bbox[3] and bool(region[y - bbox[0], x - bbox[1]])
+        (y0, x0, y1, x1), region = found
+        cls = layer.class_at(*point)
+        self.tree.blockSignals(True)
+        try:
+            for i in range(self.tree.topLevelItemCount()):
+                top = self.tree.topLevelItem(i)
+                if top.data(0, Qt.UserRole) != cls:
+                    continue
+                top.setExpanded(True)
+                self._populate(top)
+                for j in range(top.childCount()):
+                    inst = top.child(j).data(0, Qt.UserRole)
+                    if isinstance(inst, Instance):
+                        y, x = inst.seed
+                        if y0 <= y < y1 and x0 <= x < x1 and region[y - y0, x - x0]:
+                            self.tree.setCurrentItem(top.child(j))
+                            return True
+            self.tree.setCurrentItem(None)
+            return True  # a small object past the listed ones: still selected, not in the list
+        finally:
+            self.tree.blockSignals(False)
 
     # ---------------------------------------------------------- selection
     def selected(self) -> tuple[int, int] | None:
@@ -258,19 +298,13 @@ class InstancesPanel(QWidget):
 
     def select_at(self, y: int, x: int) -> None:
         """Select the object under image pixel (y, x) (the canvas pick)."""
-        if not self.isVisible():
+        if self.isHidden():
             self.setVisible(True)
-        self._select((int(y), int(x)))
-        for i in range(self.tree.topLevelItemCount()):
-            top = self.tree.topLevelItem(i)
-            for j in range(top.childCount()):
-                inst = top.child(j).data(0, Qt.UserRole)
-                if isinstance(inst, Instance) and self._same_object(inst):
-                    self.tree.blockSignals(True)
-                    top.setExpanded(True)
-                    self.tree.setCurrentItem(top.child(j))
-                    self.tree.blockSignals(False)
-                    return
+        if self._stale:
+            self.refresh()
+        point = (int(y), int(x))
+        if self._show_in_tree(point):
+            self._select(point)
 
     def _update_buttons(self) -> None:
         has = self._selected is not None
@@ -282,6 +316,7 @@ class InstancesPanel(QWidget):
         canvas = self.editor.canvas
         canvas.apply_change(change)
         canvas.edited.emit(change)
+        self._recount.stop()
         self.refresh()
 
     def recolour_selected(self, value: int | None = None) -> None:
@@ -295,7 +330,9 @@ class InstancesPanel(QWidget):
 
     def delete_selected(self) -> None:
         if self.editor.layer is not None and self._selected is not None:
-            self._apply(delete_object(self.editor.layer, *self._selected))
+            change = delete_object(self.editor.layer, *self._selected)
+            self._selected = None  # the object is gone (its pixels joined Void)
+            self._apply(change)
 
     def open_cleanup(self) -> CleanupDialog | None:
         if self.editor.layer is None:
