@@ -50,10 +50,25 @@ def remove_islands(mask: np.ndarray, min_size: int, classes: Iterable[int] | Non
     remove = small[labels]
     if not remove.any() or remove.all():
         return mask.copy()
-    # every removed pixel takes the class of the nearest kept pixel
-    _, (iy, ix) = ndimage.distance_transform_edt(remove, return_distances=True, return_indices=True)
+    return _fill_from_nearest(mask, remove)
+
+
+def _fill_from_nearest(mask: np.ndarray, remove: np.ndarray) -> np.ndarray:
+    """A copy of ``mask`` where every ``remove`` pixel takes the class of the nearest kept pixel.
+
+    That pixel always touches the removed pixel's own cluster (8-connected), so the distance transform
+    runs per cluster inside its bounding box grown by one pixel, not over the whole image (12 MP with
+    a few thousand specks: well under a second instead of several)."""
     out = mask.copy()
-    out[remove] = mask[iy[remove], ix[remove]]
+    clusters, _ = ndimage.label(remove, structure=np.ones((3, 3), dtype=bool))
+    height, width = mask.shape
+    for number, (rows, cols) in enumerate(ndimage.find_objects(clusters), start=1):
+        y0, y1 = max(rows.start - 1, 0), min(rows.stop + 1, height)
+        x0, x1 = max(cols.start - 1, 0), min(cols.stop + 1, width)
+        window = remove[y0:y1, x0:x1]
+        _, (iy, ix) = ndimage.distance_transform_edt(window, return_distances=True, return_indices=True)
+        mine = clusters[y0:y1, x0:x1] == number
+        out[y0:y1, x0:x1][mine] = mask[y0:y1, x0:x1][iy[mine], ix[mine]]
     return out
 
 
