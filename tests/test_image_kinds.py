@@ -166,3 +166,38 @@ def test_four_band_image_end_to_end(tmp_path):
     assert pred.mask.shape == raw.shape[:2]
     with pytest.raises(ValueError, match="3 channels but the model takes 4"):
         Predictor(model, device="cpu").predict(raw[..., :3])
+
+
+def test_editor_windowing_changes_only_the_picture(qtbot):
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from labeltool.gui.editor import EditorWidget
+
+    rng = np.random.default_rng(4)
+    raw = (700 + rng.integers(0, 300, (60, 80, 1))).astype(np.uint16)  # dim 16-bit microscopy
+    before = raw.copy()
+    mask = np.full((60, 80), 2, np.uint8)
+    editor = EditorWidget()
+    qtbot.addWidget(editor)
+    editor.load(raw, mask, CODES, np.array([[0, 0, 0], [255, 0, 0], [0, 0, 0]], np.uint8), 2)
+    shown = editor.canvas.image.copy()
+    assert shown.shape == (60, 80, 3) and shown.max() == 255  # auto-levelled, not near-black
+    dialog = editor.open_display_dialog()
+    dialog.auto_check.setChecked(False)
+    dialog.low_spin.setValue(700)
+    dialog.high_spin.setValue(2000)
+    dialog.gamma_spin.setValue(0.5)
+    darker = editor.canvas.image
+    assert darker.mean() < shown.mean() - 50
+    assert np.array_equal(editor.canvas.raw, before) and np.array_equal(editor.mask(), mask)
+    assert not editor.is_dirty()  # windowing is no edit
+    dialog.reject()  # Cancel restores the window the dialog opened with
+    assert np.array_equal(editor.canvas.image, shown)
+    dialog = editor.open_display_dialog()
+    dialog.auto_levels()
+    dialog.accept()
+    window = editor.canvas.display_window
+    assert window is not None and not window.auto and 700 <= window.low < window.high <= 1000
+    editor.load(raw + 50, mask, CODES, np.array([[0, 0, 0], [255, 0, 0], [0, 0, 0]], np.uint8), 2)
+    assert editor.canvas.display_window == window  # the window stays for the next image (per project)

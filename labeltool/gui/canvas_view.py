@@ -1,5 +1,9 @@
 """ImageView: paints image + class overlay (+ low-confidence layer) with zoom/pan,
-pixel grid and brush cursor.  Only the exposed rectangle of the image is drawn."""
+pixel grid and brush cursor.  Only the exposed rectangle of the image is drawn.
+
+Display windowing: the view keeps the image data as read (``raw``: any dtype, any bands) and shows
+``display_rgb(raw, display_window)`` (min/max, gamma, auto-levels; ``model.imageio``). Changing the
+window rebuilds only the picture on screen; the data is never written to."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from labeltool.editing import LabelLayer, Overlay, confidence_overlay
+from model.imageio import DisplayWindow, display_rgb
 
 MIN_SCALE, MAX_SCALE = 1 / 64, 64.0
 GRID_MIN_SCALE = 8.0
@@ -23,6 +28,7 @@ def _wrap_argb(buf: np.ndarray) -> QImage:
 
 class ImageView(QWidget):
     viewChanged = Signal()         # zoom / pan changed
+    displayChanged = Signal(object)  # the display window (a dict, DisplayWindow.to_dict()) or None
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -34,7 +40,9 @@ class ImageView(QWidget):
         self.setCursor(Qt.CrossCursor)
         self.layer: LabelLayer | None = None
         self.overlay: Overlay | None = None
-        self.image: np.ndarray | None = None
+        self.image: np.ndarray | None = None  # (H, W, 3) uint8 as shown (the tools see this)
+        self.raw: np.ndarray | None = None  # the data as read; never written to
+        self.display_window: DisplayWindow | None = None  # None: 8-bit as stored, else auto-levels
         self._qimage: QImage | None = None
         self._qoverlay: QImage | None = None
         self._conf_buf: np.ndarray | None = None
@@ -60,7 +68,12 @@ class ImageView(QWidget):
         self.last_update_rect = QRect()
 
     # ------------------------------------------------------------ content
-    def set_content(self, image: np.ndarray | None, layer: LabelLayer | None) -> None:
+    def set_content(self, image: np.ndarray | None, layer: LabelLayer | None, raw: np.ndarray | None = None) -> None:
+        """Show ``image`` ((H, W, 3) uint8) or, when ``raw`` (the data as read) is given, ``raw``
+        through the current display window."""
+        self.raw = raw if raw is not None else image
+        if raw is not None and image is None:
+            image = display_rgb(raw, self.display_window)
         self.image, self.layer = image, layer
         self.polygon_points = []
         self._stroke_last = self._line_anchor = None
@@ -69,13 +82,27 @@ class ImageView(QWidget):
         if image is None or layer is None:
             self.overlay = self._qimage = self._qoverlay = None
         else:
-            h, w = image.shape[:2]
-            self._qimage = QImage(image.data, w, h, image.strides[0],
-                                  QImage.Format_RGB888).convertToFormat(QImage.Format_RGB32)
+            self._qimage = self._picture(image)
             self.overlay = Overlay(layer.mask, layer.palette, layer.visible)
             self._qoverlay = _wrap_argb(self.overlay.buffer)
         self._auto_fit = True
         self.fit_to_window()
+
+    @staticmethod
+    def _picture(image: np.ndarray) -> QImage:
+        h, w = image.shape[:2]
+        return QImage(image.data, w, h, image.strides[0], QImage.Format_RGB888).convertToFormat(QImage.Format_RGB32)
+
+    def set_display_window(self, window: DisplayWindow | dict | None) -> None:
+        """Show the data through ``window`` (None: the default). Only the picture changes."""
+        if isinstance(window, dict):
+            window = DisplayWindow.from_dict(window)
+        self.display_window = window
+        if self.raw is not None and self.layer is not None:
+            self.image = display_rgb(self.raw, window)
+            self._qimage = self._picture(self.image)
+            self.update()
+        self.displayChanged.emit(None if window is None else window.to_dict())
 
     def set_confidence(self, conf: np.ndarray | None, threshold: float = 0.5) -> None:
         if conf is None or self.layer is None:

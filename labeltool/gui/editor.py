@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (
 
 from labeltool.editing import PRESERVE_CLASS, PRESERVE_OFF, PRESERVE_VOID, LabelLayer, guess_void_index
 from labeltool.editing.regions import superpixels_async
+from model.imageio import display_rgb
 
 from . import instances_panel, scribble_tool
 from .canvas import TOOLS, Canvas
+from .display_dialog import DisplayDialog
 from .palette_panel import PalettePanel, ReplaceClassDialog
 from .shortcuts import ShortcutsDialog, shortcut_table
 
@@ -121,6 +123,7 @@ class EditorWidget(QWidget):
             "opacity_down": lambda: self.opacity_slider.setValue(self.opacity_slider.value() - 10),
             "opacity_up": lambda: self.opacity_slider.setValue(self.opacity_slider.value() + 10),
             "show_shortcuts": self.show_shortcuts,
+            "display_window": self.open_display_dialog,
             "toggle_objects": lambda: self.objects_panel.setVisible(self.objects_panel.isHidden()),
             "clean_up": lambda: self.objects_panel.open_cleanup(),
         }
@@ -155,10 +158,11 @@ class EditorWidget(QWidget):
     # ------------------------------------------------------------ loading
     def load(self, image: np.ndarray, mask: np.ndarray | None, names: list[str], palette: np.ndarray,
              void_index: int | None) -> None:
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image must be an HxWx3 uint8 RGB array, got {image.shape} {image.dtype}")
-        image = np.ascontiguousarray(image)
+        raw = np.asarray(image)  # the data as read (any dtype and bands); the canvas shows it windowed
+        raw = raw[:, :, None] if raw.ndim == 2 else raw
+        if raw.ndim != 3 or raw.shape[2] < 1:
+            raise ValueError(f"image must be an HxW or HxWxC array, got {raw.shape} {raw.dtype}")
+        image = np.ascontiguousarray(display_rgb(raw, self.canvas.display_window))
         warn = None
         if void_index is None:
             void_index = guess_void_index(names)
@@ -172,7 +176,7 @@ class EditorWidget(QWidget):
         self.layer = layer
         if void_index is not None:
             layer.visible[void_index] = False  # unlabelled pixels show the image
-        self.canvas.set_content(image, layer)
+        self.canvas.set_content(image, layer, raw=raw)
         self.palette_panel.set_classes(layer.names, layer.palette, layer.visible)
         self.preserve_class_combo.blockSignals(True)
         self.preserve_class_combo.clear()
@@ -276,6 +280,15 @@ class EditorWidget(QWidget):
             return None
         dlg = ReplaceClassDialog(self.layer.names, self.current_class(), self)
         dlg.accepted.connect(lambda: self.replace_class(*dlg.choice()))
+        dlg.open()
+        self._dialog = dlg
+        return dlg
+
+    def open_display_dialog(self) -> DisplayDialog | None:
+        """Display window (min/max, gamma, auto-levels); canvas.displayChanged reports the result."""
+        if self.canvas.raw is None:
+            return None
+        dlg = DisplayDialog(self.canvas.raw, self.canvas.display_window, self.canvas.set_display_window, self)
         dlg.open()
         self._dialog = dlg
         return dlg

@@ -60,6 +60,7 @@ def shortcut_table() -> list[Shortcut]:
         s("toggle_objects", ("O",), "Objects panel: count, outline, recolour or delete objects", "View"),
         s("opacity_down", (",",), "Mask opacity −10 %", "View"),
         s("opacity_up", (".",), "Mask opacity +10 %", "View"),
+        s("display_window", ("Ctrl+D",), "Display: min/max, gamma, auto-levels (the data is not changed)", "View"),
         s("show_shortcuts", ("?",), "This shortcut sheet", "Help"),
     ]
     return rows
