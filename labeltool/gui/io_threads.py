@@ -103,11 +103,11 @@ class Bundle:
 
 def load_bundle(project: Project, name: str) -> Bundle:
     """Decode image, mask and (for a proposal) its confidence map."""
-    from model.imageio import read_image
+    from model.imageio import read_raw
 
     label = project.label_path(name)
     fp = fingerprint(label)
-    image = read_image(project.image_path(name))
+    image = read_raw(project.image_path(name))  # the data as read; the canvas shows it through the display window
     mask = project.load_mask(name) if fp is not None else None
     record = project.record(name)
     status = record.status if record is not None else project.status(name)
