@@ -230,3 +230,17 @@ def test_255_classes_survive_voc_and_coco(tmp_path):
         export(src, tmp_path / fmt)
         import_dataset(tmp_path / fmt, tmp_path / f"{fmt}-back")
         assert np.array_equal(read_indices(tmp_path / f"{fmt}-back" / "labels" / "a_P.png"), mask), fmt
+
+
+@pytest.mark.camvid
+def test_real_camvid_through_voc_and_coco_is_pixel_exact(camvid11, tmp_path):
+    native = tmp_path / "native"
+    import_dataset(camvid11, native, limit=4)
+    export_voc(native, tmp_path / "voc")
+    export_coco(native, tmp_path / "coco", instances=["Car", "Pedestrian"])
+    for fmt in ("voc", "coco"):
+        back = tmp_path / f"{fmt}-back"
+        import_dataset(tmp_path / fmt, back)
+        assert (back / "codes.txt").read_text() == (native / "codes.txt").read_text()
+        for mask in (native / "labels").iterdir():
+            assert np.array_equal(read_indices(back / "labels" / mask.name), read_indices(mask)), (fmt, mask.name)
