@@ -65,14 +65,15 @@ def build(root: Path, n: int, stamped: bool) -> None:
     write_codes(root / "codes.txt", CODES)
     (root / "images").mkdir(parents=True)
     (root / "labels").mkdir()
-    src = root / "src.png"
-    write_image(src, np.random.default_rng(0).integers(0, 255, (H, W, 3), dtype=np.uint8))
+    pixels = np.random.default_rng(0).integers(0, 255, (H, W, 3), dtype=np.uint8)
     png = encode_mask(np.ones((H, W), np.uint8), None)
     if stamped:
         png = stamp(png, {"source": "model", "model": "bench", "at": "now"}, with_pixels=True)
-    msk = root / "mask.png"
-    msk.write_bytes(png)
     for i in range(n):
+        if i % 50000 == 0:  # a file system allows ~65,000 links to one file
+            src, msk = root / f"src{i}.png", root / f"mask{i}.png"
+            write_image(src, pixels)
+            msk.write_bytes(png)
         os.link(src, root / "images" / f"f{i:06d}.png")
         if i < n // 2:
             os.link(msk, root / "labels" / f"f{i:06d}_P.png")
