@@ -204,3 +204,33 @@ def test_objects_panel_picks_recolours_and_cleans_up_with_real_events(qtbot):
     assert (ed.layer.mask[0:2, 0:2] == 3).all()  # other classes untouched
     ed.undo()
     assert ed.layer.mask.tobytes() == m.tobytes()
+
+
+def test_editor_with_256_classes_searches_and_keeps_digit_keys(qtbot):
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from labeltool.gui.editor import EditorWidget
+
+    names = [f"class{i:03d}" for i in range(255)] + ["Void"]
+    ed = EditorWidget()
+    qtbot.addWidget(ed)
+    ed.resize(900, 600)
+    ed.show()
+    qtbot.waitExposed(ed)
+    mask = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    ed.load(np.zeros((16, 16, 3), np.uint8), mask, names, default_palette(names), 255)
+    ed.activateWindow()
+    ed.canvas.setFocus()
+    QApplication.processEvents()
+    assert ed.palette_panel.count() == 256
+    qtbot.keyClick(ed.canvas, Qt.Key_0)  # the tenth class
+    assert ed.current_class() == 9
+    qtbot.keyClick(ed.canvas, Qt.Key_F, Qt.ControlModifier)
+    qtbot.keyClicks(ed.palette_panel.search, "class2")
+    assert ed.palette_panel.visible_rows() == list(range(200, 255))
+    ed.palette_panel.search.setText("class137")
+    assert ed.palette_panel.visible_rows() == [137] and ed.current_class() == 137
