@@ -169,7 +169,7 @@ def test_objects_panel_picks_recolours_and_cleans_up_with_real_events(qtbot):
     assert panel.isVisible()
     assert panel.counts() == {0: 2, 1: 3, 2: 1, 3: 1}
     tops = [panel.tree.topLevelItem(i).text(0) for i in range(panel.tree.topLevelItemCount())]
-    assert tops[1] == "Car — 3 objects"
+    assert tops[1] == "Car: 3"
     qtbot.mouseClick(panel.pick_button, Qt.LeftButton)
     p = ed.canvas.widget_point(21.5, 31.5)
     qtbot.mouseClick(ed.canvas, Qt.LeftButton, Qt.NoModifier, QPoint(round(p.x()), round(p.y())))
@@ -180,7 +180,7 @@ def test_objects_panel_picks_recolours_and_cleans_up_with_real_events(qtbot):
     qtbot.mouseClick(panel.recolour_button, Qt.LeftButton)
     assert (ed.layer.mask[20:23, 30:33] == 2).all() and ed.is_dirty()
     assert panel.counts()[1] == 2
-    assert panel.tree.topLevelItem(1).text(0) == "Car — 2 objects"
+    assert panel.tree.topLevelItem(1).text(0) == "Car: 2"
     assert panel.tree.currentItem().parent().text(0).startswith("Tree")  # the object stays selected, now Tree
     cars = panel.tree.topLevelItem(1)
     cars.setExpanded(True)  # lists the cars, largest first

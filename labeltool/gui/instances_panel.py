@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QRadioButton,
@@ -126,7 +127,10 @@ class InstancesPanel(QWidget):
         self.title = QLabel(TITLE, self)
         self.title.setWordWrap(True)
         self.tree = QTreeWidget(self)
-        self.tree.setHeaderLabels(["Class / object", "Pixels"])
+        self.tree.setHeaderLabels(["Class: objects", "Pixels"])
+        self.tree.header().setStretchLastSection(False)
+        self.tree.header().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeToContents)
         self.tree.setSelectionMode(QAbstractItemView.SingleSelection)
         self.tree.itemSelectionChanged.connect(self._selection_changed)
         self.tree.itemExpanded.connect(self._populate)
@@ -186,8 +190,8 @@ class InstancesPanel(QWidget):
         splitter = self.parentWidget()
         if hasattr(splitter, "sizes") and splitter.sizes()[-1] < self.minimumWidth():
             sizes = splitter.sizes()
-            sizes[0] = max(sizes[0] - 240, 100)
-            sizes[-1] = 240
+            sizes[0] = max(sizes[0] - 280, 100)
+            sizes[-1] = 280
             splitter.setSizes(sizes)
         self._maybe_new_image()
         self.refresh()
@@ -217,8 +221,9 @@ class InstancesPanel(QWidget):
         if layer is not None:
             pixels = np.bincount(layer.mask.ravel(), minlength=layer.n_classes)
             for cls, count in self.counts().items():
-                top = QTreeWidgetItem([f"{layer.names[cls]} — {count} object{'s' if count != 1 else ''}",
-                                       str(int(pixels[cls]))])
+                top = QTreeWidgetItem([f"{layer.names[cls]}: {count}", str(int(pixels[cls]))])
+                top.setToolTip(0, f"{layer.names[cls]}: {count} object{'s' if count != 1 else ''} "
+                                  "(expand to list them, largest first)")
                 top.setData(0, Qt.UserRole, cls)
                 top.setFlags(top.flags() & ~Qt.ItemIsSelectable)
                 top.setChildIndicatorPolicy(QTreeWidgetItem.ShowIndicator)
@@ -237,7 +242,7 @@ class InstancesPanel(QWidget):
             return
         objects = class_instances(layer.mask, int(top.data(0, Qt.UserRole)))
         for inst in objects[:MAX_LISTED]:
-            child = QTreeWidgetItem([f"#{inst.number}  at x={inst.seed[1]}, y={inst.seed[0]}", str(inst.area)])
+            child = QTreeWidgetItem([f"#{inst.number}  x {inst.seed[1]}, y {inst.seed[0]}", str(inst.area)])
             child.setData(0, Qt.UserRole, inst)
             top.addChild(child)
         if len(objects) > MAX_LISTED:
