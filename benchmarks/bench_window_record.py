@@ -106,7 +106,8 @@ def run(count: int, steps: int) -> dict:
         for k in range(steps):
             settle(20)
             layer = win.editor.layer
-            change = layer.dab(10 + k % 60, 10 + k % 100, 3, 1 + k % 2)  # one brush dab, one undo step
+            y, x = 10 + k % 60, 10 + k % 100
+            change = layer.dab(y, x, 3, (layer.class_at(y, x) + 1) % 3)  # one brush dab, one undo step
             win.editor.canvas.apply_change(change)
             win.editor.canvas.edited.emit(change)
             name = win.shown
@@ -140,19 +141,84 @@ def run(count: int, steps: int) -> dict:
         }
 
 
+def list_scale(rows: int) -> dict:
+    """The file list alone at ``rows`` images (records in memory, no files): build, filter, search,
+    re-order, and one row's update after a save."""
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QApplication
+
+    from labeltool.gui.file_list import FileList
+    from labeltool.session import Session
+
+    app = QApplication.instance() or QApplication([])
+    names = [f"frame{i:06d}" for i in range(rows)]
+    rng = np.random.default_rng(0)
+    records = {n: SimpleNamespace(status="proposed" if i % 3 else "none", entropy=float(rng.random()),
+                                  mean_confidence=0.8, unsure_fraction=0.1, margin=None)
+               for i, n in enumerate(names)}
+    project = SimpleNamespace(names=lambda: list(names))
+    out = {"rows": rows}
+    t = time.perf_counter()
+    session = Session(project, records=records, image_pixels=H * W)
+    out["session_s"] = round(time.perf_counter() - t, 3)
+    widget = FileList()
+    widget.resize(400, 800)
+    widget.show()
+    t = time.perf_counter()
+    widget.set_session(session)
+    app.processEvents()
+    out["show_s"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    widget.set_status_filter("proposed")
+    app.processEvents()
+    out["filter_s"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    widget.search.setText("12")
+    app.processEvents()
+    out["search_s"] = round(time.perf_counter() - t, 3)
+    widget.search.setText("")
+    widget.set_status_filter("all")
+    t = time.perf_counter()
+    widget.set_order("name")
+    app.processEvents()
+    out["reorder_s"] = round(time.perf_counter() - t, 3)
+    updates = []
+    for k in range(200):
+        name = names[(k * 7919) % rows]
+        t = time.perf_counter()
+        index = session.update(name, "corrected", SimpleNamespace(status="corrected", entropy=None,
+                                                                  mean_confidence=None, unsure_fraction=None,
+                                                                  margin=None))
+        widget.row_changed(index)
+        widget.summarise()
+        app.processEvents()
+        updates.append(time.perf_counter() - t)
+    out["row_update_p95_ms"] = round(1000 * percentile(updates, 95), 2)
+    widget.close()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, action="append")
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--list-rows", type=int, action="append", help="also time the file list alone")
     args = parser.parse_args()
-    results = [run(n, args.steps) for n in (args.images or [10_000])]
-    keys = list(results[0])
-    print(" | ".join(keys))
-    for r in results:
-        print(" | ".join(str(r[k]) for k in keys))
-    out = Path(__file__).with_name("results") / "window_record.json"
+    lists = [list_scale(n) for n in (args.list_rows or [])]
+    if lists:
+        print(" | ".join(lists[0]))
+        for r in lists:
+            print(" | ".join(str(v) for v in r.values()))
+    results = [run(n, args.steps) for n in (args.images or ([] if lists else [10_000]))]
+    if results:
+        print(" | ".join(results[0]))
+        for r in results:
+            print(" | ".join(str(v) for v in r.values()))
+    out = Path(__file__).with_name("results") / ("window_record.json" if results else "window_list.json")
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"machine": os.uname().nodename, "cpus": os.cpu_count(), "results": results},
+    out.write_text(json.dumps({"machine": os.uname().nodename, "cpus": os.cpu_count(), "results": results,
+                               "list": lists},
                               indent=1) + "\n")
     print(f"wrote {out}")
 

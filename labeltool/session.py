@@ -81,14 +81,27 @@ def accept_action(status: str, dirty: bool) -> str:
     return "nothing"
 
 
+STATUS_CODES = {"none": 0, "proposed": 1, "corrected": 2, "unknown": 3}
+
+
+def _name_rank(names: list[str]) -> np.ndarray:
+    """Each name's place in name order."""
+    order = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.empty(len(names), np.int64)
+    rank[order] = np.arange(len(names))
+    return rank
+
+
 class Session:
-    """The open project's rows: names in project order plus status, uncertainty and display order."""
+    """The open project's rows: names in project order plus status, uncertainty, display order and the
+    rows the list shows (numpy arrays: ordering or filtering 100,000 images takes milliseconds)."""
 
     def __init__(self, project: Project, records: dict[str, Any] | None = None,
                  statuses: dict[str, str] | None = None, image_pixels: int | None = None):
         self.project = project
-        self.names = project.names()
+        self.names = list(project.names())
         self.row_of = {name: i for i, name in enumerate(self.names)}
+        self._lower = [n.lower() for n in self.names]
         self.index = -1
         self.image_pixels = image_pixels  # typical pixel count (first image), for the pixels-to-check estimate
         self.pixels: dict[str, int] = {}  # exact pixel counts of images seen
@@ -96,17 +109,45 @@ class Session:
             statuses = {n: r.status for n, r in records.items()} if records is not None else project.statuses()
         self.records: dict[str, Any] = dict(records or {})
         self.statuses = [statuses.get(n, "none") for n in self.names]
-        self.measure = uncertainty_measure(self.records.values())
-        self.uncertainty = [uncertainty(self.records.get(n), self.measure) for n in self.names]
+        self.codes = np.array([STATUS_CODES.get(v, 0) for v in self.statuses], np.int8)
         self.counts = Counter(self.statuses)
-        self._to_check = [self._estimate(i) for i in range(len(self.names))]
-        self.total_to_check = sum(v for v in self._to_check if v)
+        self._columns_from_records()
+        self._name_rank = _name_rank(self.names)
         self.order_mode = "uncertain" if self.has_uncertainty() else "name"
         self.status_filter = "all"
         self.search = ""
-        self.order: list[int] = []
-        self.position: list[int] = []
+        self.order = np.arange(len(self.names))
+        self.position = np.arange(len(self.names))
+        self.visible = self.order
+        self.row_in_view = self.position
         self.sort()
+
+    def _columns_from_records(self) -> None:
+        """uncertainty and pixels-to-check for every image at once (vectorised: 100,000 records)."""
+        recs = [self.records.get(n) for n in self.names]
+
+        def column(attr: str) -> np.ndarray:
+            return np.array([None if r is None else getattr(r, attr, None) for r in recs], np.float64)
+
+        values = {m: column(m) for m in MEASURES}
+        scored = np.zeros(len(recs), bool)
+        for v in values.values():
+            scored |= np.isfinite(v)
+        self.measure = None  # uncertainty_measure's rule, on the columns
+        if scored.any():
+            self.measure = next((m for m in MEASURES if np.isfinite(values[m][scored]).all()), "mean_confidence")
+        values = {m: (v if m == "entropy" else 1.0 - v) for m, v in values.items()}
+        order = ([self.measure] if self.measure else []) + [m for m in MEASURES if m != self.measure]
+        unc = np.full(len(recs), np.nan)
+        for m in reversed(order):  # the first measure a record has wins
+            unc = np.where(np.isfinite(values[m]), values[m], unc)
+        self.uncertainty = unc
+        unsure = column("unsure_fraction")
+        pixels = np.full(len(recs), float(self.image_pixels or 0))
+        estimate = np.rint(unsure * pixels)
+        ok = np.isfinite(estimate) & (pixels > 0) & (self.codes != STATUS_CODES["corrected"])
+        self._to_check = np.where(ok, np.nan_to_num(estimate), -1).astype(np.int64)
+        self.total_to_check = int(self._to_check[self._to_check > 0].sum())
 
     # ---- rows ----------------------------------------------------------------------------------
     @property
@@ -117,21 +158,24 @@ class Session:
         return self.statuses[self.row_of[name]]
 
     def has_uncertainty(self) -> bool:
-        return any(u is not None for u in self.uncertainty)
+        return bool(np.isfinite(self.uncertainty).any())
 
     def to_check(self, index: int) -> int | None:
-        return self._to_check[index]
+        value = int(self._to_check[index])
+        return None if value < 0 else value
 
-    def _estimate(self, index: int) -> int | None:
+    def _estimate(self, index: int) -> int:
+        """-1: nothing to estimate."""
         if self.statuses[index] == "corrected":
-            return None
+            return -1
         name = self.names[index]
-        return pixels_to_check(self.records.get(name), self.pixels.get(name, self.image_pixels))
+        value = pixels_to_check(self.records.get(name), self.pixels.get(name, self.image_pixels))
+        return -1 if value is None else value
 
     def _set_estimate(self, index: int) -> None:
-        old = self._to_check[index] or 0
+        old = max(int(self._to_check[index]), 0)
         self._to_check[index] = self._estimate(index)
-        self.total_to_check += (self._to_check[index] or 0) - old
+        self.total_to_check += max(int(self._to_check[index]), 0) - old
 
     def set_pixels(self, name: str, pixels: int) -> None:
         """The exact size of an image once it has been decoded."""
@@ -141,7 +185,8 @@ class Session:
 
     def update(self, name: str, status: str, record: Any = None) -> int | None:
         """A record changed (a save, a proposal, another process); returns the project index or None.
-        The display order is kept (rows do not jump under the user); call sort() to re-order."""
+        The order and the rows shown are kept (rows do not jump or vanish under the user); sort() and
+        refilter() lay them out again."""
         index = self.row_of.get(name)
         if index is None:
             return None
@@ -150,55 +195,65 @@ class Session:
             self.counts[old] -= 1
             self.counts[status] += 1
             self.statuses[index] = status
+            self.codes[index] = STATUS_CODES.get(status, 0)
         if record is not None:
             self.records[name] = record
-            self.uncertainty[index] = uncertainty(record, self.measure)
-            if self.measure is None and self.uncertainty[index] is not None:
+            if self.measure is None:
                 self.measure = uncertainty_measure([record])
+            value = uncertainty(record, self.measure)
+            self.uncertainty[index] = np.nan if value is None else value
         self._set_estimate(index)
         return index
 
     def add(self, names: list[str], statuses: dict[str, str] | None = None) -> list[int]:
-        """Images that appeared in the folder: appended at the end of the display order."""
-        added = []
-        for name in names:
-            if name in self.row_of:
-                continue
-            index = len(self.names)
+        """Images that appeared in the folder: appended at the end of the order (and of the rows shown
+        when they pass the filter)."""
+        new = [n for n in dict.fromkeys(names) if n not in self.row_of]
+        if not new:
+            return []
+        first = len(self.names)
+        added = list(range(first, first + len(new)))
+        for name in new:
+            self.row_of[name] = len(self.names)
             self.names.append(name)
-            self.row_of[name] = index
+            self._lower.append(name.lower())
             status = (statuses or {}).get(name, "none")
             self.statuses.append(status)
             self.counts[status] += 1
-            self.uncertainty.append(None)
-            self._to_check.append(None)
-            self.position.append(len(self.order))
-            self.order.append(index)
-            added.append(index)
+        self.codes = np.concatenate([self.codes, [STATUS_CODES.get(self.statuses[i], 0) for i in added]]).astype(np.int8)
+        self.uncertainty = np.concatenate([self.uncertainty, np.full(len(new), np.nan)])
+        self._to_check = np.concatenate([self._to_check, np.full(len(new), -1, np.int64)])
+        self._name_rank = _name_rank(self.names)
+        self.order = np.concatenate([self.order, added])
+        self.position = np.concatenate([self.position, np.arange(first, first + len(new))])
+        shown = [i for i in added if self.passes(i)]
+        self.row_in_view = np.concatenate([self.row_in_view, np.full(len(new), -1)])
+        if shown:
+            self.row_in_view[shown] = np.arange(len(self.visible), len(self.visible) + len(shown))
+            self.visible = np.concatenate([self.visible, shown])
         return added
 
     # ---- order and filter ----------------------------------------------------------------------
     def sort(self, mode: str | None = None) -> None:
+        """Order every image by ``mode`` (default: the current one), then recompute the rows shown."""
         if mode is not None:
             if mode not in ORDERS:
                 raise ValueError(f"unknown order {mode!r}; expected one of {tuple(ORDERS)}")
             self.order_mode = mode
-        count = len(self.names)
+        unc = np.nan_to_num(self.uncertainty, nan=0.0)
         if self.order_mode == "name":
-            order = sorted(range(count), key=lambda i: self.names[i])
+            order = np.argsort(self._name_rank, kind="stable")
         elif self.order_mode == "uncertain":
-            def key(i):
-                done = self.statuses[i] == "corrected"
-                u = self.uncertainty[i]
-                return (2 if done else (0 if u is not None else 1), -(u or 0.0), self.names[i])
-            order = sorted(range(count), key=key)
+            done = self.codes == STATUS_CODES["corrected"]
+            group = np.where(done, 2, np.where(np.isfinite(self.uncertainty), 0, 1))
+            order = np.lexsort((self._name_rank, -unc, group))
         else:
-            order = sorted(range(count), key=lambda i: (STATUS_RANK.get(self.statuses[i], 9),
-                                                        -(self.uncertainty[i] or 0.0), self.names[i]))
+            rank = np.array([STATUS_RANK[s] for s in STATUS_CODES], np.int8)[self.codes]
+            order = np.lexsort((self._name_rank, -unc, rank))
         self.order = order
-        self.position = [0] * count
-        for pos, i in enumerate(order):
-            self.position[i] = pos
+        self.position = np.empty(len(order), np.int64)
+        self.position[order] = np.arange(len(order))
+        self.refilter()
 
     def set_filter(self, status: str | None = None, search: str | None = None) -> None:
         if status is not None:
@@ -207,42 +262,68 @@ class Session:
             self.status_filter = status
         if search is not None:
             self.search = search.strip().lower()
+        self.refilter()
+
+    def _passing(self) -> np.ndarray:
+        ok = np.ones(len(self.names), bool)
+        if self.status_filter != "all":
+            ok &= self.codes == STATUS_CODES[self.status_filter]
+        if self.search:
+            needle = self.search
+            ok &= np.fromiter((needle in n for n in self._lower), bool, len(self._lower))
+        return ok
+
+    def refilter(self) -> None:
+        """Recompute the rows shown (order + status filter + search)."""
+        ok = self._passing()
+        self.visible = self.order[ok[self.order]]
+        self.row_in_view = np.full(len(self.names), -1, np.int64)
+        self.row_in_view[self.visible] = np.arange(len(self.visible))
+
+    def would_show(self, name: str, status: str) -> bool:
+        """Whether an image with this name and status passes the filter and search."""
+        if self.status_filter != "all" and status != self.status_filter:
+            return False
+        return not self.search or self.search in name.lower()
 
     def passes(self, index: int) -> bool:
         if self.status_filter != "all" and self.statuses[index] != self.status_filter:
             return False
-        return not self.search or self.search in self.names[index].lower()
+        return not self.search or self.search in self._lower[index]
 
     def shown(self) -> list[int]:
         """Project indices as the list shows them, top to bottom."""
-        return [i for i in self.order if self.passes(i)]
+        return [int(i) for i in self.visible]
 
     # ---- navigation ----------------------------------------------------------------------------
+    def _walkable(self) -> np.ndarray:
+        """Indices Next may go to, in order: those passing the filter now (statuses may have changed
+        since the list was laid out)."""
+        ok = self._passing()
+        return self.order[ok[self.order]]
+
     def step(self, delta: int) -> int | None:
         """The image ``delta`` places away in the list as shown, or None past either end."""
-        if not self.order:
+        walk = self._walkable()
+        if not len(walk) or delta == 0:
             return None
-        pos = self.position[self.index] if self.index >= 0 else -1
-        direction = 1 if delta > 0 else -1
-        remaining = abs(delta)
-        while True:
-            pos += direction
-            if not 0 <= pos < len(self.order):
-                return None
-            if self.passes(self.order[pos]):
-                remaining -= 1
-                if remaining == 0:
-                    return self.order[pos]
+        positions = self.position[walk]
+        pos = int(self.position[self.index]) if self.index >= 0 else -1
+        if delta > 0:
+            k = int(np.searchsorted(positions, pos, side="right")) + delta - 1
+        else:
+            k = int(np.searchsorted(positions, pos, side="left")) + delta
+        return int(walk[k]) if 0 <= k < len(walk) else None
 
     def next_not_corrected(self) -> int | None:
         """The next image (wrapping around) in the list as shown that has no corrected mask."""
-        count = len(self.order)
-        start = self.position[self.index] if self.index >= 0 else -1
-        for offset in range(1, count + 1):
-            index = self.order[(start + offset) % count]
-            if self.statuses[index] != "corrected" and self.passes(index) and index != self.index:
-                return index
-        return None
+        walk = self._walkable()
+        walk = walk[(self.codes[walk] != STATUS_CODES["corrected"]) & (walk != self.index)]
+        if not len(walk):
+            return None
+        pos = int(self.position[self.index]) if self.index >= 0 else -1
+        k = int(np.searchsorted(self.position[walk], pos, side="right"))
+        return int(walk[k % len(walk)])
 
     # ---- headless load/save (scripts and tests; the window goes through labeltool.gui.io_threads) ----
     def load(self, index: int) -> Loaded:

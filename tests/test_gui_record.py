@@ -147,7 +147,7 @@ def test_saving_one_image_updates_its_row_only(window, qtbot):
     qtbot.keyClick(canvas, Qt.Key_2)
     qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(window, 20, 20))
     qtbot.keyClick(window, Qt.Key_S, Qt.ControlModifier)
-    row = window.session.position[window.session.row_of["img6"]]
+    row = int(window.session.row_in_view[window.session.row_of["img6"]])
     assert changed and set(changed) == {(row, row)} and not resets
     after = {r: [model.index(r, c).data() for c in range(4)] for r in range(model.rowCount())}
     assert after[row][1] == "corrected"

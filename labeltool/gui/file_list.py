@@ -1,18 +1,22 @@
 """The list of images (model/view, fine at 100,000 rows): status, model confidence and the pixels to check,
-with a status filter, a name search and the navigation order. The rows are the Session's own arrays: a
-save updates one row (dataChanged for that row only); a new order or filter re-lays the list once."""
+with a status filter, a name search and the navigation order.
+
+The model's rows are the Session's rows shown (its order, filter and search, computed with numpy): a save
+updates one row (dataChanged for that row only); a new order or filter re-lays the list once. No
+QSortFilterProxyModel: its per-row Python filter callback took seconds at 100,000 rows."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
-    QTreeView,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -37,7 +41,7 @@ def short_count(n: int | None) -> str:
 
 
 class FileTableModel(QAbstractTableModel):
-    """Rows in the session's display order; reads the Session's arrays, copies nothing."""
+    """The Session's rows shown, top to bottom; reads its arrays, copies nothing."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -54,7 +58,7 @@ class FileTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008 - Qt's signature
-        return 0 if parent.isValid() or self.session is None else len(self.session.order)
+        return 0 if parent.isValid() or self.session is None else len(self.session.visible)
 
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(COLUMNS)
@@ -68,7 +72,7 @@ class FileTableModel(QAbstractTableModel):
         s = self.session
         if s is None or not index.isValid():
             return None
-        i = s.order[index.row()]
+        i = int(s.visible[index.row()])
         column = index.column()
         if role == Qt.DisplayRole:
             if column == 0:
@@ -89,42 +93,27 @@ class FileTableModel(QAbstractTableModel):
         return None
 
     def row_changed(self, index: int) -> None:
-        """One image's record changed: repaint (and re-filter) its row only."""
+        """One image's record changed: repaint its row only (it stays in place until the next re-lay)."""
         if self.session is None:
             return
-        row = self.session.position[index]
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        row = int(self.session.row_in_view[index])
+        if row >= 0:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def add_names(self, names: list[str], statuses: dict[str, str] | None = None) -> list[int]:
         """Images that appeared in the folder: appended as rows at the end, in one insert."""
         s = self.session
-        new = [n for n in dict.fromkeys(names) if s is not None and n not in s.row_of]
-        if not new:
+        if s is None:
             return []
-        first = len(s.order)
-        self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+        before = len(s.visible)
+        new = [n for n in dict.fromkeys(names) if n not in s.row_of]
+        shown = sum(1 for n in new if s.would_show(n, (statuses or {}).get(n, "none")))
+        if shown:
+            self.beginInsertRows(QModelIndex(), before, before + shown - 1)
         added = s.add(new, statuses)
-        self.endInsertRows()
+        if shown:
+            self.endInsertRows()
         return added
-
-
-class FilterProxy(QSortFilterProxyModel):
-    """Status filter + name search (the Session's rule); the order stays the source's."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setDynamicSortFilter(True)
-
-    def filterAcceptsRow(self, row, parent) -> bool:  # noqa: N802
-        s = self.sourceModel().session
-        return s is None or s.passes(s.order[row])
-
-    def refilter(self) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
-            self.beginFilterChange()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:  # pragma: no cover - older Qt
-            self.invalidateFilter()
 
 
 class FileList(QWidget):
@@ -139,19 +128,20 @@ class FileList(QWidget):
         super().__init__(parent)
         self.session: Session | None = None
         self.model = FileTableModel(self)
-        self.proxy = FilterProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.view = QTreeView()
-        self.view.setModel(self.proxy)
-        self.view.setRootIsDecorated(False)
-        self.view.setUniformRowHeights(True)  # needed for 100,000 rows
-        self.view.setAllColumnsShowFocus(True)
+        self.proxy = self.model  # what the view shows (the old name)
+        self.view = QTableView()  # lays out only the rows on screen (QTreeView visits every row on a reset)
+        self.view.setModel(self.model)
+        self.view.verticalHeader().hide()
+        self.view.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)
+        self.view.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 4)
+        self.view.setShowGrid(False)
+        self.view.setWordWrap(False)
         self.view.setSelectionMode(QAbstractItemView.SingleSelection)
         self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.view.activated.connect(self._on_index)
         self.view.clicked.connect(self._on_index)
-        self.view.header().setStretchLastSection(False)
+        self.view.horizontalHeader().setStretchLastSection(True)
         self.view.setColumnWidth(0, 150)
         self.tree = self.view  # the old name
         self.summary = QLabel()
@@ -193,7 +183,7 @@ class FileList(QWidget):
             self.order.setCurrentIndex(list(ORDERS).index(session.order_mode))
             self.order.blockSignals(False)
             session.set_filter(self.status_filter.currentData(), self.search.text())
-            self.proxy.refilter()
+            self.model.relayout()
         self.summarise()
 
     def row_changed(self, index: int) -> None:
@@ -212,22 +202,22 @@ class FileList(QWidget):
     def select(self, index: int) -> None:
         if self.session is None or not 0 <= index < len(self.session.names):
             return
-        proxy_index = self.proxy.mapFromSource(self.model.index(self.session.position[index], 0))
-        if not proxy_index.isValid():
+        row = int(self.session.row_in_view[index])
+        if row < 0:
             self.view.clearSelection()
             return
+        model_index = self.model.index(row, 0)
         self.view.blockSignals(True)
-        self.view.setCurrentIndex(proxy_index)
+        self.view.setCurrentIndex(model_index)
         self.view.blockSignals(False)
-        self.view.scrollTo(proxy_index)
+        self.view.scrollTo(model_index)
 
     def status_text(self, index: int) -> str:
         return STATUS_TEXT[self.session.statuses[index]]
 
     def shown_names(self) -> list[str]:
         """Names top to bottom as the view shows them (what a person sees)."""
-        rows = self.proxy.rowCount()
-        return [self.proxy.index(r, 0).data() for r in range(rows)]
+        return [self.session.names[int(i)] for i in self.session.visible] if self.session else []
 
     def summarise(self) -> None:
         s = self.session
@@ -260,14 +250,14 @@ class FileList(QWidget):
     def _filter_changed(self, _i: int = 0) -> None:
         if self.session is not None:
             self.session.set_filter(self.status_filter.currentData(), self.search.text())
-            self.proxy.refilter()
+            self.model.relayout()
             self.select(self.session.index)
         self.filterChanged.emit()
 
     def _search_changed(self, _text: str) -> None:
         self._filter_changed()
 
-    def _on_index(self, proxy_index) -> None:
-        index = proxy_index.sibling(proxy_index.row(), 0).data(INDEX_ROLE)
+    def _on_index(self, model_index) -> None:
+        index = model_index.sibling(model_index.row(), 0).data(INDEX_ROLE)
         if index is not None:
             self.activated.emit(int(index))
