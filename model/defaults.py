@@ -17,7 +17,7 @@ import torch
 
 from .config import TrainConfig
 from .errors import ModelFileError
-from .modelfile import latest_model, read_card
+from .modelfile import active_model, read_card
 
 CPU_TIME_BUDGET = 255.0  # seconds of training; plus start-up and saving stays under 5 minutes
 GPU_TIME_BUDGET = 600.0
@@ -166,7 +166,7 @@ def _init_model(cfg: TrainConfig, models_dir: Path, codes: list[str], notes: lis
     if cfg.init not in ("auto", "latest"):
         path = Path(cfg.init)
     else:
-        path = latest_model(models_dir)
+        path = active_model(models_dir)  # fine-tune the model that proposes, not a newer one the gate turned down
         if path is None:
             if cfg.init == "latest":
                 raise ModelFileError(f"{models_dir}: no complete model to fine-tune")

@@ -48,13 +48,14 @@ def evaluate_project(
     batch_size: int = 4,
     on_progress: Callable[[int, int, str], None] | None = None,
     save: bool = True,
+    names: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run the model (latest, ``model_path`` or a ready ``predictor``) over the split's corrected
     images. Returns the metrics dict (see ``metrics_from_confusion``) plus ``split``, ``model``,
     ``images`` and, when saved, ``json_path`` and ``confusion_png``."""
     from .predict import Predictor
 
-    names = split_names(project, split)
+    names = split_names(project, split) if names is None else list(names)  # names: e.g. a retrain's hold-out
     model_name = "model"
     if predictor is None:
         loaded = load_checked_model(project, model_path, device)

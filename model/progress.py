@@ -91,14 +91,20 @@ class ConsoleProgress:
     def __call__(self, event: Event) -> None:
         kind = event.get("event")
         out = self.stream
-        if kind == "start":
-            self._epochs = event.get("epochs")
-            out.write(f"training on {event.get('images')} images, device {event.get('device')}, "
-                      f"{event.get('epochs')} epochs x {event.get('steps_per_epoch')} steps\n")
+        if kind == "start":  # with a time budget "epochs" is only the cap: the steps carry the plan
+            self._epochs = None if event.get("time_budget") else event.get("epochs")
+            plan = (f"as many epochs as fit {event.get('time_budget'):.0f} s" if event.get("time_budget")
+                    else f"{event.get('epochs')} epochs")
+            out.write(f"training on {event.get('images')} images ({event.get('valid_images', 0)} validation), device "
+                      f"{event.get('device')}, {plan} x {event.get('steps_per_epoch')} steps\n")
         elif kind == "step":
             steps, step, epoch = event.get("steps"), event.get("step"), event.get("epoch")
+            if event.get("epochs"):  # the planned epochs (a time-budgeted run knows them after a few steps)
+                self._epochs = event["epochs"]
+            desc = f"epoch {epoch}/{self._epochs}" if self._epochs else f"epoch {epoch}"
+            if self._bar is not None and self._tqdm and self._bar.desc != desc:
+                self._bar.set_description_str(desc, refresh=False)
             if self._bar is None:
-                desc = f"epoch {epoch}/{self._epochs or '?'}"
                 if self._tqdm:
                     from tqdm import tqdm
 
@@ -113,6 +119,7 @@ class ConsoleProgress:
                 out.write(f"\r{self._bar} step {step}/{steps} loss {loss:.4f}")
         elif kind == "epoch_end":
             self._close_bar()
+            self._epochs = event.get("epochs") or self._epochs
             metrics = event.get("metrics") or {}
             shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, (int, float)))
             out.write(f"epoch {event.get('epoch')}/{event.get('epochs')}: train loss {event.get('train_loss'):.4f}"

@@ -24,15 +24,15 @@ LOW_CONFIDENCE = 0.5  # pixels below this count as "unsure" in the summary
 
 
 def resolve_model_path(project, model_path: str | Path | None = None) -> Path:
-    """``model_path`` if given, else the newest complete model in the project; ModelFileError if none."""
-    from .modelfile import latest_model
+    """``model_path`` if given, else the project's active model (model.registry); ModelFileError if none."""
+    from .registry import active_model
 
     if model_path is not None:
         path = Path(model_path)
         if not path.exists():
             raise ModelFileError(f"{path}: model file not found")
         return path
-    path = latest_model(project.models_dir)
+    path = active_model(project.models_dir)  # the model the promotion gate (or the user) made active
     if path is None:
         raise ModelFileError(f"{project.models_dir}: no trained model yet; train one first "
                              "(labeltool train DATASET) or give --model PATH")

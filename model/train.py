@@ -9,6 +9,7 @@ torchrun (only rank 0 writes files and emits events).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -29,10 +30,11 @@ from .defaults import detect_hardware, project_working_scale, resolve_config
 from .errors import LabeltoolError
 from .imageio import image_size
 from .losses import build_loss, class_weights_from_counts
-from .modelfile import load_model, make_card, read_card, save_model
+from .modelfile import LoadedModel, load_model, make_card, read_card, save_model
 from .networks import build_model
 from .progress import Event, null_sink
 from .project import Project
+from .registry import GATE_RULE, active_model, choose_holdout, decide, read_registry, record_trained, train_lock
 
 PROBE_STEPS = 4  # steps timed before the schedule is sized to the time budget
 SAVE_RESERVE_S = 3.0
@@ -44,11 +46,18 @@ class TrainingCancelled(LabeltoolError):
 
 def train_dataset(root: str | Path, cfg: TrainConfig | None = None, on_event: Callable[[Event], None] | None = None,
                   cancel: Callable[[], bool] | None = None) -> Path:
-    """Train on ``root``'s corrected masks; returns the saved model's .safetensors path."""
+    """Train on ``root``'s corrected masks; returns the saved model's .safetensors path.
+
+    One trainer per dataset: ``models/.train.lock`` is held for the whole run (model.registry.train_lock),
+    so a second run of the same dataset (the app, a terminal) stops at once with a message naming the first.
+    """
     dist = tu.setup_distributed()
     emit = (on_event or null_sink) if dist.main else null_sink
+    root = Path(root).expanduser()
     try:
-        return _Run(Path(root), cfg, emit, cancel or (lambda: False), dist).run()
+        locked = train_lock(root.resolve() / "models") if dist.main and root.is_dir() else contextlib.nullcontext()
+        with locked:
+            return _Run(root, cfg, emit, cancel or (lambda: False), dist).run()
     finally:
         tu.teardown_distributed(dist)
 
@@ -63,6 +72,10 @@ class _Run:
         self.train_names, self.val_names, note = split_names(project)
         if note:
             emit({"event": "notice", "message": note})
+        self.val_source = "valid.txt" if self.val_names else "none"
+        self.holdout: list[str] | None = None  # the automatic hold-out, kept in the registry for later retrains
+        if not self.val_names and (cfg is None or cfg.validate):
+            self._hold_out()
         self.hw = detect_hardware()
         user_freeze = cfg.freeze_epochs if cfg is not None else None
         self.cfg, self.init_path, notes = resolve_config(
@@ -84,6 +97,20 @@ class _Run:
         if self.cfg.channels_last:
             self.net.to(memory_format=torch.channels_last)
         self.initial_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+
+    def _hold_out(self) -> None:
+        """No valid.txt naming a corrected image: hold out some corrected images (model.registry rules)."""
+        models_dir = self.project.models_dir
+        active = active_model(models_dir)
+        seen: list[str] = []
+        if active is not None:
+            with contextlib.suppress(LabeltoolError):
+                seen = list(read_card(active).get("training_images") or [])
+        train, val, note = choose_holdout(self.train_names, read_registry(models_dir)["holdout"], seen)
+        self.emit({"event": "notice", "message": note})
+        if val:
+            self.train_names, self.val_names = train, val
+            self.val_source, self.holdout = "automatic hold-out", val
 
     def _make_net(self):
         if self.init_path is not None:
@@ -197,6 +224,7 @@ class _Run:
               "resumed_from_epoch": start_epoch, "time_budget": budget, "world_size": dist.world,
               "init": self.init_path.name if self.init_path else None})
         stop, cancelled, metrics, epoch, probe_t = False, False, {}, start_epoch, None
+        planned = budget is None or ckpt is not None  # with a budget the epoch count is known after the probe
         steps_this_run, durations, ckpt_s, last_ckpt = 0, [], 0.0, time.monotonic()
         while epoch < total_epochs and not stop:
             epoch += 1
@@ -229,12 +257,14 @@ class _Run:
                     sched.step()
                 losses.append(float(loss.item()))
                 steps_this_run += 1
-                emit({"event": "step", "epoch": epoch, "step": step, "steps": spe, "loss": losses[-1]})
+                emit({"event": "step", "epoch": epoch, "step": step, "steps": spe, "loss": losses[-1],
+                      "epochs": total_epochs if planned else None, "seconds": round(used(), 2)})
                 if steps_this_run == 1:
                     probe_t = time.monotonic()
                 elif steps_this_run == PROBE_STEPS and budget is not None:
                     per_step = (time.monotonic() - probe_t) / (PROBE_STEPS - 1)
                     total_epochs = self._plan(epoch - 1, per_step * spe * 1.05, used(), total_epochs)
+                    planned = True
                     if not frozen:
                         tu.resize_one_cycle(sched, (total_epochs - phase_start) * spe, cfg.pct_start)
             if cancelled:
@@ -250,6 +280,7 @@ class _Run:
             history.append({"epoch": epoch, "train_loss": train_loss, **metrics})
             durations.append(time.monotonic() - epoch_t + ckpt_s)
             if budget is not None and not stop:
+                planned = True
                 recent = durations[1:][-5:] or durations  # the first epoch carries warm-up costs
                 new_total = self._plan(epoch, sum(recent) / len(recent), used(), total_epochs)
                 if new_total != total_epochs:
@@ -281,6 +312,44 @@ class _Run:
         total = int(min(self.cfg.epochs, epochs_done + more))
         return int(tu.broadcast_number(total, self.dist, self.device))
 
+    def _score(self, predictor) -> dict:
+        """Metrics of a predictor on this run's validation images (model.evaluate, not saved)."""
+        from .evaluate import evaluate_project
+
+        result = evaluate_project(self.project, predictor=predictor, names=self.val_names, save=False)
+        keys = ("pixel_accuracy", "error_rate_non_void", "miou", "per_class_iou", "num_pixels", "classes", "confusion")
+        return {k: result[k] for k in keys}
+
+    def _gate(self, card: dict) -> tuple[dict, dict, Path | None]:
+        """Score the new and the active model on the same held-out images; (validation, gate, active)."""
+        from .predict import Predictor
+        from .propose import load_checked_model
+
+        active = active_model(self.project.models_dir)
+        validation = {"source": self.val_source, "images": list(self.val_names), "metrics": {}}
+        if not self.val_names or not self.cfg.validate:
+            promoted, reason = True, "not measured (no validation images)"
+            return validation, {"promoted": promoted, "reason": reason, "rule": GATE_RULE, "new": None,
+                                "active": None}, active
+        self.emit({"event": "notice", "message": f"scoring the new model on {len(self.val_names)} validation images"})
+        new = self._score(Predictor(LoadedModel(self.net, card, Path("new")), device=self.device,
+                                    scale=self.cfg.scale))
+        validation["metrics"] = new
+        old, old_info = None, None
+        if active is not None:
+            try:
+                loaded = load_checked_model(self.project, active, str(self.device))
+                old = self._score(Predictor(loaded, device=self.device))
+                old_info = {"name": active.name, "miou": old["miou"], "pixel_accuracy": old["pixel_accuracy"]}
+            except LabeltoolError as exc:
+                old_info = {"name": active.name, "error": str(exc)}
+        promoted, reason = decide(new, old)
+        if active is not None and old is None:
+            reason = f"the active model {active.name} cannot be scored on this dataset ({old_info['error']})"
+        gate = {"promoted": promoted, "reason": reason, "rule": GATE_RULE,
+                "new": {"miou": new["miou"], "pixel_accuracy": new["pixel_accuracy"]}, "active": old_info}
+        return validation, gate, active
+
     def _finish(self, history, metrics, used, epoch) -> Path:
         tu.barrier(self.dist)
         path = None
@@ -296,9 +365,27 @@ class _Run:
                                     "fine_tuned_from": self.init_path.name if self.init_path else None,
                                     "encoder_pretrained": self.pretrained, "validation_images": self.val_names,
                                     "config": cfg.to_dict(), "history": history}})
+            validation, gate, active = self._gate(card)
+            final = validation["metrics"]
+            if final:
+                card["metrics"].update({k: final[k] for k in ("pixel_accuracy", "error_rate_non_void", "miou")})
+            card.update(validation=validation, gate=gate)
             path = save_model(self.project.models_dir, self.net, card)
+            record_trained(self.project.models_dir, path, gate["promoted"], active, self.holdout)
             clear_checkpoint(self.project.models_dir)
+            self.emit({"event": "notice", "message": self._verdict(path, gate, active)})
             self.emit({"event": "done", "model": str(path), "seconds": round(time.monotonic() - self.t0, 2),
-                       "epochs": len(history), "metrics": card["metrics"]})
+                       "epochs": len(history), "metrics": card["metrics"], "promoted": gate["promoted"],
+                       "active": path.name if gate["promoted"] or active is None else active.name,
+                       "validation_images": len(validation["images"]), "validation_source": validation["source"]})
         tu.barrier(self.dist)
         return path if path is not None else self.project.models_dir
+
+    def _verdict(self, path: Path, gate: dict, active: Path | None) -> str:
+        new = gate.get("new") or {}
+        figure = (f"mIoU {new['miou']:.3f} on {len(self.val_names)} validation images"
+                  if isinstance(new.get("miou"), (int, float)) else "not validated")
+        if gate["promoted"]:
+            return f"{path.name} ({figure}) is now the active model: {gate['reason']}"
+        return (f"{path.name} ({figure}) is NOT promoted: {gate['reason']}; {active.name if active else '?'} keeps "
+                f"proposing (promote it by hand in the Models panel or with labeltool models DATASET --promote)")

@@ -23,6 +23,7 @@ def register(subparsers) -> None:
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="propose only these images")
+    parser.add_argument("--only-from", metavar="FILE", help="propose only the images named in FILE, one per line")
     parser.set_defaults(func=run)
 
 
@@ -44,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
     project = Project.open(args.dataset)
     model_path = resolve_model_path(project, args.model)
     names = args.only if getattr(args, "only", None) else project.names()
+    if getattr(args, "only_from", None):
+        from pathlib import Path
+
+        names = [line.strip() for line in Path(args.only_from).read_text(encoding="utf-8").splitlines() if line.strip()]
     known = set(project.names())
     skipped = sum(1 for n in names if n in known and project.status(n) == "corrected")
     failed: list[str] = []

@@ -1,0 +1,408 @@
+"""Which model proposes and which models are kept: the active pointer, pins, the promotion gate, the
+automatic hold-out, and the one-at-a-time training lock of a dataset.
+
+``<dataset>/models/registry.json`` (written atomically under ``models/.registry.lock``)::
+
+    {"version": 1, "active": "model-20260101-120000.safetensors" | null,
+     "history": [previously active models, oldest first], "pinned": [model file names],
+     "holdout": [image names held out automatically for validation]}
+
+Rules (one place each):
+
+- **Active model** = the registry's ``active`` when that model is complete; otherwise (a dataset from
+  before the registry, or the file was removed by hand) the newest model the gate did not turn down.
+  Proposals, evaluation and fine-tuning use it.
+- **Promotion gate** (``decide``): at the end of a retrain the new model and the active model are scored
+  on the same held-out images; the new one becomes active when its mIoU is at least the active model's
+  minus ``MIOU_TOLERANCE`` (0.01, run-to-run noise on a few images); pixel accuracy (Void excluded) is
+  compared when mIoU is missing. With nothing to compare against (no active model, another class list,
+  no held-out image) it is promoted and the card says why.
+- **Kept models**: the ``KEEP_MODELS`` newest, plus the active, pinned and best (highest validation mIoU
+  in its card) models, which are never pruned.
+- **Automatic hold-out** (``choose_holdout``): when valid.txt names no corrected image, about
+  ``HOLDOUT_FRACTION`` of the corrected images are held out, whole sequences when the names show them
+  (model.datasets.split's grouping), never images the active model trained on when others exist, and
+  the same images stay held out in later retrains (so every model is scored on images it never saw).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_write_text
+from .errors import LabeltoolError, ModelFileError
+from .modelfile import KEEP_MODELS, card_path, list_models, read_card
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+REGISTRY_FILE = "registry.json"
+REGISTRY_LOCK = ".registry.lock"
+TRAIN_LOCK = ".train.lock"
+MIOU_TOLERANCE = 0.01
+HOLDOUT_FRACTION = 0.2
+MIN_CORRECTED_FOR_HOLDOUT = 4  # fewer corrected images: all are trained on, the retrain is not measured
+MIN_TRAIN_IMAGES = 2
+GATE_RULE = (f"promoted when its mIoU on the held-out images is at least the active model's minus "
+             f"{MIOU_TOLERANCE} (pixel accuracy when mIoU is missing)")
+
+
+class TrainingLocked(LabeltoolError):
+    """Another process is training this dataset."""
+
+
+# ---- registry file -------------------------------------------------------------------------------
+def registry_path(models_dir: str | Path) -> Path:
+    return Path(models_dir) / REGISTRY_FILE
+
+
+def _empty() -> dict[str, Any]:
+    return {"version": 1, "active": None, "history": [], "pinned": [], "holdout": []}
+
+
+def read_registry(models_dir: str | Path) -> dict[str, Any]:
+    """The registry (defaults when absent; an unreadable file counts as absent and is rewritten on change)."""
+    data = _empty()
+    try:
+        loaded = json.loads(registry_path(models_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return data
+    if isinstance(loaded, dict):
+        for key, default in data.items():
+            value = loaded.get(key, default)
+            if isinstance(value, type(default)) or (key == "active" and (value is None or isinstance(value, str))):
+                data[key] = value
+    return data
+
+
+@contextlib.contextmanager
+def _registry_lock(models_dir: Path) -> Iterator[None]:
+    models_dir.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    with open(models_dir / REGISTRY_LOCK, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def update_registry(models_dir: str | Path, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Read-modify-write of registry.json under its lock (the app and a terminal may both change it)."""
+    models_dir = Path(models_dir)
+    with _registry_lock(models_dir):
+        data = read_registry(models_dir)
+        change(data)
+        atomic_write_text(registry_path(models_dir), json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return data
+
+
+# ---- which model ---------------------------------------------------------------------------------
+def _card(path: Path) -> dict[str, Any]:
+    try:
+        return read_card(path)
+    except ModelFileError:
+        return {}
+
+
+def _rejected(card: dict[str, Any]) -> bool:
+    return (card.get("gate") or {}).get("promoted") is False
+
+
+def active_model(models_dir: str | Path, models: list[Path] | None = None) -> Path | None:
+    """The model that proposes (see the module docstring); None only when there is no complete model."""
+    models = list_models(models_dir) if models is None else models
+    if not models:
+        return None
+    reg = read_registry(models_dir)
+    by_name = {p.name: p for p in models}
+    for name in [reg["active"], *reversed(reg["history"])]:
+        if name in by_name:
+            return by_name[name]
+    for path in reversed(models):
+        if not _rejected(_card(path)):
+            return path
+    return models[-1]
+
+
+def validation_miou(card: dict[str, Any]) -> float | None:
+    value = ((card.get("validation") or {}).get("metrics") or {}).get("miou")
+    if value is None and (card.get("validation") or {}).get("images") is None:
+        value = (card.get("metrics") or {}).get("miou")  # cards from before the registry
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def best_model(models_dir: str | Path, models: list[Path] | None = None) -> Path | None:
+    """The model with the highest validation mIoU recorded in its card (None when none was validated)."""
+    models = list_models(models_dir) if models is None else models
+    scored = [(validation_miou(_card(p)), i, p) for i, p in enumerate(models)]
+    scored = [s for s in scored if s[0] is not None]
+    return max(scored)[2] if scored else None
+
+
+def protected_models(models_dir: str | Path, models: list[Path] | None = None) -> set[str]:
+    """File names of the models pruning never deletes: active, pinned and best."""
+    models = list_models(models_dir) if models is None else models
+    keep = set(read_registry(models_dir)["pinned"])
+    for path in (active_model(models_dir, models), best_model(models_dir, models)):
+        if path is not None:
+            keep.add(path.name)
+    return keep
+
+
+def resolve_model(models_dir: str | Path, name: str) -> Path:
+    """A model of this dataset by file name, stem or path; ModelFileError listing the models otherwise."""
+    models = list_models(models_dir)
+    wanted = Path(name).name
+    for path in models:
+        if wanted in (path.name, path.stem, card_path(path).name):
+            return path
+    known = ", ".join(p.stem for p in models) or "none yet"
+    raise ModelFileError(f"{Path(models_dir) / wanted}: no such complete model in this dataset (models: {known})")
+
+
+# ---- actions (the Models panel and `labeltool models`) ---------------------------------------------
+def promote(models_dir: str | Path, name: str) -> Path:
+    """Make a model the active one (by hand: the gate is not asked)."""
+    path = resolve_model(models_dir, name)
+    previous = active_model(models_dir)
+
+    def change(reg):
+        if previous is not None and previous.name != path.name:
+            reg["history"] = [n for n in reg["history"] if n != previous.name] + [previous.name]
+        reg["history"] = [n for n in reg["history"] if n != path.name]
+        reg["active"] = path.name
+
+    update_registry(models_dir, change)
+    return path
+
+
+def roll_back(models_dir: str | Path) -> Path:
+    """Make the previously active model active again."""
+    models = {p.name: p for p in list_models(models_dir)}
+    current = active_model(models_dir)
+    history = [n for n in read_registry(models_dir)["history"] if n in models and (current is None or n != current.name)]
+    if not history:
+        raise ModelFileError(f"{registry_path(models_dir)}: no earlier active model to roll back to")
+    target = history[-1]
+
+    def change(reg):
+        reg["history"] = [n for n in reg["history"] if n not in (target,)]
+        if current is not None:
+            reg["history"] = [n for n in reg["history"] if n != current.name]
+        reg["active"] = target
+
+    update_registry(models_dir, change)
+    return models[target]
+
+
+def pin(models_dir: str | Path, name: str, pinned: bool = True) -> Path:
+    """Pin (never pruned) or unpin a model."""
+    path = resolve_model(models_dir, name)
+
+    def change(reg):
+        names = [n for n in reg["pinned"] if n != path.name]
+        reg["pinned"] = names + ([path.name] if pinned else [])
+
+    update_registry(models_dir, change)
+    return path
+
+
+def delete(models_dir: str | Path, name: str) -> Path:
+    """Delete a model's weights and card; refused for the active or a pinned model."""
+    path = resolve_model(models_dir, name)
+    active = active_model(models_dir)
+    if active is not None and active.name == path.name:
+        raise ModelFileError(f"{path}: is the active model; promote another one (or roll back) before deleting it")
+    if path.name in read_registry(models_dir)["pinned"]:
+        raise ModelFileError(f"{path}: is pinned; unpin it before deleting it")
+    for file in (path, card_path(path)):
+        file.unlink(missing_ok=True)
+    update_registry(models_dir, lambda reg: reg.__setitem__("history", [n for n in reg["history"] if n != path.name]))
+    return path
+
+
+def record_trained(models_dir: str | Path, path: Path, promoted: bool, previous: Path | None,
+                   holdout: list[str] | None) -> None:
+    """After a retrain: the active pointer (new model if promoted, else the one it was compared with) and
+    the automatic hold-out kept for the next retrains."""
+
+    def change(reg):
+        if promoted:
+            if previous is not None:
+                reg["history"] = [n for n in reg["history"] if n != previous.name] + [previous.name]
+            reg["active"] = path.name
+        elif previous is not None and reg["active"] is None:
+            reg["active"] = previous.name
+        if holdout is not None:
+            reg["holdout"] = sorted(set(holdout))
+
+    update_registry(models_dir, change)
+
+
+# ---- what the panel and `labeltool models --json` show ---------------------------------------------
+def _figure(value) -> float | None:
+    return round(float(value), 4) if isinstance(value, (int, float)) else None
+
+
+def model_rows(models_dir: str | Path) -> list[dict[str, Any]]:
+    """One dict per complete model, newest first: exactly what the Models panel lists."""
+    models = list_models(models_dir)
+    active, best = active_model(models_dir, models), best_model(models_dir, models)
+    pinned = set(read_registry(models_dir)["pinned"])
+    rows = []
+    for path in reversed(models):
+        card = _card(path)
+        validation = card.get("validation") or {}
+        vmetrics = validation.get("metrics") or {}
+        gate = card.get("gate") or {}
+        training = card.get("training") or {}
+        val_images = validation.get("images", training.get("validation_images")) or []
+        rows.append({
+            "name": path.name,
+            "date": card.get("date"),
+            "arch": card.get("arch"),
+            "encoder": card.get("encoder"),
+            "input_scale": card.get("input_scale"),
+            "training_images": len(card.get("training_images") or []),
+            "validation_images": len(val_images),
+            "validation_source": validation.get("source"),
+            "pixel_accuracy": _figure(vmetrics.get("pixel_accuracy", (card.get("metrics") or {}).get("pixel_accuracy"))),
+            "miou": _figure(validation_miou(card)),
+            "active": active is not None and path.name == active.name,
+            "pinned": path.name in pinned,
+            "best": best is not None and path.name == best.name,
+            "promoted": gate.get("promoted"),
+            "compared_with": (gate.get("active") or {}).get("name"),
+            "compared_miou": _figure((gate.get("active") or {}).get("miou")),
+            "gate_reason": gate.get("reason"),
+            "seconds": training.get("seconds"),
+            "epochs": training.get("epochs"),
+        })
+    return rows
+
+
+# ---- the promotion gate ------------------------------------------------------------------------
+def decide(new: dict[str, Any] | None, old: dict[str, Any] | None) -> tuple[bool, str]:
+    """(promote?, why) for the new and the active model's metrics on the same held-out images."""
+    if old is None:
+        return True, "no active model to compare with"
+    if new is None:
+        return True, "not measured (no held-out images)"
+    for key, label in (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy")):
+        a, b = new.get(key), old.get(key)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            if a >= b - MIOU_TOLERANCE:
+                return True, f"{label} {a:.3f} vs active {b:.3f}: not worse"
+            return False, f"{label} {a:.3f} vs active {b:.3f}: worse by {b - a:.3f} (more than {MIOU_TOLERANCE})"
+    return True, "not measured (no scored pixels)"
+
+
+# ---- automatic hold-out ----------------------------------------------------------------------------
+def _stable_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def choose_holdout(corrected: list[str], previous: list[str] | set[str] = (), seen: list[str] | set[str] = (),
+                   fraction: float = HOLDOUT_FRACTION) -> tuple[list[str], list[str], str]:
+    """Split corrected images into (train, held out, note for the user). Deterministic; see the module doc."""
+    from .datasets.split import DEFAULT_GROUP_REGEX, group_of
+
+    if len(corrected) < MIN_CORRECTED_FOR_HOLDOUT:
+        return list(corrected), [], (f"only {len(corrected)} corrected images: too few to hold any out, so this "
+                                     "retrain is not validated; list images in valid.txt to validate anyway")
+    pattern = re.compile(DEFAULT_GROUP_REGEX)
+    group = {n: group_of(n, pattern) for n in corrected}
+    groups: dict[str, list[str]] = {}
+    for n in corrected:
+        groups.setdefault(group[n], []).append(n)
+    previous, seen = set(previous), set(seen)
+    held_groups = {group[n] for n in corrected if n in previous}
+    held = {n for n in corrected if n in previous or group[n] in held_groups}  # whole sequences stay together
+    target = max(1, round(fraction * len(corrected)))
+    seen_groups = {group[n] for n in corrected if n in seen}
+    candidates = sorted((g for g in groups if g not in held_groups), key=lambda g: (g in seen_groups, _stable_key(g)))
+    count = len(held)
+    picked: list[str] = []
+    for g in candidates:
+        size = len(groups[g])
+        if count < target and abs(count + size - target) < abs(count - target) and \
+                len(corrected) - count - size >= MIN_TRAIN_IMAGES:
+            picked.append(g)
+            count += size
+    how = ""
+    if picked:
+        held |= {n for g in picked for n in groups[g]}
+    elif not held:  # every sequence is too long to hold out whole: its last frames
+        g = candidates[0] if candidates else max(groups, key=lambda k: len(groups[k]))
+        tail = sorted(groups[g])[-target:]
+        held |= set(tail)
+        how = f" (the last {len(tail)} frames of {g}: the names show no shorter sequence)"
+    train = [n for n in corrected if n not in held]
+    val = [n for n in corrected if n in held]
+    multi = [g for g in groups if len(groups[g]) > 1]
+    kind = f"{len({group[n] for n in val})} whole sequence(s)" if multi and not how else "images"
+    note = (f"no valid.txt naming a corrected image: {len(val)} of {len(corrected)} corrected images are held out "
+            f"for validation ({kind}{how}) and not trained on; list images in valid.txt to choose them yourself")
+    return train, val, note
+
+
+# ---- one trainer per dataset -----------------------------------------------------------------------
+def _holder_text(info: dict[str, Any]) -> str:
+    who = info.get("by") or "another process"
+    return f"{who} (pid {info.get('pid', '?')} on {info.get('host', '?')}, since {info.get('since', '?')})"
+
+
+@contextlib.contextmanager
+def train_lock(models_dir: str | Path, by: str | None = None) -> Iterator[Path]:
+    """Hold ``models/.train.lock`` for a training run; TrainingLocked naming the holder when another
+    process (the app or a terminal) is training the same dataset. The OS releases it if the holder dies."""
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    path = models_dir / TRAIN_LOCK
+    handle = open(path, "a+")  # noqa: SIM115 - held for the whole run
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                try:
+                    info = json.loads(handle.read() or "{}")
+                except ValueError:
+                    info = {}
+                raise TrainingLocked(f"{path}: this dataset is already being trained by {_holder_text(info)}; "
+                                     "wait for it to finish or cancel it") from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "by": by or os.environ.get("LABELTOOL_TRAIN_HOLDER") or "labeltool train",
+                "since": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(info) + "\n")
+        handle.flush()
+        try:
+            yield path
+        finally:
+            with contextlib.suppress(OSError):
+                handle.seek(0)
+                handle.truncate()
+    finally:
+        handle.close()  # releases the lock
+
+
+__all__ = ["GATE_RULE", "KEEP_MODELS", "MIOU_TOLERANCE", "TrainingLocked", "active_model", "best_model",
+           "choose_holdout", "decide", "delete", "model_rows", "pin", "promote", "protected_models",
+           "read_registry", "record_trained", "resolve_model", "roll_back", "train_lock", "update_registry"]
