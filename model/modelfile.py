@@ -39,7 +39,7 @@ class LoadedModel:
         return list(self.card["classes"])
 
 
-KEEP_MODELS = 3  # newest complete models kept in <dataset>/models/
+KEEP_MODELS = 3  # newest complete models kept in <dataset>/models/ (plus the active, pinned and best ones)
 
 
 def names_hash(names: list[str]) -> str:
@@ -114,9 +114,16 @@ def save_model(models_dir: str | Path, net: nn.Module, card: dict[str, Any]) -> 
 
 def prune_models(models_dir: str | Path, keep: int) -> list[Path]:
     """Delete all but the ``keep`` newest complete models (weights and card); a retrain adds ~20-100 MB.
-    Only called once a new model is complete, so the previous one survives any failed run."""
+    The active, pinned and best models (model.registry) are never deleted. Only called once a new model
+    is complete, so the previous one survives any failed run."""
+    from .registry import protected_models
+
+    models = list_models(models_dir)
+    protected = protected_models(models_dir, models)
     removed = []
-    for weights in list_models(models_dir)[:-keep] if keep > 0 else []:
+    for weights in models[:-keep] if keep > 0 else []:
+        if weights.name in protected:
+            continue
         for path in (weights, card_path(weights)):
             path.unlink(missing_ok=True)
         removed.append(weights)
@@ -245,6 +252,13 @@ def latest_model(models_dir: str | Path) -> Path | None:
     """The newest complete model in ``models_dir``, or None."""
     models = list_models(models_dir)
     return models[-1] if models else None
+
+
+def active_model(models_dir: str | Path) -> Path | None:
+    """The model that proposes: the registry's active model (see model.registry), or None without models."""
+    from .registry import active_model as _active
+
+    return _active(models_dir)
 
 
 def check_classes(card: dict[str, Any], codes: list[str], where: str | Path | None = None) -> None:
