@@ -150,11 +150,18 @@ def test_voc_round_trip_with_void_first_and_no_void(tmp_path):
     import_dataset(tmp_path / "voc", tmp_path / "back")
     assert (tmp_path / "back" / "codes.txt").read_text().splitlines() == codes
     assert np.array_equal(read_indices(tmp_path / "back" / "labels" / f"{NAMES[0]}_P.png"), masks[NAMES[0]])
+
+def test_classes_without_void_round_trip_through_voc_and_coco(tmp_path):
     plain = tmp_path / "plain"
     masks = make_native(plain, codes=["Sky", "Road", "Car"])
-    export_voc(plain, tmp_path / "voc2")
-    assert np.array_equal(read_indices(tmp_path.joinpath("voc2", *VOC, "SegmentationClass", f"{NAMES[1]}.png")),
+    export_voc(plain, tmp_path / "voc")
+    assert np.array_equal(read_indices(tmp_path.joinpath("voc", *VOC, "SegmentationClass", f"{NAMES[1]}.png")),
                           masks[NAMES[1]])
+    export_coco(plain, tmp_path / "coco")
+    for fmt in ("voc", "coco"):
+        import_dataset(tmp_path / fmt, tmp_path / f"{fmt}-back")
+        assert (tmp_path / f"{fmt}-back" / "codes.txt").read_text().splitlines() == ["Sky", "Road", "Car"], fmt
+        assert np.array_equal(read_indices(tmp_path / f"{fmt}-back" / "labels" / f"{NAMES[1]}_P.png"), masks[NAMES[1]])
 
 
 def test_a_plain_voc_tree_imports_with_voc_classes(tmp_path):

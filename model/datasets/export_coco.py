@@ -146,7 +146,8 @@ def export_coco(src: str | Path, dst: str | Path, only_corrected: bool = False, 
             subset = data.subset_of(name)
             split = SPLIT_NAMES[subset]
             doc = documents.setdefault(split, {
-                "info": {"description": f"{data.root.name} (labeltool export)", "version": "1.0"},
+                "info": {"description": f"{data.root.name} (labeltool export)", "version": "1.0",
+                         "contributor": "labeltool"},
                 "licenses": [], "images": [], "annotations": [], "categories": categories})
             image = data.images[name]
             file_name = f"{name}{image.suffix.lower()}"

@@ -2,8 +2,8 @@
 ``images/<part>/``, ``<part>/`` or ``images/`` (``<part>`` is the file name after its first ``_``:
 ``instances_train2017.json`` -> ``train2017``; CVAT's ``instances_default.json`` -> ``default``).
 
-Classes are the categories in id order, plus a Void class (unless one is named so) for pixels no
-annotation covers. Segmentations may be RLE (compressed or not) or polygons; each annotation paints its
+Classes are the categories in id order, plus a Void class (unless one is named so, or the files are a
+labeltool export of classes without Void) for pixels no annotation covers. Segmentations may be RLE (compressed or not) or polygons; each annotation paints its
 category over the mask in file order (where annotations overlap the later one wins, and the import
 warns). Images with no annotation are imported without a mask. The split comes from the file name:
 ``val`` -> valid, ``test`` -> test, anything else -> train.
@@ -105,7 +105,8 @@ def _categories(files: list[tuple[Path, dict]], class_file: Path | None) -> tupl
             raise CodesError(class_file, f"has no class {missing[0]!r} (a category of the COCO files)")
         mapping = {cid: by_name[seen[cid][0].casefold()] for cid in ids}
         return wanted, table if table is not None else default_palette(wanted), mapping
-    if find_void(names) is None:
+    from_labeltool = all((doc.get("info") or {}).get("contributor") == "labeltool" for _, doc in files)
+    if find_void(names) is None and not from_labeltool:  # a labeltool export without Void covers every pixel
         names.append("Void")
     palette = default_palette(names)
     for index, cid in enumerate(ids):
@@ -171,9 +172,7 @@ def plan_coco(src: Path, class_file: Path | None) -> ImportPlan:
         if (width, height) != tuple(size):
             raise MaskError(path, f"image {entry['file_name']} is {size[0]}x{size[1]} but the file says "
                                   f"{width}x{height}")
-        if void is None:
-            raise CodesError(path, "the class list has no Void class for pixels no annotation covers")
-        mask = np.full((height, width), void, dtype=np.uint8)
+        mask = np.full((height, width), 0 if void is None else void, dtype=np.uint8)
         painted = np.zeros((height, width), dtype=bool)
         overlap = 0
         for ann in anns:
@@ -185,6 +184,10 @@ def plan_coco(src: Path, class_file: Path | None) -> ImportPlan:
             overlap += int((region & painted & (mask != cls)).sum())
             mask[region] = cls
             painted |= region
+        if void is None and not painted.all():
+            ys, xs = np.nonzero(~painted)
+            raise CodesError(path, f"{entry['file_name']}: {len(ys)} pixels (first at x={xs[0]}, y={ys[0]}) have no "
+                                   "annotation and the class list has no Void class for them")
         if overlap:
             plan.warnings.append(f"{path}: {entry['file_name']}: {overlap} pixels are covered by annotations of "
                                  "different classes; the later annotation wins")
