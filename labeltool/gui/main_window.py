@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.jobs.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.jobs.progress.connect(self._job_progress)
         self.jobs.proposed.connect(self._proposed)
+        self.jobs.proposed_one.connect(lambda _name: self._proposed([]))  # the list fills as a run goes
         self.jobs.trained.connect(self._trained)
         self.jobs.failed.connect(lambda title, text: QMessageBox.warning(self, title, text))
         self.jobs.finished.connect(self._job_finished)
@@ -123,6 +124,9 @@ class MainWindow(QMainWindow):
         self.editor.dirtyChanged.connect(self._update_title)
         self.editor.statusMessage.connect(self.cursor_label.setText)
         self.editor.paletteChanged.connect(self._palette_changed)
+        self.editor.displayChanged.connect(  # the display window is kept per project (H4)
+            lambda d: self.session is not None and not self.read_only
+            and self.writer.call(self.session.project.set_setting, "display", d))
         self.files.activated.connect(self.go_to)
         self.files.orderChanged.connect(self._order_changed)
         self.files.filterChanged.connect(self._prefetch)
@@ -242,6 +246,8 @@ class MainWindow(QMainWindow):
             self._opening = False
             self.editor.setEnabled(True)
             self._update_enabled()
+        if self._closed:
+            return False
         mode = self._lock_folder(opened.project)
         if mode is None:
             self.statusBar().showMessage("Not opened: another window has that folder open", 5000)
@@ -251,6 +257,8 @@ class MainWindow(QMainWindow):
 
     def _lock_folder(self, project) -> str | None:
         """"write", "read_only" or None (cancel): a second window on the same folder is told."""
+        if self._lock_file is not None and self.session is not None and self.session.project.root == project.root:
+            return "read_only" if self.read_only else "write"  # the folder this window has open already
         lock = QLockFile(str(Path(project.state_dir) / "app.lock"))
         lock.setStaleLockTime(0)  # held for as long as the window is open; a crashed holder is detected by pid
         if lock.tryLock(0):
@@ -290,7 +298,7 @@ class MainWindow(QMainWindow):
     def _switch_to(self, opened: Opened, read_only: bool) -> None:
         old = self.session
         if old is not None and self.shown is not None:
-            self.writer.call(old.project.release, self.shown)
+            self._record_call(old.project.release, self.shown)
         if self.watcher.directories():
             self.watcher.removePaths(self.watcher.directories())
         project = opened.project
@@ -306,6 +314,7 @@ class MainWindow(QMainWindow):
         self.loader.set_project(project)
         self.writer.set_project(project, read_only=read_only)
         self.files.set_session(self.session)
+        self.editor.set_display(project.get_setting("display"))  # per-project display window (H4)
         self.setWindowTitle(f"labeltool — {project.root}" + (" (read-only)" if read_only else ""))
         for warning in project.warnings:
             self.statusBar().showMessage(warning, 8000)
@@ -379,8 +388,8 @@ class MainWindow(QMainWindow):
         self._hide_newer()
         if previous != name:
             if previous is not None:
-                self.writer.call(project.release, previous)
-            self.writer.call(project.hold, name)
+                self._record_call(project.release, previous)
+            self._record_call(project.hold, name)
         height, width = bundle.image.shape[:2]
         self.session.set_pixels(name, height * width)
         index = self.session.update(name, bundle.status, bundle.record)
@@ -607,9 +616,15 @@ class MainWindow(QMainWindow):
             self._submit(Snapshot(name, layer.mask.copy(), self._shown_fp, layer.history.state_id, layer))
         self.next_to_correct()
 
+    def _record_call(self, fn, *args) -> None:
+        """A small write to the project's record (hold, release, settings), on the writer thread, in order
+        with the saves; none from a read-only window."""
+        if not self.read_only:
+            self.writer.call(fn, *args)
+
     def _palette_changed(self, palette) -> None:
         if self.session is not None:
-            self.writer.call(self.session.project.set_palette, palette)
+            self._record_call(self.session.project.set_palette, palette)
 
     # ---- what changed on disk ------------------------------------------------------------------
     def poll(self, rescan: bool = False) -> None:
@@ -693,8 +708,8 @@ class MainWindow(QMainWindow):
     # ---- model work ----------------------------------------------------------------------------
     def _order_changed(self, mode: str) -> None:
         self._user_order = True
-        if self.session is not None and not self.read_only:
-            self.writer.call(self.session.project.set_setting, "order", mode)
+        if self.session is not None:
+            self._record_call(self.session.project.set_setting, "order", mode)
         self._prefetch()
 
     def propose(self, names: list[str] | None = None) -> None:
@@ -737,6 +752,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"The retrain of {self._job_root} finished ({Path(model_path).name}); "
                                          "its model stays in that folder and proposes nothing here", 10000)
             return
+        if (self.jobs.last_result or {}).get("promoted") is False:
+            return  # the active model did not change: its proposals stand
         self.statusBar().showMessage(f"New model {Path(model_path).name}; re-proposing the other images…", 8000)
         self.propose()
 
@@ -790,6 +807,10 @@ class MainWindow(QMainWindow):
         if self._closed:
             super().closeEvent(event)
             return
+        if self._opening:
+            event.ignore()  # the folder scan is still running; close once it is open
+            self.statusBar().showMessage("Still opening the folder…", 3000)
+            return
         if not self.settle("close"):
             event.ignore()  # nothing closes unless saved or discarded on purpose
             return
@@ -797,7 +818,7 @@ class MainWindow(QMainWindow):
         self.poll_timer.stop()
         self.rescan_timer.stop()
         if self.session is not None and self.shown is not None:
-            self.writer.call(self.session.project.release, self.shown)
+            self._record_call(self.session.project.release, self.shown)
         self.jobs.shutdown()
         self.writer.shutdown()
         self.loader.shutdown()
