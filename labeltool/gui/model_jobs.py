@@ -1,86 +1,151 @@
-"""The model work of one window, one job at a time: proposing in a worker thread, retraining in a child
-process (`labeltool train DATASET --json`) followed through its progress events."""
+"""The model work of one window, one job at a time, each in a child process: proposing
+(`labeltool predict DATASET --json`, reported image by image), retraining (`labeltool train DATASET --json`,
+followed through its progress events) and evaluating a model (`labeltool models DATASET --evaluate`)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from labeltool.gui.workers import ProposeWorker, TrainProcess
+from labeltool.gui.workers import EvaluateProcess, ProposeProcess, TrainProcess
 from labeltool.train_progress import TrainProgress
 from model.project import Project
+
+RETRAIN_SETTING = "retrain"  # project setting: the Retrain options dialog's choices
+
+
+def retrain_options(project) -> dict:
+    """The saved Retrain options ({} = the one-click defaults)."""
+    getter = getattr(project, "get_setting", None)
+    value = getter(RETRAIN_SETTING, {}) if getter is not None else {}
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def options_to_args(options: dict) -> list[str]:
+    """`labeltool train` options for the saved Retrain options (unset ones keep the defaults)."""
+    args: list[str] = []
+    for key, flag in (("arch", "--arch"), ("encoder", "--encoder"), ("time_budget", "--time-budget"),
+                      ("scale", "--scale")):
+        value = options.get(key)
+        if value not in (None, ""):
+            args += [flag, str(value)]
+    return args
 
 
 class ModelJobs(QObject):
     message = Signal(str, int)  # status line, timeout in ms (0: until replaced)
     progress = Signal(int, int)  # value, maximum (0: busy without a measure)
     proposed = Signal(list)  # names written
+    proposed_one = Signal(str)  # one proposal written (the list fills as a run goes)
     trained = Signal(str)  # the new model's path
+    train_event = Signal(dict)  # every progress event of a retrain (the live chart)
+    train_started = Signal(object)  # the TrainProgress that follows the new run
+    models_changed = Signal()  # a retrain saved a model (the Models panel refreshes)
+    evaluated = Signal(dict)  # `labeltool models --evaluate` result
     failed = Signal(str, str)  # title, message for the user
     finished = Signal()  # a job ended, whatever its outcome
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.proposer: ProposeWorker | None = None
+        self.proposer: ProposeProcess | None = None
         self.trainer: TrainProcess | None = None
-        self.train_args: list[str] = []  # extra `labeltool train` options; empty = the one-click defaults
-        self._progress: TrainProgress | None = None
+        self.evaluator: EvaluateProcess | None = None
+        self.train_args: list[str] = []  # extra `labeltool train` options; empty = the saved Retrain options
+        self.train_progress: TrainProgress | None = None
+        self.last_result: dict | None = None  # the last retrain's done event
 
     def busy(self) -> bool:
-        return (self.proposer is not None and self.proposer.isRunning()) or (
-            self.trainer is not None and self.trainer.is_running())
+        return any(job is not None and job.is_running() for job in (self.proposer, self.trainer, self.evaluator))
 
+    # ---- propose -------------------------------------------------------------------------------
     def propose(self, project: Project, names: list[str] | None = None) -> None:
-        self.proposer = ProposeWorker(project, names, self)
+        self.proposer = ProposeProcess(str(project.root), names, self)
         self.proposer.progress.connect(self._propose_progress)
-        self.proposer.succeeded.connect(self._propose_done)
-        self.proposer.failed.connect(lambda message: self.failed.emit("Propose", message))
-        self.proposer.finished.connect(self.finished)
+        self.proposer.proposed_one.connect(self.proposed_one)
+        self.proposer.finished.connect(self._propose_finished)
         self.message.emit("Proposing…", 0)
         self.progress.emit(0, 0)
         self.proposer.start()
-
-    def retrain(self, project: Project, corrected: int) -> None:
-        self.trainer = TrainProcess(str(project.root), self.train_args, parent=self)
-        self._progress = TrainProgress()
-        self.trainer.event.connect(self._train_event)
-        self.trainer.finished.connect(self._train_finished)
-        self.message.emit(f"Training on {corrected} corrected images…", 0)
-        self.progress.emit(0, 0)
-        self.trainer.start()
-
-    def cancel(self) -> None:
-        if self.proposer is not None and self.proposer.isRunning():
-            self.proposer.cancel()
-        if self.trainer is not None:
-            self.trainer.cancel()
-
-    def shutdown(self) -> None:
-        """On closing the window: stop the trainer, let a proposal finish its current image."""
-        self.cancel()
-        if self.proposer is not None and self.proposer.isRunning():
-            self.proposer.wait(10000)
 
     def _propose_progress(self, done: int, total: int, name: str) -> None:
         self.progress.emit(done, max(total, 1))
         self.message.emit(f"Proposed {done}/{total}: {name}", 0)
 
-    def _propose_done(self, written: list) -> None:
-        self.message.emit(f"Proposed masks for {len(written)} images", 8000)
-        self.proposed.emit(written)
+    def _propose_finished(self, ok: bool, message: str) -> None:
+        proposer, self.proposer = self.proposer, None
+        written = list(proposer.written) if proposer is not None else []
+        if ok:
+            failed = proposer.failed_names if proposer is not None else []
+            extra = f"; {len(failed)} unreadable images skipped" if failed else ""
+            self.message.emit(f"Proposed masks for {len(written)} images{extra}", 8000)
+        else:
+            self.message.emit(message, 10000)
+        self.finished.emit()
+        if ok or written:
+            self.proposed.emit(written)
+        if not ok and "cancel" not in message.lower():
+            self.failed.emit("Propose", message)
+
+    # ---- retrain -------------------------------------------------------------------------------
+    def retrain(self, project: Project, corrected: int) -> None:
+        args = self.train_args or options_to_args(retrain_options(project))
+        self.trainer = TrainProcess(str(project.root), args, parent=self)
+        self.train_progress = TrainProgress()
+        self.trainer.event.connect(self._train_event)
+        self.trainer.finished.connect(self._train_finished)
+        self.message.emit(f"Training on {corrected} corrected images…", 0)
+        self.progress.emit(0, 0)
+        self.train_started.emit(self.train_progress)
+        self.trainer.start()
 
     def _train_event(self, event: dict) -> None:
-        text = self._progress.update(event)
+        text = self.train_progress.update(event)
         if event.get("event") in ("step", "epoch_end"):
-            self.progress.emit(self._progress.value, 1000)
+            self.progress.emit(self.train_progress.value, 1000)
         if text:
             self.message.emit(text, 8000 if event.get("event") == "notice" else 0)
+        self.train_event.emit(event)
 
     def _train_finished(self, ok: bool, message: str) -> None:
-        self.trainer = None
+        trainer, self.trainer = self.trainer, None
         self.finished.emit()
         if ok:
+            self.last_result = trainer.result if trainer is not None else None
+            self.models_changed.emit()
             self.trained.emit(message)
+            result = self.last_result or {}
+            if result.get("promoted") is False:
+                self.message.emit(f"The new model was not promoted: {result.get('active')} keeps proposing "
+                                  "(see the Models panel)", 15000)
             return
         self.message.emit(message, 10000)
         if "cancel" not in message.lower():
             self.failed.emit("Retrain", message)
+
+    # ---- evaluate ------------------------------------------------------------------------------
+    def evaluate(self, project: Project, model: str = "active") -> None:
+        self.evaluator = EvaluateProcess(str(project.root), model, self)
+        self.evaluator.finished.connect(self._evaluate_finished)
+        self.message.emit(f"Evaluating {model}…", 0)
+        self.progress.emit(0, 0)
+        self.evaluator.start()
+
+    def _evaluate_finished(self, ok: bool, message: str) -> None:
+        evaluator, self.evaluator = self.evaluator, None
+        self.finished.emit()
+        if ok and evaluator is not None and evaluator.result is not None:
+            self.message.emit(f"Evaluated {evaluator.result.get('model')}", 8000)
+            self.evaluated.emit(evaluator.result)
+            return
+        self.message.emit(message, 10000)
+        if "cancel" not in message.lower():
+            self.failed.emit("Evaluate", message)
+
+    # ---- all -----------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        for job in (self.proposer, self.trainer, self.evaluator):
+            if job is not None:
+                job.cancel()
+
+    def shutdown(self) -> None:
+        """On closing the window: stop every child (a trainer keeps its checkpoint)."""
+        self.cancel()
