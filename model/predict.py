@@ -66,7 +66,9 @@ class Predictor:
     (left as is when None). ``channels_last``: memory layout (faster for ResNet encoders).
     ``scale``: resize factor before the network (default: the card's ``input_scale``, else 1).
     ``fuse_bn``: fold BatchNorm into the convolutions of a private copy of the network. ``amp``:
-    autocast (default on for CUDA, float16; bfloat16 when forced on for CPU).
+    autocast (default on for CUDA, float16; bfloat16 when forced on for CPU). ``runtime``: an object
+    whose ``run(x)`` maps the (B, C, H, W) float32 input to logits in place of the torch forward
+    (``model.runtime.proposal_runtime`` gives onnxruntime where it was measured faster; None: torch).
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class Predictor:
         amp: bool | None = None,
         fuse_bn: bool = True,
         scale: float | None = None,
+        runtime=None,
     ):
         net = getattr(model, "net", model)
         if card is None:
@@ -118,8 +121,9 @@ class Predictor:
         self._clip = bool(torch.isfinite(lo).all())
         self.amp = (self.device.type == "cuda") if amp is None else bool(amp)
         self.channels_last = bool(channels_last)
+        self.runtime = runtime  # model.runtime: its run(x) -> logits replaces the torch forward (CPU)
         self.net = net.to(self.device).eval()
-        if fuse_bn:  # a folded copy; the caller's network is left as it is
+        if fuse_bn and runtime is None:  # a folded copy; the caller's network is left as it is
             self.net = fold_batchnorm_checked(self.net)
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
@@ -144,7 +148,9 @@ class Predictor:
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if self.amp:
+        if self.runtime is not None:
+            logits = self.runtime.run(x).to(self.device)
+        elif self.amp:
             dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
             with torch.autocast(device_type=self.device.type, dtype=dtype):
                 logits = self.net(x)
