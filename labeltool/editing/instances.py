@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage.measure import label as _label
+
+from model.components import CONNECTIVITY, label_components
 
 from .brush import BBox, bbox_slices
 from .history import Change
 from .regions import fill_region
-
-CONNECTIVITY = 1  # 4-neighbours (diagonal pixels are not connected), like the fill tool
 
 
 @dataclass(frozen=True)
@@ -37,12 +36,6 @@ class Instance:
     area: int
     seed: tuple[int, int]
 
-
-def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Every connected region of equal class, labelled 1..n in one pass (all classes at once), numbered
-    in reading order of their first pixel."""
-    labels, count = _label(np.asarray(mask), background=-1, connectivity=CONNECTIVITY, return_num=True)
-    return labels, int(count)
 
 
 def _seed(labels: np.ndarray, slices: tuple[slice, slice], number: int) -> tuple[int, int]:

@@ -97,7 +97,7 @@ def image_annotations(mask: np.ndarray, image_id: int, first_id: int, void: int 
     semantic = rles_by_value(mask)
     objects: dict[int, list] = {}
     if instances & set(semantic):
-        from labeltool.editing.instances import label_components
+        from model.components import label_components
 
         labels, count = label_components(mask)  # numbered in reading order of their first pixel
         class_of = np.zeros(count + 1, dtype=np.int64)

@@ -1,0 +1,27 @@
+"""Imports go one way: the app (labeltool/) uses the engine (model/); the engine never imports Qt or the app."""
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_engine_never_imports_qt_or_the_app():
+    offenders = []
+    for path in sorted((ROOT / "model").rglob("*.py")):
+        for module in imported_modules(path):
+            top = module.split(".")[0]
+            if top in ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "labeltool", "shiboken6"):
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not offenders, "\n".join(offenders)
