@@ -26,6 +26,10 @@ def run_app(folder: str | None = None) -> int:
         app.setWindowIcon(QIcon(str(icon)))
     window = MainWindow()
     window.resize(1280, 800)
+    from labeltool.gui import preferences
+
+    preferences.restore(window)  # recent folders, brush size, opacity, window layout
+    app.aboutToQuit.connect(lambda: preferences.store(window))
     window.show()
     if folder:
         window.open_folder(folder)
