@@ -194,10 +194,15 @@ def test_editor_windowing_changes_only_the_picture(qtbot):
     assert not editor.is_dirty()  # windowing is no edit
     dialog.reject()  # Cancel restores the window the dialog opened with
     assert np.array_equal(editor.canvas.image, shown)
+    chosen = []
+    editor.displayChanged.connect(chosen.append)
     dialog = editor.open_display_dialog()
     dialog.auto_levels()
     dialog.accept()
     window = editor.canvas.display_window
+    assert chosen == [window.to_dict()]  # what the window keeps per project (project.set_setting("display"))
     assert window is not None and not window.auto and 700 <= window.low < window.high <= 1000
     editor.load(raw + 50, mask, CODES, np.array([[0, 0, 0], [255, 0, 0], [0, 0, 0]], np.uint8), 2)
     assert editor.canvas.display_window == window  # the window stays for the next image (per project)
+    editor.set_display({"gamma": -1})  # a broken saved setting falls back to the default
+    assert editor.canvas.display_window is None

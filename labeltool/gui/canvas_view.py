@@ -28,7 +28,6 @@ def _wrap_argb(buf: np.ndarray) -> QImage:
 
 class ImageView(QWidget):
     viewChanged = Signal()         # zoom / pan changed
-    displayChanged = Signal(object)  # the display window (a dict, DisplayWindow.to_dict()) or None
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -102,7 +101,6 @@ class ImageView(QWidget):
             self.image = display_rgb(self.raw, window)
             self._qimage = self._picture(self.image)
             self.update()
-        self.displayChanged.emit(None if window is None else window.to_dict())
 
     def set_confidence(self, conf: np.ndarray | None, threshold: float = 0.5) -> None:
         if conf is None or self.layer is None:

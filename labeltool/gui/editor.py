@@ -41,6 +41,7 @@ class EditorWidget(QWidget):
     edited = Signal()
     statusMessage = Signal(str)
     paletteChanged = Signal(object)
+    displayChanged = Signal(object)  # the display window the user chose (a dict), to keep per project
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -284,11 +285,19 @@ class EditorWidget(QWidget):
         self._dialog = dlg
         return dlg
 
+    def set_display(self, window: dict | None) -> None:
+        """The project's display window (``project.get_setting("display")``); a bad one is ignored."""
+        try:
+            self.canvas.set_display_window(window)
+        except (TypeError, ValueError):
+            self.canvas.set_display_window(None)
+
     def open_display_dialog(self) -> DisplayDialog | None:
-        """Display window (min/max, gamma, auto-levels); canvas.displayChanged reports the result."""
+        """Display window (min/max, gamma, auto-levels); OK emits displayChanged (the project keeps it)."""
         if self.canvas.raw is None:
             return None
         dlg = DisplayDialog(self.canvas.raw, self.canvas.display_window, self.canvas.set_display_window, self)
+        dlg.accepted.connect(lambda: self.displayChanged.emit(dlg.window().to_dict()))
         dlg.open()
         self._dialog = dlg
         return dlg
