@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import LabeltoolError
 
-ARCHS = ("Unet", "UnetPlusPlus", "FPN", "DeepLabV3Plus", "Linknet", "PSPNet")
+ARCHS = ("Unet", "UnetPlusPlus", "FPN", "DeepLabV3Plus", "Linknet", "PSPNet", "SegNet")  # SegNet: vgg16_bn only
 ENCODERS = ("resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet-b0")
 LOSSES = ("ce", "ce+dice", "focal")
 CLASS_WEIGHTS = ("none", "sqrt_inv_freq")

@@ -18,6 +18,7 @@ import torch
 from .config import TrainConfig
 from .errors import ModelFileError
 from .modelfile import active_model, read_card
+from .networks import DEFAULT_ENCODERS
 
 CPU_TIME_BUDGET = 255.0  # seconds of training; plus start-up and saving stays under 5 minutes
 GPU_TIME_BUDGET = 600.0
@@ -128,7 +129,9 @@ def resolve_config(cfg: TrainConfig | None, *, num_images: int, image_wh: tuple[
         if cfg.size is None:
             changes["size"] = list(card["input_size"])
     else:
-        changes.update(arch=cfg.arch or "Unet", encoder=cfg.encoder or ("resnet34" if cuda else "resnet18"))
+        arch = cfg.arch or "Unet"
+        tied = DEFAULT_ENCODERS.get(arch)  # SegNet is built on VGG16-BN
+        changes.update(arch=arch, encoder=cfg.encoder or tied or ("resnet34" if cuda else "resnet18"))
     if cfg.scale is None and working_scale is not None:
         changes["scale"] = float(working_scale)
     if cfg.scale is None and "scale" not in changes:

@@ -24,6 +24,82 @@ from .errors import ModelFileError
 
 log = logging.getLogger(__name__)
 
+
+class SegNetEncoder(nn.Module):
+    """torchvision's VGG16-BN convolutional part (``features``, same keys, so VGG16-BN ImageNet weights
+    load into it), its five max-poolings returning their indices for the decoder's unpooling."""
+
+    def __init__(self, in_channels: int = 3):
+        super().__init__()
+        from torchvision.models import vgg16_bn
+
+        self.features = vgg16_bn(weights=None).features  # random initialisation, nothing downloaded
+        for layer in self.features:
+            if isinstance(layer, nn.MaxPool2d):
+                layer.return_indices = True
+        if in_channels != 3:
+            self.set_in_channels(in_channels)
+
+    def forward(self, x: torch.Tensor):
+        indices, sizes = [], []
+        for layer in self.features:
+            if isinstance(layer, nn.MaxPool2d):
+                sizes.append(x.shape[-2:])
+                x, idx = layer(x)
+                indices.append(idx)
+            else:
+                x = layer(x)
+        return x, indices, sizes
+
+    def set_in_channels(self, in_channels: int, pretrained: bool = False) -> None:
+        """Another number of input bands; pretrained RGB filters are cycled over the bands (as smp does)."""
+        old = self.features[0]
+        new = nn.Conv2d(int(in_channels), old.out_channels, old.kernel_size, old.stride, old.padding)
+        if pretrained:
+            with torch.no_grad():
+                for c in range(int(in_channels)):
+                    new.weight[:, c] = old.weight[:, c % old.in_channels]
+                new.weight.mul_(old.in_channels / int(in_channels))
+                new.bias.copy_(old.bias)
+        self.features[0] = new
+
+
+def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class SegNet(nn.Module):
+    """SegNet (Badrinarayanan et al. 2017): a VGG16-BN encoder whose max-pooling indices drive the
+    decoder's unpooling, then the mirrored convolutions; the last layer gives the class logits."""
+
+    DECODER = ((512, 512, 512), (512, 512, 256), (256, 256, 128), (128, 64), (64,))
+
+    def __init__(self, encoder_name: str = "vgg16_bn", encoder_weights: str | None = None, in_channels: int = 3,
+                 classes: int = 2):
+        super().__init__()
+        if encoder_name != "vgg16_bn":
+            raise ValueError(f"SegNet is built on the vgg16_bn encoder, not {encoder_name!r}")
+        if encoder_weights is not None:
+            raise ValueError("SegNet loads encoder weights through networks.build_model, not its constructor")
+        self.encoder = SegNetEncoder(in_channels)
+        stages, cin = [], 512
+        for widths in self.DECODER:
+            layers: list[nn.Module] = []
+            for width in widths:
+                layers += _conv_bn_relu(cin, width)
+                cin = width
+            stages.append(nn.Sequential(*layers))
+        self.decoder = nn.ModuleList(stages)
+        self.unpool = nn.MaxUnpool2d(2, 2)
+        self.segmentation_head = nn.Conv2d(cin, classes, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x, indices, sizes = self.encoder(x)
+        for stage, idx, size in zip(self.decoder, reversed(indices), reversed(sizes), strict=True):
+            x = stage(self.unpool(x, idx, output_size=size))
+        return self.segmentation_head(x)
+
+
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "Unet": smp.Unet,
     "UnetPlusPlus": smp.UnetPlusPlus,
@@ -31,7 +107,9 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "DeepLabV3Plus": smp.DeepLabV3Plus,
     "Linknet": smp.Linknet,
     "PSPNet": smp.PSPNet,
+    "SegNet": SegNet,  # encoder: vgg16_bn only
 }
+DEFAULT_ENCODERS = {"SegNet": "vgg16_bn"}  # architectures tied to one encoder
 
 # smp's pretrained encoders were trained on ImageNet with these statistics (RGB, input range 0..1).
 # smp.encoders.get_preprocessing_params() downloads a config.json from the Hub to return them, so
