@@ -249,7 +249,10 @@ def list_models(models_dir: str | Path) -> list[Path]:
 
 
 def latest_model(models_dir: str | Path) -> Path | None:
-    """The newest complete model in ``models_dir``, or None."""
+    """The newest complete model in ``models_dir``, or None (the proposer is ``active_model``).
+
+    The newest one even when its card is malformed: loading it raises ModelFileError naming the card
+    (see ``list_models``); an older model is never used in its place."""
     models = list_models(models_dir)
     return models[-1] if models else None
 
