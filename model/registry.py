@@ -346,17 +346,19 @@ def choose_holdout(corrected: list[str], previous: list[str] | set[str] = (), se
     how = ""
     if picked:
         held |= {n for g in picked for n in groups[g]}
-    elif not held:  # every sequence is too long to hold out whole: its last frames
+    elif not held:  # every sequence is too long to hold out whole: the last frames of one
         g = candidates[0] if candidates else max(groups, key=lambda k: len(groups[k]))
         tail = sorted(groups[g])[-target:]
         held |= set(tail)
-        how = f" (the last {len(tail)} frames of {g}: the names show no shorter sequence)"
+        how = f"the last {len(tail)} frames of {g}: every sequence is too long to hold one out whole"
     train = [n for n in corrected if n not in held]
     val = [n for n in corrected if n in held]
-    multi = [g for g in groups if len(groups[g]) > 1]
-    kind = f"{len({group[n] for n in val})} whole sequence(s)" if multi and not how else "images"
+    val_groups = sorted({group[n] for n in val})
+    if not how and any(len(groups[g]) > 1 for g in val_groups):
+        how = f"whole sequences: {', '.join(val_groups)}"
     note = (f"no valid.txt naming a corrected image: {len(val)} of {len(corrected)} corrected images are held out "
-            f"for validation ({kind}{how}) and not trained on; list images in valid.txt to choose them yourself")
+            f"for validation{f' ({how})' if how else ''} and not trained on; list images in valid.txt to choose "
+            "them yourself")
     return train, val, note
 
 

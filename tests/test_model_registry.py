@@ -72,7 +72,7 @@ def test_holdout_takes_whole_sequences_and_keeps_them():
     assert held and not set(train) & set(held)
     for g in groups:  # a held-out sequence is held out whole
         assert all(n in held for n in names if n.startswith(g + "_"))
-    assert "whole sequence" in note
+    assert "whole sequences" in note
     more = names + ["seqB_100", "seqD_000"]
     train2, held2, _ = registry.choose_holdout(more, previous=held)
     assert set(held) <= set(held2) and not set(held2) & set(train2)
