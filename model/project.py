@@ -32,7 +32,7 @@ from . import layout
 from .atomic import atomic_write_bytes
 from .codes import find_void, read_codes, write_codes
 from .errors import DatasetError, MaskError
-from .imageio import MASK_SUFFIX, encode_mask, image_size, read_mask
+from .imageio import MASK_SUFFIX, encode_mask, image_size, mask_shape_problem, read_mask
 from .palette import default_palette, validate_palette
 from .provenance import pixel_hash, read_provenance, stamp, status_of
 from .record import DB_FILE, ImageRecord, Record, now_iso
@@ -124,10 +124,8 @@ class Project:
     writable = True
 
     def _remove_stale_temporaries(self) -> None:
-        try:
-            from .housekeeping import remove_stale_temporaries
-        except ImportError:  # pragma: no cover - during development
-            return
+        from .housekeeping import remove_stale_temporaries
+
         with contextlib.suppress(OSError):
             remove_stale_temporaries(self.root)
 
@@ -317,12 +315,9 @@ class Project:
         path = self.label_path(name)
         width, height = image_size(self.image_path(name))
         mask = np.asarray(mask)
-        if mask.ndim != 2:
-            raise MaskError(path, f"a mask must be 2-D (height, width) class indices; got an array of shape "
-                                  f"{mask.shape} for an image of {width}x{height}")
-        if mask.shape != (height, width):
-            raise MaskError(path, f"mask is {mask.shape[1]}x{mask.shape[0]}, which does not match its image "
-                                  f"({width}x{height})")
+        problem = mask_shape_problem(mask, width, height)
+        if problem:
+            raise MaskError(path, problem)
         if mask.size and int(mask.max()) >= len(self.codes):
             raise MaskError(path, f"class index {int(mask.max())} is not in codes.txt ({len(self.codes)} classes)")
         return mask

@@ -14,7 +14,7 @@ from model import layout
 from model.atomic import atomic_write_text
 from model.codes import read_codes, write_codes
 from model.errors import DatasetError, LabeltoolError, MaskError
-from model.imageio import IMAGE_SUFFIXES, MASK_SUFFIX, read_image, write_mask
+from model.imageio import IMAGE_SUFFIXES, MASK_SUFFIX, mask_shape_problem, read_image, write_mask
 from model.palette import default_palette, validate_palette
 
 from .staging import check_name, copy_file
@@ -133,9 +133,9 @@ def write_native(root: Path, codes: list[str], palette: np.ndarray, items: list[
         copy_file(item.image, target)
         if item.mask is not None:
             mask = read_item_mask(item, (width, height))
-            if mask.shape != (height, width):
-                raise MaskError(item.mask, f"mask is {mask.shape[1]}x{mask.shape[0]} but its image "
-                                           f"{item.image.name} is {width}x{height}")
+            problem = mask_shape_problem(mask, width, height)
+            if problem:
+                raise MaskError(item.mask, f"{problem} (image {item.image.name})")
             if mask.size and int(mask.max()) >= len(codes):
                 raise MaskError(item.mask, f"class index {int(mask.max())} is not in the class list "
                                            f"({len(codes)} classes)")
