@@ -1,13 +1,22 @@
-"""Inference latency: labeltool's Predictor vs plain smp eager fp32 on the same network, one run.
+"""Inference latency on CPU: plain smp eager fp32, labeltool's torch path and its onnxruntime path, one run.
 
 Network: U-Net with a ResNet34 encoder, 12 classes, random initialisation (BatchNorm statistics
-randomised as after training). Both sides do the same work end to end: uint8 images -> normalised
-tensor -> network -> softmax -> class mask + confidence as numpy. The baseline is what a user writes
-with smp: ``with torch.no_grad(): net(x)``, NCHW fp32. The engine is ``Predictor.predict_many``
-(inference mode, BatchNorm folded into the convolutions, channels-last; CUDA: autocast fp16).
-Timings interleave baseline and engine so background load hits both alike.
+randomised as after training), or a trained labeltool model (``--model``). Every path does the whole
+job: uint8 images -> normalised tensor -> network -> softmax -> class mask + confidence as numpy.
 
-    .venv/bin/python benchmarks/bench_inference.py [--threads 2] [--reps 3] [--quick]
+- ``eager``: what a user writes with smp: ``with torch.no_grad(): net(x)``, NCHW fp32 (the baseline);
+- ``torch``: ``Predictor.predict_many`` as the app runs it without an ONNX file (inference mode,
+  BatchNorm folded, channels-last, padded to a multiple of 32);
+- ``onnxruntime``: the same Predictor with ``runtime=OrtRuntime(...)`` (model/runtime.py): the network
+  exported to ONNX (opset 17, dynamic axes), CPUExecutionProvider, ORT_ENABLE_ALL, one thread per
+  physical core;
+- ``onnxruntime-int8`` (``--int8``): static int8 quantization calibrated on a few images (CamVid frames
+  from ../shared/camvid11 when present, else generated ones), its masks measured on other images.
+
+Mask agreement is against the torch path (what the app shows today). Timings interleave the paths,
+one warm-up each, so background load hits all alike; ms per image, median and best of ``--reps``.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_inference.py [--threads 2] [--reps 3] [--int8] [--quick]
 
 Prints a table and writes benchmarks/results/inference.json.
 """
@@ -20,6 +29,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,7 +39,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from model import runtime as rt  # noqa: E402
 from model.predict import IMAGENET_MEAN, IMAGENET_STD, Predictor  # noqa: E402
+
+CAMVID = ROOT.parent / "shared" / "camvid11"
+SIZES = [(240, 320), (352, 480), (720, 960)]
 
 
 def make_net(classes: int = 12) -> torch.nn.Module:
@@ -45,94 +59,171 @@ def make_net(classes: int = 12) -> torch.nn.Module:
     return net.eval()
 
 
-def baseline_fn(net: torch.nn.Module, device: torch.device):
-    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
-    net = net.to(device).eval()
+def eager_fn(net: torch.nn.Module, mean, std):
+    mean = torch.tensor(mean).view(1, 3, 1, 1)
+    std = torch.tensor(std).view(1, 3, 1, 1)
 
     def run(images: list[np.ndarray]):
-        x = torch.from_numpy(np.stack(images)).to(device).permute(0, 3, 1, 2).float() / 255.0
+        x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
         x = (x - mean) / std
         with torch.no_grad():
             probs = torch.softmax(net(x), dim=1)
             conf, cls = probs.max(dim=1)
-        return cls.to(torch.uint8).cpu().numpy(), conf.cpu().numpy()
+        return list(zip(cls.to(torch.uint8).numpy(), conf.numpy(), strict=True))
 
     return run
 
 
-def timed(fn, images, device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn(images)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+def predictor_fn(predictor: Predictor):
+    return lambda images: predictor.predict_batch(images)
+
+
+def real_images(count: int, seed: int = 0) -> list[np.ndarray]:
+    """CamVid frames when present (read with the app's reader), else generated street-like scenes."""
+    from PIL import Image
+
+    folder = CAMVID / "val"
+    if folder.is_dir():
+        files = sorted(folder.glob("*.png"))
+        step = max(1, len(files) // count)
+        return [np.asarray(Image.open(f).convert("RGB")) for f in files[::step][:count]]
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        im = np.zeros((360, 480, 3), np.uint8)
+        im[:150] = (128, 128, 128)
+        im[150:260] = rng.integers(40, 120, 3)
+        im[260:] = (128, 64, 128)
+        im = np.clip(im.astype(int) + rng.integers(-20, 20, im.shape), 0, 255).astype(np.uint8)
+        out.append(im)
+    return out
+
+
+def resize(image: np.ndarray, h: int, w: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
+
+
+def agreement(a, b) -> float:
+    return float(np.mean([np.mean(x[0] == y[0]) for x, y in zip(a, b, strict=True)]))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--reps", type=int, default=3, help="timed runs per case at batch 1 (batch 8: reps - 1)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--threads", type=int, default=None, help="threads for torch and onnxruntime "
+                        "(default: physical cores)")
+    parser.add_argument("--reps", type=int, default=3, help="timed runs per path and case")
+    parser.add_argument("--batch", type=int, default=1, help="images per call (default 1: opening an image)")
+    parser.add_argument("--model", help="a trained labeltool model (.safetensors) instead of the random network")
+    parser.add_argument("--int8", action="store_true", help="also time int8 static quantization")
     parser.add_argument("--quick", action="store_true", help="352x480 only")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "inference.json"))
     args = parser.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    sizes = [(352, 480)] if args.quick else [(352, 480), (720, 960)]
-    batches = [1, 8]
-    net = make_net()
-    baseline = baseline_fn(make_net(), device)
+    threads = args.threads or rt.physical_cores()
+    torch.set_num_threads(threads)
+    if args.model:
+        from model.modelfile import load_model
+
+        loaded = load_model(args.model, raw=True)
+        net, card, model_name = loaded.net, loaded.card, Path(args.model).name
+    else:
+        net = make_net()
+        card = {"normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}}
+        model_name = "smp.Unet(resnet34), 12 classes, random init (BatchNorm statistics randomised)"
+    mean, std = card["normalization"]["mean"], card["normalization"]["std"]
+    sizes = [(352, 480)] if args.quick else SIZES
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-inference-"))
     t0 = time.perf_counter()
-    engine = Predictor(net, {"normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}},
-                       device=device, tile=False, batch_size=max(batches))
-    engine_setup = time.perf_counter() - t0
+    onnx_file = rt.export_onnx(net, tmp / "model.onnx")
+    export_s = time.perf_counter() - t0
+    ort_rt = rt.OrtRuntime(onnx_file, threads=threads)
+    diff = rt.check_onnx(rt.TorchRuntime(net), ort_rt, rt._check_inputs(3))
+    print(f"exported ONNX in {export_s:.1f} s; max logit difference vs torch {diff:.1e} of scale", flush=True)
+
+    import copy
+
+    paths = {"eager": eager_fn(make_net() if not args.model else copy.deepcopy(net), mean, std),
+             "torch": predictor_fn(Predictor(net, card, device="cpu", tile=False, scale=1.0, batch_size=args.batch)),
+             "onnxruntime": predictor_fn(Predictor(net, card, device="cpu", tile=False, scale=1.0,
+                                                   batch_size=args.batch, runtime=ort_rt))}
+    int8_info = None
+    if args.int8:
+        calib_images, test_images = real_images(4, 0), real_images(12, 1)[4:]
+        captured: list[np.ndarray] = []
+
+        class Capture(rt.Runtime):
+            kind = "capture"
+
+            def run(self, x):
+                captured.append(torch.as_tensor(x).float().contiguous().numpy().copy())
+                return ort_rt.run(x)
+
+        capture = Predictor(net, card, device="cpu", tile=False, scale=1.0, runtime=Capture())
+        for im in calib_images:
+            capture.predict(resize(im, 352, 480))
+        t0 = time.perf_counter()
+        q = rt.quantize_int8(onnx_file, tmp / "model.int8.onnx", captured)
+        int8_rt = rt.OrtRuntime(q, threads=threads, kind=rt.ORT_INT8)
+        int8_pred = Predictor(net, card, device="cpu", tile=False, scale=1.0, batch_size=args.batch, runtime=int8_rt)
+        paths["onnxruntime-int8"] = predictor_fn(int8_pred)
+        torch_pred = Predictor(net, card, device="cpu", tile=False, scale=1.0)
+        real = [resize(im, 352, 480) for im in test_images]
+        real_agree = agreement(torch_pred.predict_batch(real), int8_pred.predict_batch(real))
+        int8_info = {"quantize_seconds": round(time.perf_counter() - t0, 1), "calibration_images": len(calib_images),
+                     "calibration_source": "camvid11/val" if (CAMVID / "val").is_dir() else "generated",
+                     "held_out_images": len(real), "mask_agreement_held_out_352x480": real_agree}
+        print(f"int8: quantized in {int8_info['quantize_seconds']} s; masks agree {100 * real_agree:.2f}% with the "
+              f"torch path on {len(real)} held-out real images", flush=True)
+
     rng = np.random.default_rng(0)
     rows = []
     for h, w in sizes:
-        for batch in batches:
-            images = [rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8) for _ in range(batch)]
-            run_engine = engine.predict_batch
-            # same answer first (and a warm-up for both)
-            base_mask, base_conf = baseline(images)
-            eng = run_engine(images)
-            agree = float(np.mean([np.mean(m == base_mask[i]) for i, (m, _) in enumerate(eng)]))
-            conf_diff = float(max(np.abs(c - base_conf[i]).max() for i, (_, c) in enumerate(eng)))
-            reps = max(1, args.reps if batch == 1 else args.reps - 1)
-            times = {"baseline": [], "engine": []}
-            for _ in range(reps):
-                times["baseline"].append(timed(baseline, images, device))
-                times["engine"].append(timed(run_engine, images, device))
-            row = {"height": h, "width": w, "batch": batch, "reps": reps, "mask_agreement": agree,
-                   "max_confidence_diff": conf_diff}
-            for key, values in times.items():
-                row[f"{key}_ms_per_image"] = 1000 * statistics.median(values) / batch
-                row[f"{key}_ms_per_image_min"] = 1000 * min(values) / batch
-            row["speedup"] = row["baseline_ms_per_image"] / row["engine_ms_per_image"]
-            row["speedup_min"] = row["baseline_ms_per_image_min"] / row["engine_ms_per_image_min"]
-            rows.append(row)
-            print(f"{h}x{w} batch {batch}: baseline {row['baseline_ms_per_image']:.0f} ms/img, engine "
-                  f"{row['engine_ms_per_image']:.0f} ms/img, speedup x{row['speedup']:.2f} "
-                  f"(best-of: x{row['speedup_min']:.2f}), masks agree {100 * agree:.2f}%", flush=True)
+        images = [rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8) for _ in range(args.batch)]
+        outputs = {k: fn(images) for k, fn in paths.items()}  # warm-up, and the answers compared
+        times: dict[str, list[float]] = {k: [] for k in paths}
+        for _ in range(args.reps):
+            for k, fn in paths.items():
+                start = time.perf_counter()
+                fn(images)
+                times[k].append(time.perf_counter() - start)
+        row = {"height": h, "width": w, "batch": args.batch, "reps": args.reps}
+        for k in paths:
+            row[k] = {"ms_per_image": 1000 * statistics.median(times[k]) / args.batch,
+                      "ms_per_image_min": 1000 * min(times[k]) / args.batch,
+                      "mask_agreement_vs_torch": agreement(outputs["torch"], outputs[k])}
+        for k in paths:
+            row[k]["speedup_vs_eager"] = row["eager"]["ms_per_image"] / row[k]["ms_per_image"]
+            row[k]["speedup_vs_eager_min"] = row["eager"]["ms_per_image_min"] / row[k]["ms_per_image_min"]
+        rows.append(row)
+        print(f"{h}x{w}: " + ", ".join(f"{k} {row[k]['ms_per_image']:.0f} ms (x{row[k]['speedup_vs_eager']:.2f}, "
+                                       f"agree {100 * row[k]['mask_agreement_vs_torch']:.2f}%)" for k in paths),
+              flush=True)
 
     print()
-    print(f"{'size':>9} {'batch':>5} {'baseline ms/img':>16} {'engine ms/img':>14} {'speedup':>8}")
+    header = f"{'size':>9} " + " ".join(f"{k + ' ms':>22} {'vs eager':>8}" for k in paths) + "  agree(ort)"
+    print(header)
     for r in rows:
-        print(f"{r['height']}x{r['width']:<5} {r['batch']:>5} {r['baseline_ms_per_image']:>16.1f} "
-              f"{r['engine_ms_per_image']:>14.1f} {r['speedup']:>7.2f}x")
+        print(f"{r['height']}x{r['width']:<5} " + " ".join(
+            f"{r[k]['ms_per_image']:>22.1f} {r[k]['speedup_vs_eager']:>7.2f}x" for k in paths)
+            + f"  {100 * r['onnxruntime']['mask_agreement_vs_torch']:.3f}%")
+    import onnxruntime
+
     result = {
-        "model": "smp.Unet(resnet34), 12 classes, random init",
-        "device": str(device),
-        "cpu": platform.processor() or platform.machine(),
-        "threads": args.threads, "torch": torch.__version__,
-        "engine": {"inference_mode": True, "fold_batchnorm": True, "channels_last": engine.channels_last,
-                   "autocast": engine.amp, "setup_seconds": round(engine_setup, 3)},
-        "baseline": "torch.no_grad(), NCHW fp32, eager",
-        "timing": "median of reps after one warm-up each, interleaved; ms per image",
+        "model": model_name, "device": "cpu", "cpu": rt.machine_fingerprint(threads)["cpu"],
+        "threads": threads, "batch": args.batch, "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+        "onnx": {"opset": rt.ONNX_OPSET, "export_seconds": round(export_s, 2), "max_relative_logit_difference": diff,
+                 "graph_optimization": "ORT_ENABLE_ALL", "provider": "CPUExecutionProvider"},
+        "int8": int8_info,
+        "paths": {"eager": "torch.no_grad(), NCHW fp32, eager (plain smp)",
+                  "torch": "Predictor: inference_mode, BatchNorm folded, channels-last",
+                  "onnxruntime": "Predictor(runtime=OrtRuntime): ONNX opset 17, ORT_ENABLE_ALL",
+                  **({"onnxruntime-int8": "QDQ static int8, per-channel weights, MinMax calibration"} if args.int8 else {})},
+        "timing": "interleaved, one warm-up each; median and min of reps; ms per image",
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "platform": platform.platform(),
         "results": rows,
     }
     out = Path(args.out)

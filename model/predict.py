@@ -125,7 +125,7 @@ class Predictor:
         self.net = net.to(self.device).eval()
         if fuse_bn and runtime is None:  # a folded copy; the caller's network is left as it is
             self.net = fold_batchnorm_checked(self.net)
-        if self.channels_last:
+        if self.channels_last and runtime is None:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.scale = float(self.card.get("input_scale", 1.0) if scale is None else scale)
         if not 0.0 < self.scale <= 8.0:
