@@ -25,3 +25,28 @@ def test_engine_never_imports_qt_or_the_app():
             if top in ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "labeltool", "shiboken6"):
                 offenders.append(f"{path.relative_to(ROOT)} imports {module}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_every_third_party_import_is_declared():
+    """Each package model/ and labeltool/ import is a declared dependency (or in an extra), not a
+    passenger of another package's requirements."""
+    import re
+    import sys
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"]) + [d for deps in project["optional-dependencies"].values() for d in deps]
+    names = {re.split(r"[<>=!~\[ ;]", d, maxsplit=1)[0].lower().replace("_", "-") for d in declared}
+    dists = packages_distributions()
+    missing = []
+    for folder in ("model", "labeltool"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for module in imported_modules(path):
+                top = module.split(".")[0]
+                if top in sys.stdlib_module_names or top in ("model", "labeltool", "__future__"):
+                    continue
+                owners = {d.lower().replace("_", "-") for d in dists.get(top, [top])}
+                if not owners & names:
+                    missing.append(f"{path.relative_to(ROOT)}: {module} ({', '.join(sorted(owners))})")
+    assert not missing, "undeclared imports:\n" + "\n".join(missing)
