@@ -356,11 +356,13 @@ def main() -> int:
     torch.set_num_threads(2)
     from model.codes import CAMVID11_CODES
     from model.config import TrainConfig
+    from model.errors import LabeltoolError
     from model.imageio import read_image, read_mask
     from model.modelfile import load_model
     from model.predict import Predictor
     from model.project import Project
     from model.propagate import DEFAULT_THRESHOLD, combine, propose_from_neighbour
+    from model.registry import active_model
     from model.train import train_dataset
 
     frames = sorted(p.stem for p in (CAMVID / "train").glob("*.png"))[args.start::args.stride][:args.images]
@@ -421,12 +423,22 @@ def main() -> int:
                   f"  {row['seconds']:.0f} s", flush=True)
             if accepted % args.k == 0 and i + 1 < len(frames):
                 t = time.monotonic()
-                path = train_dataset(root, cfg)
+                fallback = None
+                try:
+                    path = train_dataset(root, cfg)
+                except (LabeltoolError, IndexError) as exc:
+                    # seen with one video: a later retrain holds out the whole sequence of the first
+                    # retrain's tail hold-out and has nothing left to train on; retrain unvalidated
+                    fallback = f"{type(exc).__name__}: {exc}"
+                    print(f"    one-click retrain failed ({fallback}); retrying with validate=False", flush=True)
+                    over = {"validate": False, **({"time_budget": args.budget} if args.budget else {})}
+                    path = train_dataset(root, TrainConfig.from_dict(over))
+                path = active_model(root / "models") or path  # the app proposes with the active model
                 loaded = load_model(path)
                 predictor = Predictor(loaded, device="cpu", batch_size=1)
                 model_name, round_no = path.name, round_no + 1
                 rounds.append({"round": round_no, "after_images": accepted, "model": path.name,
-                               "train_seconds": round(time.monotonic() - t, 1)})
+                               "train_seconds": round(time.monotonic() - t, 1), "fallback": fallback})
                 print(f"    retrained on {accepted} images in {time.monotonic() - t:.0f} s: {path.name}", flush=True)
     per_round = []
     for r in sorted({row["round"] for row in rows}):
