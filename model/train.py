@@ -258,7 +258,7 @@ class _Run:
                 losses.append(float(loss.item()))
                 steps_this_run += 1
                 emit({"event": "step", "epoch": epoch, "step": step, "steps": spe, "loss": losses[-1],
-                      "epochs": total_epochs if planned else None, "seconds": round(used(), 2)})
+                      "epochs": max(total_epochs, epoch) if planned else None, "seconds": round(used(), 2)})
                 if steps_this_run == 1:
                     probe_t = time.monotonic()
                 elif steps_this_run == PROBE_STEPS and budget is not None:
@@ -317,7 +317,8 @@ class _Run:
         from .evaluate import evaluate_project
 
         result = evaluate_project(self.project, predictor=predictor, names=self.val_names, save=False)
-        keys = ("pixel_accuracy", "error_rate_non_void", "miou", "per_class_iou", "num_pixels", "classes", "confusion")
+        keys = ("pixel_accuracy", "error_rate_non_void", "miou", "per_class_iou", "per_class", "num_pixels", "classes",
+                "ignore_index", "confusion")
         return {k: result[k] for k in keys}
 
     def _gate(self, card: dict) -> tuple[dict, dict, Path | None]:

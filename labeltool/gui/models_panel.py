@@ -53,7 +53,7 @@ class EvaluationView(QWidget):
         self.table.setHorizontalHeaderLabels(["Class", "IoU", "Pixels"])
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.matrix = QLabel()
         self.matrix.setAlignment(Qt.AlignLeft | Qt.AlignTop)
         scroll = QScrollArea()
@@ -62,6 +62,8 @@ class EvaluationView(QWidget):
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.table)
         split.addWidget(scroll)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
@@ -75,8 +77,9 @@ class EvaluationView(QWidget):
         if isinstance(metrics.get("miou"), (int, float)):
             extra = f" — mIoU {metrics['miou']:.3f}, pixel accuracy (Void excluded) {_fig(metrics.get('pixel_accuracy'))}"
         self.title.setText(title + (extra if ious else " — no validation figures"))
-        self.table.setRowCount(len(ious))
-        for r, (name, iou) in enumerate(ious.items()):
+        order = [c for c in metrics.get("classes") or [] if c in ious] or list(ious)  # codes.txt order (cards sort keys)
+        self.table.setRowCount(len(order))
+        for r, (name, iou) in enumerate((c, ious[c]) for c in order):
             support = (per_class.get(name) or {}).get("support")
             for c, text in enumerate((name, _fig(iou), "" if support is None else str(support))):
                 item = QTableWidgetItem(text)
