@@ -28,6 +28,13 @@ def scene(seed: int):
     return image, mask
 
 
+@pytest.fixture(autouse=True)
+def no_blocking_dialogs(monkeypatch):
+    """A test that fails must not hang in a modal dialog while its window closes."""
+    monkeypatch.setattr(MainWindow, "ask_failed_save", lambda self, name, reason, doing: "discard")
+    monkeypatch.setattr(MainWindow, "ask_second_instance", lambda self, root, who: "continue")
+
+
 @pytest.fixture
 def dataset(tmp_path):
     root = tmp_path / "ds"

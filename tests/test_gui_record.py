@@ -21,6 +21,15 @@ H, W = 48, 64
 ENTROPY = {"img2": 0.30, "img3": 0.80, "img4": 0.10, "img5": 0.55}
 
 
+@pytest.fixture(autouse=True)
+def no_blocking_dialogs(monkeypatch):
+    """A test that fails must not hang in a modal dialog while its windows close."""
+    monkeypatch.setattr(MainWindow, "ask_failed_save", lambda self, name, reason, doing: "discard")
+    monkeypatch.setattr(MainWindow, "ask_second_instance", lambda self, root, who: "continue")
+    for name in ("warning", "critical", "information"):
+        monkeypatch.setattr(f"labeltool.gui.main_window.QMessageBox.{name}", lambda *a, **k: None)
+
+
 @pytest.fixture
 def dataset(tmp_path):
     root = tmp_path / "ds"
@@ -305,3 +314,61 @@ def test_images_added_to_the_folder_appear(window, dataset, qtbot):
     window.poll(rescan=True)
     qtbot.waitUntil(lambda: "img9" in window.files.shown_names(), timeout=5000)
     assert window.files.status_text(window.session.row_of["img9"]) == "no mask"
+
+
+def test_two_windows_never_silently_replace_each_others_corrections(window, dataset, qtbot, monkeypatch):
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.resize(800, 600)
+    second.show()
+    monkeypatch.setattr(second, "ask_second_instance", lambda root, who: "continue")
+    assert second.open_folder(str(dataset)) and not second.read_only
+    for win, value in ((window, 1), (second, 2)):
+        show(win, qtbot, "img6")
+        win.editor.set_class(value)  # (class keys go to the active window only)
+        qtbot.mouseClick(win.editor.canvas, Qt.LeftButton, Qt.NoModifier, point(win, 8, 8))
+    window.save()  # the first window's correction
+    assert read_mask(dataset / "labels" / "img6_P.png", len(CODES))[8, 8] == 1
+    assert not second.save()  # would replace it: refused, kept on screen
+    assert second.editor.is_dirty() and second.editor.mask()[8, 8] == 2
+    assert read_mask(dataset / "labels" / "img6_P.png", len(CODES))[8, 8] == 1
+    asked = []
+    monkeypatch.setattr(second, "ask_failed_save", lambda name, reason, doing: asked.append(reason) or "retry")
+    second.close()  # the person chose: theirs replaces it
+    assert asked and "another program" in asked[0]
+    assert read_mask(dataset / "labels" / "img6_P.png", len(CODES))[8, 8] == 2
+
+
+def test_opening_a_large_folder_keeps_the_window_answering(qtbot, dataset, monkeypatch):
+    import time
+
+    from labeltool.gui import io_threads
+
+    real = io_threads.open_project
+
+    def slow_open(*args):
+        time.sleep(0.6)  # a folder scan of 100,000 images
+        return real(*args)
+
+    monkeypatch.setattr("labeltool.gui.main_window.open_project", slow_open)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    ticks = []
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer(win, interval=50, timeout=lambda: ticks.append(win.statusBar().currentMessage()))
+    timer.start()
+    assert win.open_folder(str(dataset))
+    timer.stop()
+    assert len(ticks) >= 5 and any(t.startswith("Opening") for t in ticks)  # events ran during the scan
+
+
+def test_switching_images_moves_the_hold(window, qtbot):
+    project = window.session.project
+    show(window, qtbot, "img2")
+    show(window, qtbot, "img4")
+    qtbot.waitUntil(lambda: not project.is_held("img2"), timeout=5000)
+    assert project.is_held("img4")
+    window.close()
+    assert not project.is_held("img4")
