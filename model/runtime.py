@@ -414,13 +414,17 @@ def choose_runtime(loaded_model, sample_shape: Sequence[int] = (1, 3, 352, 480),
     try:
         if path is None:
             raise ValueError("no model file to export beside (pass onnx_file)")
-        if not path.is_file():
+        exported = not path.is_file()
+        if exported:
             export_onnx(loaded_model, path)
         ort_rt = OrtRuntime(path, threads=threads)
-        report["checks"][ORT] = {"max_relative_logit_difference":
-                                 check_onnx(torch_rt, ort_rt, _check_inputs(int(sample_shape[1])))}
+        diff = check_onnx(torch_rt, ort_rt, _check_inputs(int(sample_shape[1])))
+        report["checks"][ORT] = {"max_relative_logit_difference": diff}
         candidates[ORT] = ort_rt
         report["files"][ORT] = sha256_file(path)
+        if exported and weights is not None and onnx_file is None:  # a model from before the export: name it now
+            _name_in_card(weights, {"file": path.name, "opset": ONNX_OPSET, "sha256": report["files"][ORT],
+                                    "max_relative_logit_difference": diff})
     except Exception as exc:
         _notice(on_event, f"onnxruntime not used: {exc}")
     if weights is not None and int8_path(weights).is_file() and ORT in candidates:

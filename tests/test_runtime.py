@@ -137,6 +137,17 @@ def test_forced_onnx_choice_proposes_through_onnxruntime_and_a_tampered_file_is_
     assert rt.proposal_runtime(loaded, "cpu") is None
 
 
+def test_a_model_from_before_the_export_gets_its_onnx_at_the_first_proposal(tmp_path):
+    card = make_card(arch="Unet", encoder="resnet18", classes=["a", "b"], void_index=None,
+                     normalization=normalization(), input_size=[64, 64], training_images=["x"])
+    weights = save_model(tmp_path / "models", make_net("Unet", "resnet18", 2), card)
+    rt._runtime_cache.clear()
+    rt.proposal_runtime(load_model(weights), "cpu")
+    assert rt.onnx_path(weights).is_file()
+    assert read_card(weights)["onnx"]["sha256"] == rt.sha256_file(rt.onnx_path(weights))
+    assert json.loads(rt.choice_path(weights).read_text())["choice"] in (rt.TORCH, rt.ORT)
+
+
 def test_failed_export_is_a_notice_never_an_error(saved_model, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("exporter exploded")
