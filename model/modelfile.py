@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,7 @@ def prune_models(models_dir: str | Path, keep: int) -> list[Path]:
     The active, pinned and best models (model.registry) are never deleted. Only called once a new model
     is complete, so the previous one survives any failed run."""
     from .registry import protected_models
+    from .runtime import derived_files  # ONNX files and the runtime choice beside the weights
 
     models = list_models(models_dir)
     protected = protected_models(models_dir, models)
@@ -124,10 +126,21 @@ def prune_models(models_dir: str | Path, keep: int) -> list[Path]:
     for weights in models[:-keep] if keep > 0 else []:
         if weights.name in protected:
             continue
-        for path in (weights, card_path(weights)):
+        for path in (weights, card_path(weights), *derived_files(weights)):
             path.unlink(missing_ok=True)
         removed.append(weights)
     return removed
+
+
+def update_card(weights: str | Path, updates: dict[str, Any]) -> dict[str, Any]:
+    """Add or replace keys of a model's card (atomically) keeping its modification time, so the models'
+    order (``list_models`` sorts by it) stays; e.g. model.runtime names the ONNX file ("onnx")."""
+    path = card_path(Path(weights))
+    card = dict(read_card(weights), **updates)
+    before = path.stat()
+    atomic_write_text(path, json.dumps(card, indent=1, sort_keys=True) + "\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    return card
 
 
 def _sha256(path: Path) -> str:
