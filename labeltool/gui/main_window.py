@@ -49,7 +49,7 @@ from model.project import NeedsCodesError
 
 AUTOSAVE_IDLE_MS = 2000
 POLL_MS = 1000  # how often the record is asked what changed (other processes included)
-RESCAN_MS = 30_000  # a folder rescan even without a file-system notification
+RESCAN_MS = 120_000  # a folder rescan even without a file-system notification (network folders)
 PREFETCH = 2
 
 
