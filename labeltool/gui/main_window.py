@@ -458,8 +458,9 @@ class MainWindow(QMainWindow):
         layer = self.editor.layer
         latest = self._saves.get(self.shown)
         if (latest is not None and not force and latest[0].layer is layer
-                and latest[0].state_id == layer.history.state_id and not latest[1].done()):
-            return latest[1]  # these very pixels are being saved already
+                and latest[0].state_id == layer.history.state_id
+                and not (latest[1].done() and latest[1].exception() is not None)):
+            return latest[1]  # these very pixels are being (or have just been) saved
         snap = Snapshot(self.shown, layer.mask.copy(), self._shown_fp, layer.history.state_id, layer, force=force)
         return self._submit(snap)
 
