@@ -6,8 +6,8 @@ Kept free of widgets so the rules can be tested headless. Rules:
   "corrected"; an untouched corrected mask is left as it is; an image with no mask has nothing to accept.
 - Next / Previous / N / Enter walk the images in the chosen order ("uncertain": least certain first,
   "name", "status"), restricted to what the list shows (its status filter and name search).
-- Uncertainty of a proposal: its mean per-pixel entropy when the record has one, else 1 - margin, else
-  1 - mean confidence; one measure for the whole project (the first one every scored record has).
+- Uncertainty of a proposal (model.propose.uncertainty_score): its mean normalised entropy when the record
+  has one, else 1 - margin, else 1 - mean confidence.
 - Pixels to check: the proposal's unsure fraction times the image's pixel count (the image's own size when
   known, else the size of the project's first image: video frames share a size).
 """
@@ -25,7 +25,7 @@ from model.project import Project
 ORDERS = {"uncertain": "Least certain first", "name": "By name", "status": "By status"}
 FILTERS = {"all": "All", "none": "No mask", "proposed": "Proposed", "corrected": "Corrected", "unknown": "Unknown"}
 STATUS_RANK = {"unknown": 0, "proposed": 1, "none": 2, "corrected": 3}  # "status" order: to review first
-MEASURES = ("entropy", "margin", "mean_confidence")
+MEASURES = ("entropy", "margin", "mean_confidence")  # uncertainty_score's order
 
 
 @dataclass
@@ -36,29 +36,14 @@ class Loaded:
     status: str
 
 
-def uncertainty_measure(records) -> str | None:
-    """The measure used to order a project: the first of MEASURES that every scored record has."""
-    scored = [r for r in records if any(getattr(r, m, None) is not None for m in MEASURES)]
-    if not scored:
-        return None
-    for measure in MEASURES:
-        if all(getattr(r, measure, None) is not None for r in scored):
-            return measure
-    return "mean_confidence"
-
-
-def uncertainty(record, measure: str | None = None) -> float | None:
-    """Higher = less certain; None when the record has no proposal summary."""
+def uncertainty(record) -> float | None:
+    """Higher = less certain; None when the record has no proposal summary (the engine's rule:
+    model.propose.uncertainty_score)."""
     if record is None:
         return None
-    order = ([measure] if measure else []) + [m for m in MEASURES if m != measure]
-    for m in order:
-        value = getattr(record, m, None)
-        if value is None:
-            continue
-        value = float(value)
-        return value if m == "entropy" else 1.0 - value
-    return None
+    from model.propose import uncertainty_score
+
+    return uncertainty_score(record)
 
 
 def pixels_to_check(record, pixels: int | None) -> int | None:
@@ -129,18 +114,10 @@ class Session:
         def column(attr: str) -> np.ndarray:
             return np.array([None if r is None else getattr(r, attr, None) for r in recs], np.float64)
 
-        values = {m: column(m) for m in MEASURES}
-        scored = np.zeros(len(recs), bool)
-        for v in values.values():
-            scored |= np.isfinite(v)
-        self.measure = None  # uncertainty_measure's rule, on the columns
-        if scored.any():
-            self.measure = next((m for m in MEASURES if np.isfinite(values[m][scored]).all()), "mean_confidence")
-        values = {m: (v if m == "entropy" else 1.0 - v) for m, v in values.items()}
-        order = ([self.measure] if self.measure else []) + [m for m in MEASURES if m != self.measure]
         unc = np.full(len(recs), np.nan)
-        for m in reversed(order):  # the first measure a record has wins
-            unc = np.where(np.isfinite(values[m]), values[m], unc)
+        for m in reversed(MEASURES):  # uncertainty_score's rule, vectorised: the first figure a record has wins
+            value = column(m)
+            unc = np.where(np.isfinite(value), value if m == "entropy" else 1.0 - value, unc)
         self.uncertainty = unc
         unsure = column("unsure_fraction")
         pixels = np.full(len(recs), float(self.image_pixels or 0))
@@ -198,9 +175,7 @@ class Session:
             self.codes[index] = STATUS_CODES.get(status, 0)
         if record is not None:
             self.records[name] = record
-            if self.measure is None:
-                self.measure = uncertainty_measure([record])
-            value = uncertainty(record, self.measure)
+            value = uncertainty(record)
             self.uncertainty[index] = np.nan if value is None else value
         self._set_estimate(index)
         return index

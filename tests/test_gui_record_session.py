@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from labeltool.gui.io_threads import ConflictError, ImageLoader, MaskWriter, Snapshot, fingerprint, open_project
-from labeltool.session import Session, accept_action, pixels_to_check, uncertainty, uncertainty_measure
+from labeltool.session import Session, accept_action, pixels_to_check, uncertainty
 from model.codes import write_codes
 from model.imageio import read_mask, write_image
 from model.project import Project
@@ -80,7 +80,9 @@ def test_uncertainty_measures_and_pixels_to_check():
     assert uncertainty(rec(margin=0.9, mean_confidence=0.95)) == pytest.approx(0.1)
     assert uncertainty(rec(mean_confidence=0.8)) == pytest.approx(0.2)
     assert uncertainty(rec()) is None
-    assert uncertainty_measure([rec(entropy=0.1, margin=0.2), rec(margin=0.5)]) == "margin"  # one for all
+    mixed = {"a": rec(entropy=0.3, margin=0.9), "b": rec(margin=0.5), "c": rec(mean_confidence=0.9), "d": rec("none")}
+    s = session_of(mixed)  # the vectorised columns follow the same rule as one record at a time
+    assert [None if np.isnan(u) else round(u, 6) for u in s.uncertainty] == [0.3, 0.5, 0.1, None]
     assert pixels_to_check(rec(unsure_fraction=0.25), 1000) == 250
     assert pixels_to_check(rec(), 1000) is None
     s = session_of({"a": rec(unsure_fraction=0.5), "b": rec(unsure_fraction=0.1), "c": rec("corrected", unsure_fraction=1)})
