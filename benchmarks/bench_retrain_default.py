@@ -172,7 +172,7 @@ def main() -> int:
     val = load_pairs("val")
     result: dict = {"variant": overrides or "defaults", "val": f"{len(val)} frames of {VAL_SEQUENCE}", "runs": {}}
     print(f"{'protocol':<9}{'train seqs':<16}{'trained':>8}{'train s':>9}{'steps':>7}{'wrong val':>11}{'mIoU':>7}"
-          f"{'engine own (hold-out)':>25}")
+          f"  engine's own figure (wrong, images)")
     for protocol in protocols:
         cfg = TrainConfig.from_dict(dict(overrides)) if overrides else None
         row = run_protocol(protocol, cfg, val)
@@ -181,7 +181,7 @@ def main() -> int:
         own_text = ("not validated" if own["wrong_non_void"] is None else
                     f"{own['wrong_non_void']:.3f} on {len(own['images'])} ({own['source']})")
         print(f"{protocol:<9}{'+'.join(row['train_sequences']):<16}{row['trained_on']:>8}{row['train_seconds']:>9.0f}"
-              f"{row['steps']:>7}{row['wrong_non_void']:>11.3f}{row['miou']:>7.3f}{own_text:>25}")
+              f"{row['steps']:>7}{row['wrong_non_void']:>11.3f}{row['miou']:>7.3f}  {own_text}")
     if not args.no_baseline:
         from model.imageio import read_image, read_mask
 
