@@ -372,3 +372,18 @@ def test_switching_images_moves_the_hold(window, qtbot):
     assert project.is_held("img4")
     window.close()
     assert not project.is_held("img4")
+
+
+def test_a_lock_left_by_a_crashed_window_is_not_a_second_window(dataset, qtbot, monkeypatch):
+    import subprocess
+    import sys
+
+    lock = dataset / ".labeltool" / "app.lock"
+    code = ("import os, sys; from PySide6.QtCore import QLockFile; l = QLockFile(sys.argv[1]); "
+            "l.setStaleLockTime(0); assert l.tryLock(0); os._exit(0)")  # killed without unlocking
+    subprocess.run([sys.executable, "-c", code, str(lock)], check=True, timeout=60)
+    assert lock.exists()
+    win = MainWindow()
+    qtbot.addWidget(win)
+    monkeypatch.setattr(win, "ask_second_instance", lambda root, who: pytest.fail(f"asked about {who}"))
+    assert win.open_folder(str(dataset)) and not win.read_only
