@@ -9,6 +9,7 @@ layout through these functions, so they agree.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,14 +36,44 @@ def is_image_file_name(file_name: str, flat: bool) -> bool:
     """An image to label: a known image suffix, not hidden, and (in a flat folder) not a mask."""
     if file_name.startswith("."):
         return False
-    if os.path.splitext(file_name)[1].lower() not in IMAGE_SUFFIXES:
+    stem, dot, suffix = file_name.rpartition(".")
+    if not dot or not stem or f".{suffix.lower()}" not in IMAGE_SUFFIXES:
         return False
     return not (flat and file_name.endswith(MASK_SUFFIX))
 
 
+class ImageMap(Mapping[str, Path]):
+    """name (stem) -> image file, in name order. Holds plain path strings and makes a Path only when one
+    is asked for: at 100,000 images, building every Path up front cost more than the folder scan."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> Path:
+        return Path(self._files[name])
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._files
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def file_name(self, name: str) -> str:
+        return os.path.basename(self._files[name])
+
+    def add(self, name: str, path: str) -> None:
+        self._files[name] = path
+
+    def sort(self) -> None:
+        self._files = dict(sorted(self._files.items()))
+
+
 @dataclass
 class ImageScan:
-    images: dict[str, Path] = field(default_factory=dict)  # name (stem) -> file, sorted by name
+    images: ImageMap = field(default_factory=ImageMap)  # name (stem) -> file, sorted by name
     problems: list[LabeltoolError] = field(default_factory=list)
 
 
@@ -66,15 +97,16 @@ def scan_images(folder: Path, flat: bool, into: ImageScan | None = None) -> Imag
                     scan.problems.append(DatasetError(Path(entry.path), "a symbolic link that leads to no file "
                                                                         "(broken or looping)"))
                 continue
-            entries.append(entry.name)
+            entries.append((entry.name.rpartition(".")[0], entry.name, entry.path))
     entries.sort()
-    for file_name in entries:
-        name = os.path.splitext(file_name)[0]
+    for name, _file_name, path in entries:
         if name in scan.images:
-            scan.problems.append(DatasetError(folder / file_name, f"same image name as {scan.images[name].name}; "
-                                                                  "names must be unique whatever the suffix"))
+            scan.problems.append(DatasetError(Path(path), f"same image name as {scan.images.file_name(name)}; "
+                                                          "names must be unique whatever the suffix"))
             continue
-        scan.images[name] = folder / file_name
+        scan.images.add(name, path)
+    if into is not None:
+        scan.images.sort()
     return scan
 
 
@@ -110,7 +142,8 @@ def read_split_list(path: Path, images: dict[str, Path]) -> tuple[list[str], lis
         rows = read_list(path)
     except LabeltoolError as exc:
         return [], [exc]
-    by_file = {p.name: n for n, p in images.items()}
+    by_file = {images.file_name(n): n for n in images} if isinstance(images, ImageMap) else {
+        p.name: n for n, p in images.items()}
     for line, fields in rows:
         try:
             entry = relative_entry(" ".join(fields), path, line)
