@@ -479,7 +479,7 @@ def legacy_status(state: Any, name: str, st: os.stat_result) -> str:
     return "corrected"
 
 
-def verify_mask_file(path: Path, row, warnings: list[str]) -> tuple[str, str | None]:
+def verify_mask_file(path: Path | str, row, warnings: list[str]) -> tuple[str, str | None]:
     """(status, pixel hash or None) of the mask file at ``path`` by the provenance rule
     (:func:`model.provenance.status_of`). A record ``row`` (ImageRecord or a ``Record.stats`` tuple) that
     says "proposed"/"unknown" keeps that status while the file's pixels are the ones it recorded."""
@@ -506,6 +506,7 @@ def reconcile(root: Path, names, rows: dict[str, tuple], warnings: list[str]
     """Statuses of ``names`` given the record's ``rows`` (``Record.stats()``) and the mask files on disk,
     and the record updates that bring it in line (files whose size or mtime differ are re-read)."""
     files = layout.scan_labels(root)
+    labels = str(layout.labels_dir(root))
     statuses: dict[str, str] = {}
     updates: list[tuple[str, dict[str, Any]]] = []
     for name in names:
@@ -519,7 +520,7 @@ def reconcile(root: Path, names, rows: dict[str, tuple], warnings: list[str]
         if row is not None and row[1] == st.st_size and row[2] == st.st_mtime_ns:
             statuses[name] = row[0]
             continue
-        status, pixels = verify_mask_file(layout.label_path(root, name), row, warnings)
+        status, pixels = verify_mask_file(os.path.join(labels, name + MASK_SUFFIX), row, warnings)
         statuses[name] = status
         updates.append((name, {"status": status, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "pixels": pixels}))
     return statuses, updates

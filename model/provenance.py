@@ -114,7 +114,6 @@ def read_provenance(path: str | Path, need_pixels: bool = False) -> Provenance:
     """Read a mask file's labeltool chunk; hash its image data when the chunk claims a model made it
     (or when ``need_pixels``). Reads only the head of files that carry no model chunk.
     Raises OSError (FileNotFoundError when the mask is gone)."""
-    path = Path(path)
     with open(path, "rb") as handle:
         head = handle.read(HEAD_BYTES)
         info = _text_chunk(head) if head.startswith(PNG_SIGNATURE) else None

@@ -215,9 +215,24 @@ class Record:
                          f"ON CONFLICT(name) DO UPDATE SET {updates}", (name, *values.values()))
 
     def put_many(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
-        with self.transaction():
-            for name, values in rows:
-                self.put(name, **values)
+        """Many rows in one transaction under one new serial (rows with the same fields in one statement)."""
+        if not rows:
+            return
+        now = now_iso()
+        groups: dict[tuple[str, ...], list[tuple]] = {}
+        for name, values in rows:
+            values = {**values, "updated_at": values.get("updated_at") or now}
+            unknown = set(values) - set(COLUMNS)
+            if unknown:
+                raise ValueError(f"unknown record fields {sorted(unknown)}")
+            groups.setdefault(tuple(values), []).append((name, *values.values()))
+        with self.transaction() as conn:
+            serial = self._next_serial(conn)
+            for keys, params in groups.items():
+                cols = ["name", *keys, "serial"]
+                updates = ", ".join(f"{c}=excluded.{c}" for c in (*keys, "serial"))
+                conn.executemany(f"INSERT INTO images ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                                 f"ON CONFLICT(name) DO UPDATE SET {updates}", [(*p, serial) for p in params])
 
     def delete(self, name: str) -> None:
         with self.transaction() as conn:
