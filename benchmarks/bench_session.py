@@ -344,6 +344,8 @@ def main() -> int:
     parser.add_argument("--start", type=int, default=0, help="index of the first frame in name order")
     parser.add_argument("--stride", type=int, default=1, help="take every STRIDE-th frame")
     parser.add_argument("--no-propagate", action="store_true", help="no neighbour-frame proposals")
+    parser.add_argument("--scribble-below", type=float, default=0.6,
+                        help="start with scribbles when the proposal is less right than this")
     parser.add_argument("--tag", default="")
     args = parser.parse_args()
     if args.quick:
@@ -407,7 +409,7 @@ def main() -> int:
                 start, source = np.full(gt.shape, VOID, np.uint8), "none"
             proposal_wrong = 1 - accuracy(start, gt)
             ann = Annotator(image, gt, start, net_conf)
-            if ann.acc() < 0.6:
+            if ann.acc() < args.scribble_below:
                 ann.scribble_phase()
             ann.correct()
             project.save_mask(name, ann.mask.copy(), "corrected")
@@ -472,7 +474,8 @@ def main() -> int:
     stem = f"session{('_' + args.tag) if args.tag else ''}"
     out = RESULTS / f"{stem}.json"
     config = {"images": args.images, "k": args.k, "budget": args.budget, "start": args.start, "stride": args.stride,
-              "propagate": not args.no_propagate, "target": TARGET, "order": "name"}
+              "propagate": not args.no_propagate, "target": TARGET, "order": "name",
+              "scribble_below": args.scribble_below}
     out.write_text(json.dumps({"config": config, "summary": summary, "rounds": per_round, "retrains": rounds,
                                "images": rows}, indent=1))
     draw_curve(RESULTS / f"{stem}.png", ours, polys, [r["after_images"] for r in rounds],
