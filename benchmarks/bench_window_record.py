@@ -38,9 +38,11 @@ def make_dataset(root: Path, count: int, proposed: int) -> Path:
     images = root / "images"
     images.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    source = root / "source.png"
-    write_image(source, rng.integers(0, 255, (H, W, 3), dtype=np.uint8))
+    pixels = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
     for i in range(count):
+        source = root / f"source{i // 60_000}.png"  # ext4 allows 65,000 links to one file
+        if i % 60_000 == 0:
+            write_image(source, pixels)
         os.link(source, images / f"frame{i:06d}.png")
     write_codes(root / "codes.txt", CODES)
     project = Project.open(root)
@@ -49,9 +51,12 @@ def make_dataset(root: Path, count: int, proposed: int) -> Path:
     first = project.names()[0]
     project.save_mask(first, mask, "proposed", model="bench",
                       summary={"mean_confidence": 0.8, "unsure_fraction": 0.2, "entropy": 0.3})
-    src = project.label_path(first)
+    first_label = project.label_path(first)
     with project.batch():
         for i, name in enumerate(project.names()[1:proposed]):
+            src = root / f"label{i // 60_000}.png"
+            if i % 60_000 == 0:
+                src.write_bytes(first_label.read_bytes())
             os.link(src, project.label_path(name))
             project.db.put(name, status="proposed", size=src.stat().st_size, mtime_ns=src.stat().st_mtime_ns,
                            model="bench", mean_confidence=0.5 + (i % 97) / 200, unsure_fraction=0.2,
@@ -210,7 +215,10 @@ def main() -> None:
         print(" | ".join(lists[0]))
         for r in lists:
             print(" | ".join(str(v) for v in r.values()))
-    results = [run(n, args.steps) for n in (args.images or ([] if lists else [10_000]))]
+    results = []
+    for n in args.images or ([] if lists else [10_000]):
+        results.append(run(n, args.steps))
+        print(json.dumps(results[-1]), flush=True)
     if results:
         print(" | ".join(results[0]))
         for r in results:
