@@ -78,7 +78,7 @@ def open_project(folder: str | Path, codes: list[str] | None = None) -> Opened:
         with contextlib.suppress(LabeltoolError, OSError):
             width, height = image_size(project.image_path(names[0]))
             pixels = width * height
-    serial = project.changed_since(0)[0]
+    serial = max((getattr(r, "serial", 0) or 0 for r in records.values()), default=0)  # changes seen so far
     session = Session(project, records=records, image_pixels=pixels)
     order = project.get_setting("order")
     if order in ("uncertain", "name", "status"):
