@@ -150,3 +150,16 @@ def test_open_project_headless(project, tmp_path):
     s = opened.session
     assert s.order_mode == "uncertain" and s.names[s.order[0]] == "f3"
     assert s.image_pixels == 12 * 16 and s.total_to_check == 96
+
+
+def test_headless_accept_and_next(project, tmp_path):
+    from labeltool.gui.io_threads import accept_and_next
+
+    opened = open_project(tmp_path)
+    s, writer = opened.session, MaskWriter(opened.project)
+    loader = ImageLoader(opened.project, writer)
+    s.index = 0
+    save, bundle = accept_and_next(s, loader, writer, np.ones((12, 16), np.uint8))
+    assert save.result().status == "corrected" and bundle.name == s.current == "f1"
+    loader.shutdown()
+    writer.shutdown()
