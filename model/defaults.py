@@ -102,6 +102,15 @@ def default_size(image_wh: tuple[int, int], scale: float, hw: Hardware) -> list[
     return [min(cap, floor32(h * scale)), min(cap, floor32(w * scale))]
 
 
+def working_scale(project, image_wh: tuple[int, int], hw: Hardware) -> tuple[float, str]:
+    """(scale, where it comes from) for showing the setting: the project's ``working_scale`` or the
+    hardware default with its pixel budget, e.g. (0.408, "default: 2.0 MP per image on CPU")."""
+    saved = project_working_scale(project)
+    if saved is not None:
+        return saved, "project setting"
+    return default_scale(image_wh, hw), f"default: {pixel_budget(hw) / 1e6:.1f} MP per image on {hw.device.upper()}"
+
+
 def resolve_config(cfg: TrainConfig | None, *, num_images: int, image_wh: tuple[int, int], hw: Hardware,
                    models_dir: Path, codes: list[str],
                    working_scale: float | None = None) -> tuple[TrainConfig, Path | None, list[str]]:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from labeltool.editing.regions import TiledSuperpixels, compute_superpixels, superpixels_async
-from model.defaults import Hardware, default_scale, project_working_scale, resolve_config
+from model.defaults import Hardware, default_scale, project_working_scale, resolve_config, working_scale
 from model.networks import ScaledInput
 from model.predict import Predictor
 from model.tiling import TileConfig, run_scaled
@@ -100,6 +100,9 @@ def test_project_working_scale_setting_wins_over_default(tmp_path):
 
     assert project_working_scale(object()) is None  # a project without settings yet
     assert project_working_scale(Settings(0.75)) == 0.75
+    assert working_scale(Settings(None), (4000, 3000), CPU) == (default_scale((4000, 3000), CPU),
+                                                                "default: 2.0 MP per image on CPU")
+    assert working_scale(Settings(0.75), (4000, 3000), CPU) == (0.75, "project setting")
     with pytest.raises(ValueError, match="working_scale"):
         project_working_scale(Settings(12))
     cfg, _, _ = resolve_config(None, num_images=3, image_wh=(4000, 3000), hw=CPU, models_dir=tmp_path / "m",
