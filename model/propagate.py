@@ -16,6 +16,7 @@ winner and :func:`propose_from_neighbour` uses it.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -42,6 +43,30 @@ def sequence_key(name: str, group_regex: str = GROUP_REGEX) -> tuple[str, int] |
     if seq == name or match is None:
         return None
     return seq, int(match.group(1))
+
+
+class FrameIndex:
+    """Frames by sequence, built once for a whole proposal run (100,000 names: one pass, not one per image)."""
+
+    def __init__(self, names, group_regex: str = GROUP_REGEX):
+        self._key: dict[str, tuple[str, int]] = {}
+        by_seq: dict[str, list[tuple[int, str]]] = {}
+        for other in names:
+            key = sequence_key(other, group_regex)
+            if key is not None:
+                self._key[other] = key
+                by_seq.setdefault(key[0], []).append((key[1], other))
+        self._by_seq = {seq: sorted(frames) for seq, frames in by_seq.items()}
+
+    def neighbours(self, name: str) -> tuple[str | None, str | None]:
+        key = self._key.get(name)
+        if key is None:
+            return None, None
+        frames = self._by_seq[key[0]]
+        at = bisect.bisect_left(frames, (key[1], name))
+        prev = next((n for f, n in reversed(frames[:at]) if f < key[1]), None)
+        nxt = next((n for f, n in frames[at:] if f > key[1]), None)
+        return prev, nxt
 
 
 def neighbours(names, name: str, group_regex: str = GROUP_REGEX) -> tuple[str | None, str | None]:
@@ -139,15 +164,19 @@ class NeighbourProposal:
 
 def propose_from_neighbour(project, name: str, *, network_mask: np.ndarray | None = None,
                            network_confidence: np.ndarray | None = None, method: str = DEFAULT_METHOD,
-                           threshold: float = DEFAULT_THRESHOLD) -> NeighbourProposal | None:
+                           threshold: float = DEFAULT_THRESHOLD, index: FrameIndex | None = None,
+                           statuses: dict[str, str] | None = None) -> NeighbourProposal | None:
     """A proposal for ``name`` from the nearest corrected frame of its sequence (previous first), or None
     when neither neighbour is corrected. With a network proposal (``network_mask`` and its
     ``network_confidence``) the two are combined by confidence."""
     from .imageio import read_image
 
-    names = project.names()
-    prev, nxt = neighbours(names, name)
-    source = next((n for n in (prev, nxt) if n is not None and project.status(n) == "corrected"), None)
+    prev, nxt = (index or FrameIndex(project.names())).neighbours(name)
+
+    def corrected(other: str) -> bool:
+        return (statuses.get(other) if statuses is not None else project.status(other)) == "corrected"
+
+    source = next((n for n in (prev, nxt) if n is not None and corrected(n)), None)
     if source is None:
         return None
     source_mask = project.load_mask(source)
@@ -165,5 +194,5 @@ def propose_from_neighbour(project, name: str, *, network_mask: np.ndarray | Non
     return NeighbourProposal(mask, source, used)
 
 
-__all__ = ["DEFAULT_METHOD", "DEFAULT_THRESHOLD", "METHODS", "NeighbourProposal", "combine", "flow_to",
+__all__ = ["FrameIndex", "DEFAULT_METHOD", "DEFAULT_THRESHOLD", "METHODS", "NeighbourProposal", "combine", "flow_to",
            "neighbours", "propagate", "propose_from_neighbour", "sequence_key", "warp_mask"]

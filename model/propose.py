@@ -10,6 +10,7 @@ certain images first.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -116,6 +117,7 @@ def propose_dataset(
     predictor=None,
     on_error: Callable[[str, Exception], None] | None = None,
     on_skip: Callable[[str], None] | None = None,
+    neighbours: str = "warp",
 ) -> list[str]:
     """Propose masks for ``names`` (default: every image) that have no corrected mask.
 
@@ -126,6 +128,11 @@ def propose_dataset(
     is told about an image left alone because it got a correction meanwhile or is open in an editor.
     ``predictor`` (a ready ``Predictor``) skips loading the model; ModelFileError when the model's
     classes differ from the project's codes either way.
+
+    ``neighbours``: a video frame whose previous or next frame has a corrected mask is proposed from that
+    mask moved along the optical flow (``"warp"``, the default: it beat the network on held-out CamVid,
+    benchmarks/README_train.md), the warp combined with the network by confidence (``"combine"``), or
+    by the network alone (``"off"``). The confidence map stays the network's.
     """
     from .predict import Predictor
 
@@ -143,6 +150,13 @@ def propose_dataset(
         project.image_path(name)  # unknown name -> DatasetError naming it
     statuses = project.statuses()
     todo = [n for n in wanted if statuses.get(n) not in ("corrected", "unknown")]
+    if neighbours not in ("warp", "combine", "off"):
+        raise ValueError(f"neighbours must be 'warp', 'combine' or 'off', not {neighbours!r}")
+    frames = None
+    if neighbours != "off" and any(s == "corrected" for s in statuses.values()):
+        from .propagate import FrameIndex
+
+        frames = FrameIndex(project.names())
     total = len(todo)
     written: list[str] = []
     done = 0
@@ -163,13 +177,19 @@ def propose_dataset(
                 if on_progress is not None:
                     on_progress(done, total, name)
         predictions = predictor.predict_many(images) if images else []
+        sources = [None] * len(chunk)
+        if frames is not None:  # outside the lock: optical flow takes a moment
+            for i, name in enumerate(chunk):
+                predictions[i], sources[i] = _from_neighbour(project, name, predictions[i], frames, statuses,
+                                                             neighbours)
         stopped = False
         with project.batch():  # one lock and one transaction per forward batch
-            for name, pred in zip(chunk, predictions, strict=True):
+            for name, pred, source in zip(chunk, predictions, sources, strict=True):
                 if cancel is not None and cancel():
                     stopped = True
                     break
-                if _write_proposal(project, name, pred, model_name):
+                made_by = model_name if source is None else f"{model_name} + {neighbours} of {source}"
+                if _write_proposal(project, name, pred, made_by):
                     written.append(name)
                 elif on_skip is not None:
                     on_skip(name)
@@ -179,6 +199,21 @@ def propose_dataset(
         if stopped:
             break
     return written
+
+
+def _from_neighbour(project, name: str, pred, frames, statuses: dict[str, str], mode: str):
+    """(prediction, source frame or None): the neighbour's warped mask when a neighbour is corrected."""
+    from .propagate import propose_from_neighbour
+
+    try:
+        found = propose_from_neighbour(project, name, index=frames, statuses=statuses,
+                                       network_mask=pred.mask if mode == "combine" else None,
+                                       network_confidence=pred.confidence if mode == "combine" else None)
+    except (LabeltoolError, ValueError):  # an unreadable neighbour: the network's proposal stands
+        return pred, None
+    if found is None:
+        return pred, None
+    return dataclasses.replace(pred, mask=found.mask.astype(np.uint8)), found.source
 
 
 def _write_proposal(project, name: str, pred, model_name: str) -> bool:

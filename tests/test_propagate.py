@@ -79,3 +79,48 @@ def test_propose_from_neighbour_uses_the_corrected_previous_frame(tmp_path):
     assert got is not None and got.source == "cam_000" and got.method == "warp"
     assert iou(got.mask == 1, frames["cam_001"][1] == 1) > 0.8
     assert propose_from_neighbour(proj, "cam_002") is None  # its neighbour cam_001 is not corrected
+
+
+def test_frame_index_agrees_with_the_plain_search():
+    from model.propagate import FrameIndex
+
+    names = ["0001TP_006690", "0001TP_006720", "0001TP_006750", "Seq05VD_f00000", "Seq05VD_f00030", "photo"]
+    index = FrameIndex(names)
+    for name in names:
+        assert index.neighbours(name) == neighbours(names, name), name
+
+
+def test_proposal_run_proposes_a_frame_next_to_a_corrected_one_from_its_warp(tmp_path):
+    """The network here is useless (all class 0); the frame after a corrected one follows the moving object."""
+    from model.codes import write_codes
+    from model.imageio import read_mask, write_image
+    from model.predict import Prediction
+    from model.project import Project
+    from model.propose import propose_dataset
+
+    write_codes(tmp_path / "codes.txt", ["Road", "Car", "Void"])
+    img0, m0 = frame(40, 50)
+    img1, m1 = frame(44, 57, seed=1)
+    write_image(tmp_path / "images" / "seqA_000010.png", img0)
+    write_image(tmp_path / "images" / "seqA_000011.png", img1)
+    write_image(tmp_path / "images" / "other.png", img1)
+    project = Project.open(tmp_path)
+    project.save_mask("seqA_000010", m0, "corrected")
+
+    class Useless:
+        classes = None
+        model_name = "useless"
+
+        def predict_many(self, images):
+            return [Prediction(np.zeros(im.shape[:2], np.uint8), np.full(im.shape[:2], 0.9, np.float32))
+                    for im in images]
+
+    written = propose_dataset(project, predictor=Useless())
+    assert sorted(written) == ["other", "seqA_000011"]
+    warped = read_mask(tmp_path / "labels" / "seqA_000011_P.png")
+    assert iou(warped == 1, m1 == 1) > 0.8
+    assert project.record("seqA_000011").model == "useless + warp of seqA_000010"
+    assert (read_mask(tmp_path / "labels" / "other_P.png") == 0).all()  # no neighbour: the network's
+    project.set_status("seqA_000011", "none")
+    propose_dataset(project, predictor=Useless(), neighbours="off")
+    assert (read_mask(tmp_path / "labels" / "seqA_000011_P.png") == 0).all()
