@@ -23,6 +23,9 @@ def register(subparsers) -> None:
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="propose only these images")
+    parser.add_argument("--neighbours", choices=("warp", "combine", "off"), default="warp",
+                        help="a video frame next to a corrected one: its mask moved by optical flow (warp, the "
+                             "default: measured best), combined with the network by confidence, or off")
     parser.add_argument("--only-from", metavar="FILE", help="propose only the images named in FILE, one per line")
     parser.set_defaults(func=run)
 
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     emit({"event": "start", "command": "predict", "model": str(model_path), "images": len(names) - skipped})
     written = propose_dataset(project, model_path, names=names, on_progress=progress, on_error=on_error, on_skip=on_skip,
+                              neighbours=getattr(args, "neighbours", "warp"),
                               batch_size=args.batch_size, tta_flip=args.tta, device=getattr(args, "device", None))
     emit({"event": "done", "command": "predict", "model": str(model_path), "written": written,
           "count": len(written), "skipped_corrected": skipped, "left_alone": left_alone, "failed": failed})
