@@ -27,7 +27,7 @@ from model.train import train_dataset
 
 CODES = ["Background", "Cell", "Void"]
 TINY = dict(arch="Unet", encoder="resnet18", encoder_weights=None, size=[64, 64], scale=1.0, batch_size=2,
-            threads=2, checkpoint_every=0, epochs=2)
+            threads=2, checkpoint_every=0, epochs=1)
 
 
 def _scene(rng, h=64, w=80):
@@ -157,7 +157,7 @@ def test_16bit_grey_tiff_dataset_trains_and_proposes_full_size_masks(tmp_path):
 
 def test_four_band_image_end_to_end(tmp_path):
     root = _dataset(tmp_path / "rgbn", _four_band, count=4)
-    path = train_dataset(root, TrainConfig(**dict(TINY, epochs=3)))
+    path = train_dataset(root, TrainConfig(**dict(TINY, epochs=2)))
     model = load_model(path)
     assert model.card["in_channels"] == 4
     assert model.net.encoder.conv1.in_channels == 4
