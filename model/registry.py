@@ -332,6 +332,11 @@ def choose_holdout(corrected: list[str], previous: list[str] | set[str] = (), se
     previous, seen = set(previous), set(seen)
     held_groups = {group[n] for n in corrected if n in previous}
     held = {n for n in corrected if n in previous or group[n] in held_groups}  # whole sequences stay together
+    if len(corrected) - len(held) < MIN_TRAIN_IMAGES:  # e.g. one sequence only: keep the earlier hold-out itself
+        held_groups = set()
+        held = {n for n in corrected if n in previous}
+        if len(corrected) - len(held) < MIN_TRAIN_IMAGES:
+            held = set()
     target = max(1, round(fraction * len(corrected)))
     seen_groups = {group[n] for n in corrected if n in seen}
     candidates = sorted((g for g in groups if g not in held_groups), key=lambda g: (g in seen_groups, _stable_key(g)))
@@ -355,7 +360,8 @@ def choose_holdout(corrected: list[str], previous: list[str] | set[str] = (), se
     val = [n for n in corrected if n in held]
     val_groups = sorted({group[n] for n in val})
     if not how and any(len(groups[g]) > 1 for g in val_groups):
-        how = f"whole sequences: {', '.join(val_groups)}"
+        whole = all(set(groups[g]) <= held for g in val_groups)
+        how = f"whole sequences: {', '.join(val_groups)}" if whole else f"frames of {', '.join(val_groups)}"
     note = (f"no valid.txt naming a corrected image: {len(val)} of {len(corrected)} corrected images are held out "
             f"for validation{f' ({how})' if how else ''} and not trained on; list images in valid.txt to choose "
             "them yourself")

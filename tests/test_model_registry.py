@@ -188,3 +188,13 @@ def test_terminal_bar_counts_to_the_planned_epochs_not_the_cap():
     show({"event": "step", "epoch": 2, "step": 1, "steps": 2, "loss": 0.8, "epochs": 15})
     text = out.getvalue()
     assert "/400" not in text and "epoch 1/15" in text and "epoch 2/15" in text
+
+
+def test_second_holdout_of_a_one_sequence_project_leaves_images_to_train_on():
+    """Found by the session benchmark: holding out the whole sequence of the previous hold-out left nothing."""
+    names = [f"0001TP_{i:06d}" for i in range(0, 300, 30)]
+    train, held, _ = registry.choose_holdout(names)
+    assert train and held
+    train2, held2, note2 = registry.choose_holdout(names + ["0001TP_000301", "0001TP_000302"], previous=held)
+    assert set(held) <= set(held2) and len(train2) >= registry.MIN_TRAIN_IMAGES
+    assert "whole sequences" not in note2
