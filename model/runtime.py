@@ -500,7 +500,8 @@ def proposal_runtime(loaded_model, device: str | torch.device | None = None, *, 
 
 
 def _working_shape(loaded_model) -> tuple[int, int, int, int]:
-    """(1, C, H, W) the network sees for the model's training images at its working scale."""
+    """(1, C, H, W) of the model's training crop, rounded up to multiples of 32: the timing's size when
+    no project image is at hand (``after_training_export`` times at the size of the project's images)."""
     net, card = _net_and_card(loaded_model)
     size = card.get("input_size") or [352, 480]
     h, w = (int(size[0]), int(size[-1])) if isinstance(size, (list, tuple)) and size else (352, 480)
@@ -526,7 +527,7 @@ def _calibration_inputs(loaded, project_root: Path, limit: int, torch_rt: TorchR
             captured.append(torch.as_tensor(x).detach().float().contiguous().numpy().copy())
             return torch_rt.run(x)
 
-    predictor = Predictor(loaded, device="cpu", runtime=Capture(), tile=False)
+    predictor = Predictor(loaded, device="cpu", runtime=Capture())  # large images: their tiles
     for name in names:
         try:
             predictor.predict(read_image(project.image_path(name)))
@@ -586,11 +587,14 @@ def after_training_export(model_path: str | Path, *, on_event: Callable[[dict], 
         _name_in_card(weights, {"file": path.name, "opset": ONNX_OPSET, "sha256": sha256_file(path),
                                 "max_relative_logit_difference": diff})
         int8_figures = None
-        if int8:
+        calibration: list[np.ndarray] = []
+        try:  # the project's corrected images as the network sees them: int8 calibration, the timing's size
+            calibration = _calibration_inputs(loaded, weights.parent.parent, calibration_images if int8 else 1, torch_rt)
+        except Exception as exc:
+            log.info("no calibration images for %s: %s", weights, exc)
+        if int8 and calibration:
             try:
-                calibration = _calibration_inputs(loaded, weights.parent.parent, calibration_images, torch_rt)
-                if calibration:
-                    int8_figures = try_int8(loaded, calibration, torch_runtime=torch_rt)
+                int8_figures = try_int8(loaded, calibration, torch_runtime=torch_rt)
             except Exception as exc:
                 int8_figures = {"kept": False, "error": f"{type(exc).__name__}: {exc}"}
                 int8_path(weights).unlink(missing_ok=True)
@@ -598,7 +602,9 @@ def after_training_export(model_path: str | Path, *, on_event: Callable[[dict], 
             record = _read_json(choice_path(weights)) or {}
             record["int8"] = int8_figures
             atomic_write_text(choice_path(weights), json.dumps(record, indent=1, sort_keys=True) + "\n")
-        rt = choose_runtime(loaded, _working_shape(loaded), force=True, on_event=on_event, torch_runtime=torch_rt)
+        # timed at the size the network works at on this project's images (else the training crop)
+        shape = tuple(calibration[0].shape) if calibration else _working_shape(loaded)
+        rt = choose_runtime(loaded, shape, force=True, on_event=on_event, torch_runtime=torch_rt)
         choice = _read_json(choice_path(weights)) or {"choice": rt.kind}
         choice["export_seconds"] = round(time.perf_counter() - started, 1)
         atomic_write_text(choice_path(weights), json.dumps(choice, indent=1, sort_keys=True) + "\n")
