@@ -8,6 +8,7 @@ from labeltool.gui.model_jobs import ModelJobs, options_to_args, retrain_options
 from labeltool.gui.retrain_dialog import RetrainDialog
 from labeltool.gui.train_chart import TrainChart
 from labeltool.train_progress import TrainProgress
+from model.defaults import project_working_scale
 from model.modelfile import make_card, save_model
 from model.networks import make_net, normalization
 from model.project import Project
@@ -46,8 +47,9 @@ def test_retrain_options_are_saved_with_the_project_and_used_by_the_next_retrain
     dialog.scale.setValue(0.5)
     assert dialog.save() == {"arch": "FPN", "time_budget": 120.0, "scale": 0.5}
     again = Project.open(project.root)
-    assert retrain_options(again) == {"arch": "FPN", "time_budget": 120.0, "scale": 0.5}
-    assert options_to_args(retrain_options(again)) == ["--arch", "FPN", "--time-budget", "120.0", "--scale", "0.5"]
+    assert retrain_options(again) == {"arch": "FPN", "time_budget": 120.0}
+    assert options_to_args(retrain_options(again)) == ["--arch", "FPN", "--time-budget", "120.0"]
+    assert project_working_scale(again) == 0.5  # the one working-scale setting training and proposing read
     assert RetrainDialog(again).options() == dialog.options()
 
 

@@ -21,10 +21,10 @@ def retrain_options(project) -> dict:
 
 
 def options_to_args(options: dict) -> list[str]:
-    """`labeltool train` options for the saved Retrain options (unset ones keep the defaults)."""
+    """`labeltool train` options for the saved Retrain options (unset ones keep the defaults; the working
+    scale is the project's own setting, which training reads itself)."""
     args: list[str] = []
-    for key, flag in (("arch", "--arch"), ("encoder", "--encoder"), ("time_budget", "--time-budget"),
-                      ("scale", "--scale")):
+    for key, flag in (("arch", "--arch"), ("encoder", "--encoder"), ("time_budget", "--time-budget")):
         value = options.get(key)
         if value not in (None, ""):
             args += [flag, str(value)]

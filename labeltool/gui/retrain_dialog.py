@@ -1,6 +1,8 @@
 """Retrain options without code: architecture, encoder, time budget and working scale, saved with the
-project's settings (``project.set_setting("retrain", {...})``) and used by every later "Retrain on my
-corrections" of that project. Unset choices keep the one-click defaults (model.defaults)."""
+project's settings and used by every later "Retrain on my corrections" of that project: the first three as
+``project.set_setting("retrain", {...})`` (passed to `labeltool train`), the scale as the project's
+``working_scale`` setting, which training and proposing read themselves (model.defaults). Unset choices keep
+the one-click defaults."""
 
 from __future__ import annotations
 
@@ -19,6 +21,13 @@ from PySide6.QtWidgets import (
 from labeltool.gui.model_jobs import RETRAIN_SETTING, retrain_options
 
 DEFAULT = "(default)"
+WORKING_SCALE_SETTING = "working_scale"  # model.defaults.project_working_scale reads it
+
+
+def _working_scale(project) -> float | None:
+    get = getattr(project, "get_setting", None)
+    value = get(WORKING_SCALE_SETTING) if get is not None else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def architectures() -> list[str]:
@@ -38,7 +47,7 @@ class RetrainDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Retrain options")
         self.project = project
-        options = retrain_options(project)
+        options = dict(retrain_options(project), scale=_working_scale(project))
         self.arch = QComboBox()
         self.arch.addItems([DEFAULT, *architectures()])
         self.encoder = QComboBox()
@@ -97,7 +106,8 @@ class RetrainDialog(QDialog):
 
     def save(self) -> dict:
         options = self.options()
-        self.project.set_setting(RETRAIN_SETTING, options)
+        self.project.set_setting(RETRAIN_SETTING, {k: v for k, v in options.items() if k != "scale"})
+        self.project.set_setting(WORKING_SCALE_SETTING, options.get("scale"))
         return options
 
     def accept(self) -> None:
