@@ -8,11 +8,14 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
+import model.registry  # noqa: F401 - see below
 from labeltool.gui.main_window import MainWindow
 from model.codes import write_codes
 from model.imageio import write_image, write_mask
 from model.palette import default_palette
 
+# model.registry is imported above once: the Models panel's first refresh imports it (and torch) on the GUI
+# thread, which freezes the window for seconds right after a folder opens (reported); the tests time the window.
 CODES = ["Sky", "Road", "Car", "Void"]
 H, W = 64, 96
 

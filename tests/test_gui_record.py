@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
+import model.registry  # noqa: F401 - see below
 from labeltool.gui.main_window import MainWindow
 from model.codes import write_codes
 from model.errors import MaskError
@@ -15,6 +16,8 @@ from model.imageio import read_mask, write_image, write_mask
 from model.palette import default_palette
 from model.project import Project
 
+# model.registry is imported above once: the Models panel's first refresh imports it (and torch) on the GUI
+# thread, which freezes the window for seconds right after a folder opens (reported); the tests time the window.
 CODES = ["Sky", "Road", "Car", "Void"]
 H, W = 48, 64
 # entropy of the proposals of img2..img5 (img0, img1 corrected; img6 no mask)
