@@ -142,7 +142,9 @@ class FileList(QWidget):
         self.view.activated.connect(self._on_index)
         self.view.clicked.connect(self._on_index)
         self.view.horizontalHeader().setStretchLastSection(True)
-        self.view.setColumnWidth(0, 150)
+        for column, width in enumerate((96, 64, 76, 60)):  # fixed: sizing to contents would read every row
+            self.view.setColumnWidth(column, width)
+        self.setMinimumWidth(320)
         self.tree = self.view  # the old name
         self.summary = QLabel()
         self.summary.setWordWrap(True)
