@@ -88,3 +88,17 @@ def test_install_adds_the_docks_and_follows_the_jobs(tmp_path, qtbot):
     assert not docks.chart_dock.isHidden() and docks.chart.progress is progress
     assert any(a.text() == "Retrain options…" for m in window.menuBar().actions() if m.menu()
                for a in m.menu().actions())
+
+
+def test_app_retrain_is_refused_while_a_terminal_trains_the_same_dataset(tmp_path, qtbot):
+    from model import registry
+
+    root = make_dataset(tmp_path / "ds", count=4)
+    jobs = ModelJobs()
+    failed = []
+    jobs.failed.connect(lambda title, text: failed.append(text))
+    with registry.train_lock(root / "models", by="labeltool train in a terminal"):
+        with qtbot.waitSignal(jobs.finished, timeout=180_000):
+            jobs.retrain(Project.open(root), 4)
+    assert failed and "already being trained by labeltool train in a terminal (pid" in failed[0]
+    assert not list((root / "models").glob("model-*"))

@@ -82,7 +82,7 @@ class ModelJobs(QObject):
         self.finished.emit()
         if ok or written:
             self.proposed.emit(written)
-        if not ok and "cancel" not in message.lower():
+        if not ok and not (proposer is not None and proposer.cancelled):
             self.failed.emit("Propose", message)
 
     # ---- retrain -------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ class ModelJobs(QObject):
                                   "(see the Models panel)", 15000)
             return
         self.message.emit(message, 10000)
-        if "cancel" not in message.lower():
+        if not (trainer is not None and trainer.cancelled):
             self.failed.emit("Retrain", message)
 
     # ---- evaluate ------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ class ModelJobs(QObject):
             self.evaluated.emit(evaluator.result)
             return
         self.message.emit(message, 10000)
-        if "cancel" not in message.lower():
+        if not (evaluator is not None and evaluator.cancelled):
             self.failed.emit("Evaluate", message)
 
     # ---- all -----------------------------------------------------------------------------------

@@ -86,6 +86,11 @@ class JsonLinesProcess(QObject):
     def is_running(self) -> bool:
         return self.process.state() != QProcess.NotRunning
 
+    @property
+    def cancelled(self) -> bool:
+        """The user cancelled it (its failure is not an error to report)."""
+        return self._cancelled
+
     def cancel(self) -> None:
         """Ask the child to stop (SIGTERM: a trainer keeps its last checkpoint); kill it if it does not."""
         if not self.is_running():
