@@ -119,3 +119,33 @@ def test_names_limits_the_run_and_unknown_name_raises(project):
     assert propose_dataset(project, predictor=_colour_predictor(), names=["img04", "img00"]) == ["img04"]
     with pytest.raises(DatasetError, match="nope"):
         propose_dataset(project, predictor=_colour_predictor(), names=["nope"])
+
+
+def test_predict_under_torchrun_shards_the_images_and_keeps_one_record(tmp_path):
+    """Two processes, disjoint slices, every image proposed once, corrections untouched."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = make_project(tmp_path / "ds", count=7, labelled=(0,))
+    project = Project.open(root)
+    save_constant_model(project.models_dir, CODES, winner=2)
+    before = project.label_path("img00").read_bytes()
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "labeltool", "predict",
+                          str(root), "--json", "--device", "cpu"], env=env, capture_output=True, text=True,
+                         timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    events = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    starts = [e for e in events if e["event"] == "start"]
+    assert sorted(e["rank"] for e in starts) == [0, 1]
+    done = [e for e in events if e["event"] == "done"]
+    per_rank = [set(e["written"]) for e in done]
+    assert len(per_rank) == 2 and not (per_rank[0] & per_rank[1])
+    assert per_rank[0] | per_rank[1] == {f"img{i:02d}" for i in range(1, 7)}
+    fresh = Project.open(root)
+    assert project.label_path("img00").read_bytes() == before
+    assert {n: s for n, s in fresh.statuses().items() if s == "proposed"}.keys() == per_rank[0] | per_rank[1]

@@ -1,14 +1,19 @@
 """labeltool predict DATASET: propose masks for every image without a corrected mask.
 
 Corrected masks are never overwritten. Each proposal is saved as labels/NAME_P.png with status
-"proposed", with its per-pixel confidence under .labeltool/confidence/ and its mean confidence in
-.labeltool/uncertainty.json (the app offers the least certain images first). With --json, progress
+"proposed" (the model named inside the PNG), its per-pixel confidence under .labeltool/confidence/ and
+its confidence figures in the project's record (the app offers the least certain images first). With --json, progress
 is one JSON event per line on stdout ("predicted" per image, "notice", then "done").
+
+Under torchrun (`torchrun --nproc_per_node N -m labeltool predict DATASET`) each process proposes a
+disjoint slice of the images (rank r takes every N-th image from r), on its own GPU when there are GPUs;
+all of them write the one record, each write under the dataset's lock.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -28,6 +33,16 @@ def register(subparsers) -> None:
                              "default: measured best), combined with the network by confidence, or off")
     parser.add_argument("--only-from", metavar="FILE", help="propose only the images named in FILE, one per line")
     parser.set_defaults(func=run)
+
+
+def shard() -> tuple[int, int]:
+    """(rank, world size) when started by torchrun (its RANK / WORLD_SIZE variables), else (0, 1)."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0, 1
+    return (rank, world) if world > 1 and 0 <= rank < world else (0, 1)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +67,14 @@ def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         names = [line.strip() for line in Path(args.only_from).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rank, world = shard()
+    if world > 1:  # under torchrun: each process a disjoint slice, all writing the one record (under its lock)
+        names = names[rank::world]
+        if getattr(args, "device", None) is None:
+            import torch
+
+            if torch.cuda.is_available():
+                args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank)) % torch.cuda.device_count()}"
     known = set(project.names())
     skipped = sum(1 for n in names if n in known and project.status(n) == "corrected")
     failed: list[str] = []
@@ -73,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         left_alone.append(name)
         emit({"event": "skipped", "name": name, "reason": "corrected or open in an editor"})
 
-    emit({"event": "start", "command": "predict", "model": str(model_path), "images": len(names) - skipped})
+    emit({"event": "start", "command": "predict", "model": str(model_path), "images": len(names) - skipped,
+          **({"rank": rank, "world": world} if world > 1 else {})})
     written = propose_dataset(project, model_path, names=names, on_progress=progress, on_error=on_error, on_skip=on_skip,
                               neighbours=getattr(args, "neighbours", "warp"),
                               batch_size=args.batch_size, tta_flip=args.tta, device=getattr(args, "device", None))
