@@ -29,11 +29,33 @@ def _declare_missing_torchvision_ops() -> None:
     _declare_missing_torchvision_ops.lib = lib  # keep the registration alive
 
 
+def _selftest_runtime() -> int:
+    """``labeltool --selftest-runtime`` (bundle only, for packaging/smoke.sh): the proposal runtime works
+    frozen: a U-Net is exported to ONNX and onnxruntime gives torch's logits."""
+    import tempfile
+    from pathlib import Path
+
+    import onnxruntime
+
+    from model import runtime as rt
+    from model.networks import make_net
+
+    net = make_net("Unet", "resnet18", 3).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = rt.export_onnx(net, Path(tmp) / "model.onnx")
+        diff = rt.check_onnx(rt.TorchRuntime(net), rt.OrtRuntime(path), rt._check_inputs(3))
+    print(f"runtime self-test: ONNX export + onnxruntime {onnxruntime.__version__} "
+          f"{onnxruntime.get_available_providers()} ok, max logit difference {diff:.1e} of scale")
+    return 0
+
+
 def main() -> int:
     multiprocessing.freeze_support()
     if sys.argv[1:3] == ["-m", "labeltool"]:
         del sys.argv[1:3]
     _declare_missing_torchvision_ops()
+    if sys.argv[1:2] == ["--selftest-runtime"]:
+        return _selftest_runtime()
     from labeltool.cli import main as cli_main
 
     return cli_main()

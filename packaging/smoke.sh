@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Smoke test of the built bundle (packaging/build.sh): on a fresh demo project, under Xvfb,
+#   0. the bundle exports a U-Net to ONNX and onnxruntime gives torch's logits (--selftest-runtime);
 #   1. `labeltool demo --no-gui` from the bundle creates the demo, trains a first model (the bundle
 #      re-running itself as `labeltool -m labeltool train`) and proposes masks;
 #   2. `labeltool predict` from the bundle proposes again (JSON progress; onnxruntime when the model
@@ -33,6 +34,9 @@ echo "smoke: $APP ($(du -sh "$(dirname "$APP")" | cut -f1)), work dir $WORK"
 start=$(date +%s.%N)
 "$APP" --version > "$WORK/version.txt" 2>&1
 check "cli-starts" $? "$(cat "$WORK/version.txt") in $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f} s')")"
+
+"$APP" --selftest-runtime > "$WORK/runtime.txt" 2>&1
+check "onnx-runtime" $? "$(tail -1 "$WORK/runtime.txt")"
 
 start=$(date +%s.%N)
 "$APP" demo "$DEMO" --no-gui --time-budget "${SMOKE_TRAIN_SECONDS:-20}" > "$WORK/demo.log" 2>&1
