@@ -245,7 +245,7 @@ class SaveResult:
 
 
 def save_snapshot(project: Project, snap: Snapshot, last_written: dict[str, Fingerprint] | None = None,
-                  read_only: bool = False) -> SaveResult:
+                  read_only: str | bool | None = None) -> SaveResult:
     """Write one snapshot as a correction (or to ``snap.target``); runs on the writer thread."""
     start, cpu = time.perf_counter(), time.thread_time()
     if snap.target is not None:
@@ -255,7 +255,7 @@ def save_snapshot(project: Project, snap: Snapshot, last_written: dict[str, Fing
         return SaveResult(snap, None, None, fingerprint(path), Path(path), time.perf_counter() - start)
     path = project.label_path(snap.name)
     if read_only:
-        raise ReadOnlyError(path, "this window opened the folder read-only (another window has it open)")
+        raise ReadOnlyError(path, read_only if isinstance(read_only, str) else "this window opened the folder read-only")
     last = (last_written or {}).get(snap.name)
     on_disk = fingerprint(path)
     if (not snap.force and on_disk is not None and on_disk not in (snap.base_fingerprint, last)
@@ -283,7 +283,8 @@ class MaskWriter:
         self._last_written: dict[str, Fingerprint] = {}
         self._lock = threading.Lock()
 
-    def set_project(self, project: Project | None, read_only: bool = False) -> None:
+    def set_project(self, project: Project | None, read_only: str | bool | None = None) -> None:
+        """``read_only``: why nothing may be saved (a reason, or True), or None."""
         self.project = project
         self.read_only = read_only
         self._last_written = {}

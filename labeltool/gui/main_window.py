@@ -252,7 +252,13 @@ class MainWindow(QMainWindow):
         if mode is None:
             self.statusBar().showMessage("Not opened: another window has that folder open", 5000)
             return False
-        self._switch_to(opened, read_only=mode == "read_only" or not getattr(opened.project, "writable", True))
+        if mode == "read_only":
+            reason = "this window opened the folder read-only (another window has it open)"
+        elif not opened.project.writable:
+            reason = "the folder cannot be written here (see the warning when it opened)"
+        else:
+            reason = None
+        self._switch_to(opened, read_only=reason)
         return True
 
     def _lock_folder(self, project) -> str | None:
@@ -271,8 +277,8 @@ class MainWindow(QMainWindow):
         info = info[1:] if len(info) == 4 else info
         who = f"process {info[0]} on {info[1]}" if info and info[0] else "another process"
         choice = self.ask_second_instance(project.root, who)
-        if choice == "continue":
-            self._release_lock()
+        if choice in ("read_only", "continue"):
+            self._release_lock()  # this window leaves the folder it had
         return {"read_only": "read_only", "continue": "write"}.get(choice)
 
     def ask_second_instance(self, root, who: str) -> str:
@@ -295,7 +301,8 @@ class MainWindow(QMainWindow):
             self._lock_file.unlock()
             self._lock_file = None
 
-    def _switch_to(self, opened: Opened, read_only: bool) -> None:
+    def _switch_to(self, opened: Opened, read_only: str | None) -> None:
+        """Make ``opened`` the window's project; ``read_only``: why nothing may be saved, or None."""
         old = self.session
         if old is not None and self.shown is not None:
             self._record_call(old.project.release, self.shown)
@@ -303,7 +310,7 @@ class MainWindow(QMainWindow):
             self.watcher.removePaths(self.watcher.directories())
         project = opened.project
         self.session = opened.session
-        self.read_only = read_only
+        self.read_only = bool(read_only)
         self._user_order = opened.order_saved
         self.shown = self._want = None
         self._shown_fp = None
