@@ -66,12 +66,12 @@ def test_kill_during_saves_never_leaves_a_torn_png(dataset, settle):
 
 def test_temporaries_left_by_a_killed_write_are_removed_on_open(dataset):
     Project.open(dataset)
-    stale = dataset / "labels" / ".img0_P.png.abc.tmp.png"
+    stale = dataset / "labels" / ".img0_P.png.abc12_xy.tmp.png"
     stale.parent.mkdir(exist_ok=True)
     stale.write_bytes(b"\x89PNG half a file")
     old = time.time() - 3600
     os.utime(stale, (old, old))
-    fresh = dataset / "labels" / ".img1_P.png.def.tmp.png"  # maybe another process writing right now
+    fresh = dataset / "labels" / ".img1_P.png.def34_zw.tmp.png"  # maybe another process writing right now
     fresh.write_bytes(b"\x89PNG")
     project = Project.open(dataset)
     assert not stale.exists() and fresh.exists()
