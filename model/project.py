@@ -87,7 +87,7 @@ class Project:
         self.db = self._open_record()
         self.warnings += self.db.warnings
         self._migrate_legacy_state()
-        self._reconcile()
+        self._just_opened: dict[str, str] | None = self._reconcile()  # reused once by the first records()
         self._remove_stale_temporaries()
 
     # ---- opening -------------------------------------------------------------------------------
@@ -239,7 +239,9 @@ class Project:
         return row
 
     def records(self) -> dict[str, ImageRecord]:
-        statuses = self._reconcile()
+        """Every image's record with its current status (right after opening, the open's file check is
+        reused instead of repeated)."""
+        statuses, self._just_opened = (self._just_opened or self._reconcile()), None
         rows = self.db.all()
         out = {}
         for name in self._images:

@@ -24,6 +24,9 @@ def run_app(folder: str | None = None) -> int:
     icon = icon_path()
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
+    from labeltool.gui.models_panel import preload_engine
+
+    preload_engine()  # torch loads in the background while the window opens
     window = MainWindow()
     window.resize(1280, 800)
     from labeltool.gui import preferences

@@ -7,10 +7,13 @@ The rows are model.registry.model_rows, the same list `labeltool models DATASET 
 
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,6 +44,23 @@ def marks_text(row: dict) -> str:
                      f"mIoU {_fig(row.get('compared_miou'))})")
     return ", ".join(marks)
 
+
+
+_preloading: threading.Thread | None = None
+
+
+def _engine_ready() -> bool:
+    module = sys.modules.get("model.registry")
+    return module is not None and hasattr(module, "model_rows") and (_preloading is None or not _preloading.is_alive())
+
+
+def preload_engine() -> None:
+    """Import the engine's model registry (and torch) on a background thread, once."""
+    global _preloading
+    if _preloading is None:
+        _preloading = threading.Thread(target=importlib.import_module, args=("model.registry",), daemon=True,
+                                       name="preload-engine")
+        _preloading.start()
 
 class EvaluationView(QWidget):
     """Per-class IoU table and the row-normalised confusion matrix of one model."""
@@ -160,6 +180,10 @@ class ModelsPanel(QWidget):
         return list(self._rows)
 
     def refresh(self) -> None:
+        if not _engine_ready():  # importing the engine (torch) on the GUI thread froze the window for seconds
+            preload_engine()
+            QTimer.singleShot(200, self.refresh)
+            return
         from model.registry import model_rows
 
         selected = self.selected_name()
