@@ -19,6 +19,7 @@ class Canvas(ImageView):
     edited = Signal(object)        # Change | None, after a finished step
     hover = Signal(str)            # status text for the pixel under the cursor
     classPicked = Signal(int)      # eyedropper result
+    strokeStarted = Signal()       # the first dab of a brush/eraser stroke (the mask is being edited)
     scribble_tool = None           # labeltool.gui.scribble_tool.ScribbleTool, set by its install()
 
     # -------------------------------------------------------------- edits
@@ -108,6 +109,7 @@ class Canvas(ImageView):
             else:
                 self._stroke_last = (y, x)
                 self.layer.begin_step(self.tool)
+                self.strokeStarted.emit()
                 self.apply_change(self.layer.dab(y, x, self.radius, self._paint_value()))
         elif self.tool == "scribble" and self.scribble_tool is not None:
             self.scribble_tool.press(y, x)

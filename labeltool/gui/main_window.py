@@ -3,8 +3,9 @@
 The window never decodes or writes a file itself (labeltool.gui.io_threads does, on worker threads):
 - switching images shows a prefetched decode at once, or the decode when it arrives; the image that was
   on screen is saved from a snapshot of its mask (edits made after the snapshot stay dirty);
-- the open image is held (``Project.hold``): proposals of any process leave it alone; a new mask for it
-  that arrives anyway (another window, an older labeltool) is offered, never loaded under the user;
+- the open image is held (``Project.hold``) from its first edit until its edits are saved: proposals of
+  any process leave it alone meanwhile (an untouched open image gets its proposal like any other); a new
+  mask for the open image is offered, never loaded under the user;
 - Accept saves the pixels on screen as corrected, whatever the file on disk says by then;
 - closing or opening another folder stops when a save failed, with the reason and Retry / Save as… /
   Discard / Cancel: edits go only when saved or discarded on purpose;
@@ -122,6 +123,9 @@ class MainWindow(QMainWindow):
         self.watcher.directoryChanged.connect(lambda _path: self._rescan_soon.start())
         self.editor.edited.connect(self.autosave.start)
         self.editor.dirtyChanged.connect(self._update_title)
+        self._holding: str | None = None  # the image held for its unsaved edits
+        self.editor.canvas.strokeStarted.connect(self._hold_open_image)
+        self.editor.dirtyChanged.connect(self._edits_saved_or_not)
         self.editor.statusMessage.connect(self.cursor_label.setText)
         self.editor.paletteChanged.connect(self._palette_changed)
         self.editor.displayChanged.connect(  # the display window is kept per project (H4)
@@ -304,8 +308,9 @@ class MainWindow(QMainWindow):
     def _switch_to(self, opened: Opened, read_only: str | None) -> None:
         """Make ``opened`` the window's project; ``read_only``: why nothing may be saved, or None."""
         old = self.session
-        if old is not None and self.shown is not None:
-            self._record_call(old.project.release, self.shown)
+        if old is not None and self._holding is not None:
+            self._record_call(old.project.release, self._holding)
+        self._holding = None
         if self.watcher.directories():
             self.watcher.removePaths(self.watcher.directories())
         project = opened.project
@@ -393,10 +398,9 @@ class MainWindow(QMainWindow):
         self._want = None
         self._shown_fp = bundle.fingerprint
         self._hide_newer()
-        if previous != name:
-            if previous is not None:
-                self._record_call(project.release, previous)
-            self._record_call(project.hold, name)
+        if previous != name and self._holding is not None:
+            self._record_call(project.release, self._holding)  # after its save: the writer keeps the order
+            self._holding = None
         height, width = bundle.image.shape[:2]
         self.session.set_pixels(name, height * width)
         index = self.session.update(name, bundle.status, bundle.record)
@@ -624,6 +628,21 @@ class MainWindow(QMainWindow):
             self._submit(Snapshot(name, layer.mask.copy(), self._shown_fp, layer.history.state_id, layer))
         self.next_to_correct()
 
+    def _hold_open_image(self, *_args) -> None:
+        """The open image has edits (from the first dab of a stroke): proposals leave it alone until saved."""
+        if self.session is not None and self.shown is not None and self._holding != self.shown:
+            if self._holding is not None:
+                self._record_call(self.session.project.release, self._holding)
+            self._holding = self.shown
+            self._record_call(self.session.project.hold, self.shown)
+
+    def _edits_saved_or_not(self, dirty: bool) -> None:
+        if dirty:
+            self._hold_open_image()
+        elif self._holding is not None and self._holding == self.shown and not self.stroke_in_progress():
+            self._record_call(self.session.project.release, self._holding)
+            self._holding = None
+
     def _record_call(self, fn, *args) -> None:
         """A small write to the project's record (hold, release, settings), on the writer thread, in order
         with the saves; none from a read-only window."""
@@ -825,8 +844,9 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.poll_timer.stop()
         self.rescan_timer.stop()
-        if self.session is not None and self.shown is not None:
-            self._record_call(self.session.project.release, self.shown)
+        if self.session is not None and self._holding is not None:
+            self._record_call(self.session.project.release, self._holding)
+            self._holding = None
         self.jobs.shutdown()
         self.writer.shutdown()
         self.loader.shutdown()
