@@ -291,3 +291,14 @@ def test_shortcut_sheet_lists_every_action(qtbot, ed):
     assert len(keys) == len(set(keys))
     key(qtbot, ed, Qt.Key_Question, Qt.ShiftModifier)
     assert isinstance(ed._dialog, ShortcutsDialog) and ed._dialog.table.rowCount() == len(shortcut_table())
+
+
+def test_next_image_keeps_the_chosen_class_and_preserve_mode(qtbot, ed):
+    """Found under Xvfb: every image change went back to the first class, so the next stroke painted Road."""
+    key(qtbot, ed, Qt.Key_3)  # Sky
+    ed.set_preserve("void")
+    ed.load(make_image(), None, NAMES, PALETTE, VOID)
+    assert ed.current_class() == 2
+    assert ed.preserve_combo.currentData() == "void"
+    ed.load(make_image(), None, ["a", "b", "Void"], PALETTE[[0, 1, 3]], 2)  # other classes: defaults again
+    assert ed.current_class() == 0

@@ -173,6 +173,12 @@ class EditorWidget(QWidget):
             mask = np.full(image.shape[:2], void_index or 0, dtype=np.uint8)
         elif np.shape(mask) != image.shape[:2]:
             raise ValueError(f"mask shape {np.shape(mask)} does not match image {image.shape[:2]}")
+        previous = self.layer
+        same_classes = previous is not None and list(previous.names) == list(names)
+        keep_class = self.canvas.current_class if same_classes else None
+        keep_preserve = (self.preserve_combo.currentIndex(), self.preserve_class_combo.currentIndex()) \
+            if same_classes else None
+        keep_conf = self.conf_check.isChecked() if same_classes else False
         layer = LabelLayer(mask, names, palette, void_index)
         self.layer = layer
         if void_index is not None:
@@ -183,9 +189,15 @@ class EditorWidget(QWidget):
         self.preserve_class_combo.clear()
         self.preserve_class_combo.addItems(layer.names)
         self.preserve_class_combo.blockSignals(False)
-        self.preserve_combo.setCurrentIndex(0)
-        self.conf_check.setChecked(False)
-        self.set_class(0 if void_index != 0 or len(names) == 1 else 1)
+        # the next image of the same project keeps the chosen class, preserve mode and highlight (found under
+        # Xvfb: every image change went back to the first class, so the next stroke painted the wrong one)
+        if keep_preserve is not None:
+            self.preserve_class_combo.setCurrentIndex(keep_preserve[1])
+            self.preserve_combo.setCurrentIndex(keep_preserve[0])
+        else:
+            self.preserve_combo.setCurrentIndex(0)
+        self.conf_check.setChecked(keep_conf)
+        self.set_class(keep_class if keep_class is not None else (0 if void_index != 0 or len(names) == 1 else 1))
         self._sp_future = superpixels_async(image)
         self._sp_timer.start()
         self.scribble_tool.reset(image)
