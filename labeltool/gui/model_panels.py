@@ -27,8 +27,11 @@ class ModelDocks(QObject):
         self.jobs = window.jobs
         self.panel = ModelsPanel()
         self.chart = TrainChart()
-        self.models_dock = self._dock("Models", self.panel, Qt.RightDockWidgetArea, "modelsDock")
+        # both below the editor, as tabs: on the right the Models table made the window wider than a
+        # 1600-px screen (found under Xvfb)
+        self.models_dock = self._dock("Models", self.panel, Qt.BottomDockWidgetArea, "modelsDock")
         self.chart_dock = self._dock("Training", self.chart, Qt.BottomDockWidgetArea, "trainingDock")
+        window.tabifyDockWidget(self.models_dock, self.chart_dock)
         self.chart_dock.hide()  # shown when a retrain starts
         self._root = None
         self._models_stamp = None
