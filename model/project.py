@@ -87,7 +87,8 @@ class Project:
         self.db = self._open_record()
         self.warnings += self.db.warnings
         self._migrate_legacy_state()
-        self._just_opened: dict[str, str] | None = self._reconcile()  # reused once by the first records()
+        # the open's file check, reused by the first records() while nothing was written since
+        self._just_opened: tuple[dict[str, str], Any] | None = (self._reconcile(), self.db.get_meta("serial", 0))
         self._remove_stale_temporaries()
 
     # ---- opening -------------------------------------------------------------------------------
@@ -241,7 +242,9 @@ class Project:
     def records(self) -> dict[str, ImageRecord]:
         """Every image's record with its current status (right after opening, the open's file check is
         reused instead of repeated)."""
-        statuses, self._just_opened = (self._just_opened or self._reconcile()), None
+        opened, self._just_opened = self._just_opened, None
+        fresh = opened is not None and self.db.get_meta("serial", 0) == opened[1]
+        statuses = opened[0] if fresh else self._reconcile()
         rows = self.db.all()
         out = {}
         for name in self._images:

@@ -138,7 +138,10 @@ def propose_dataset(
 
     if predictor is None:
         loaded = load_checked_model(project, model_path, device)
-        predictor = Predictor(loaded, device=device, tta_flip=tta_flip, batch_size=batch_size, with_entropy=True)
+        from .runtime import proposal_runtime
+
+        predictor = Predictor(loaded, device=device, tta_flip=tta_flip, batch_size=batch_size, with_entropy=True,
+                              runtime=proposal_runtime(loaded, device))  # onnxruntime where measured faster
         model_name = loaded.path.name
     else:
         if predictor.classes is not None and predictor.classes != list(project.codes):

@@ -229,7 +229,9 @@ def delete(models_dir: str | Path, name: str) -> Path:
         raise ModelFileError(f"{path}: is the active model; promote another one (or roll back) before deleting it")
     if path.name in read_registry(models_dir)["pinned"]:
         raise ModelFileError(f"{path}: is pinned; unpin it before deleting it")
-    for file in (path, card_path(path)):
+    from .runtime import derived_files
+
+    for file in (path, card_path(path), *derived_files(path)):
         file.unlink(missing_ok=True)
     update_registry(models_dir, lambda reg: reg.__setitem__("history", [n for n in reg["history"] if n != path.name]))
     return path

@@ -574,6 +574,8 @@ def after_training_export(model_path: str | Path, *, on_event: Callable[[dict], 
     int8 (calibrated on the project's corrected images), and measure which runtime proposes fastest here.
     Never raises: any failure is a notice (``on_event({"event": "notice", ...})`` or the log) and the
     model proposes with torch. Returns the recorded choice, or None."""
+    if os.environ.get("LABELTOOL_RUNTIME", "").lower() == "torch":  # torch forced: nothing to export or time
+        return None
     try:
         from .modelfile import load_model
 

@@ -374,6 +374,10 @@ class _Run:
             path = save_model(self.project.models_dir, self.net, card)
             record_trained(self.project.models_dir, path, gate["promoted"], active, self.holdout)
             clear_checkpoint(self.project.models_dir)
+            if gate["promoted"]:  # it proposes from now on: ONNX beside it, and the faster runtime measured here
+                from .runtime import after_training_export
+
+                after_training_export(path, on_event=self.emit, int8=False)
             self.emit({"event": "notice", "message": self._verdict(path, gate, active)})
             self.emit({"event": "done", "model": str(path), "seconds": round(time.monotonic() - self.t0, 2),
                        "epochs": len(history), "metrics": card["metrics"], "promoted": gate["promoted"],

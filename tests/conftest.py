@@ -26,3 +26,11 @@ def camvid11() -> Path:
     if not (CAMVID / "train").is_dir():
         pytest.skip("../shared/camvid11 is not present")
     return CAMVID
+
+
+@pytest.fixture(autouse=True)
+def _torch_runtime(request, monkeypatch):
+    """Proposals use the torch path in tests (no ONNX export and runtime timing after every tiny training);
+    tests/test_runtime.py covers the onnxruntime path itself."""
+    if not request.module.__name__.endswith("test_runtime"):
+        monkeypatch.setenv("LABELTOOL_RUNTIME", "torch")

@@ -306,3 +306,11 @@ def test_wheel_ships_the_icon_and_desktop_entry():
     shipped = [ROOT / f for group in files.values() for f in group]
     assert any(p.name == "labeltool.svg" for p in shipped)
     assert all(p.exists() for p in shipped)
+
+
+def test_records_after_open_reuse_the_check_only_while_nothing_was_written(tmp_path):
+    project = Project.open(make(tmp_path, n=3))
+    project.save_mask("f1", mask(1), "proposed", model="m")
+    assert project.records()["f1"].status == "proposed"
+    again = Project.open(tmp_path)
+    assert again.records()["f1"].status == "proposed"
