@@ -34,3 +34,15 @@ def _torch_runtime(request, monkeypatch):
     tests/test_runtime.py covers the onnxruntime path itself."""
     if not request.module.__name__.endswith("test_runtime"):
         monkeypatch.setenv("LABELTOOL_RUNTIME", "torch")
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_main_thread():
+    """As in the app (labeltool/gui/gc_guard.py): no automatic collection, which could run in a loader or
+    superpixel thread and destroy a Qt object there (a deadlock against the main thread, seen in a full
+    run); cycles are collected after each test, on the main thread."""
+    import gc
+
+    gc.disable()
+    yield
+    gc.collect()

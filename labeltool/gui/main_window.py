@@ -57,6 +57,9 @@ PREFETCH = 2
 class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
+        from labeltool.gui import gc_guard
+
+        gc_guard.install()  # cyclic garbage collection on this (the GUI) thread only
         self.setWindowTitle("labeltool")
         self.session: Session | None = None
         self.read_only = False
