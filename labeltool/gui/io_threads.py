@@ -176,7 +176,10 @@ class ImageLoader:
                 future = self._cache.get(name)
                 if future is not None and future.generation == generation and not future.cancelled():
                     continue
-                future = self._ahead.submit(self._task, self.project, name, generation)
+                try:
+                    future = self._ahead.submit(self._task, self.project, name, generation)
+                except RuntimeError:  # shut down (the window closed): nothing more to prefetch
+                    return
                 future.generation = generation
                 self._remember(name, future)
 

@@ -431,7 +431,7 @@ class MainWindow(QMainWindow):
 
     def _prefetch(self) -> None:
         s = self.session
-        if s is None or s.index < 0:
+        if s is None or s.index < 0 or self._closed:  # a timer may fire after close (seen in CI)
             return
         ahead = []
         for delta in range(1, PREFETCH + 1):
@@ -802,7 +802,7 @@ class MainWindow(QMainWindow):
     def _reorder_after_proposals(self) -> None:
         """New confidences: least certain first becomes the order (unless the user chose one), re-sorted."""
         s = self.session
-        if s is None or self.jobs.busy():
+        if s is None or self._closed or self.jobs.busy():
             return
         if not self._user_order and s.order_mode == "name" and s.has_uncertainty():
             self.files.set_order("uncertain")  # sorts and re-lays the list
