@@ -5,6 +5,7 @@ import hashlib
 
 import numpy as np
 import pytest
+from _gui_window import open_window, wait_shown
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
@@ -53,19 +54,9 @@ def dataset(tmp_path):
 
 @pytest.fixture
 def window(qtbot, dataset):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1000, 700)
-    win.show()
-    qtbot.waitExposed(win)
-    assert win.open_folder(str(dataset))
-    wait_shown(win, qtbot)
-    return win
+    return open_window(qtbot, dataset)
 
 
-def wait_shown(win, qtbot, name=None):
-    """Images are decoded on a worker thread: wait until the one asked for is on screen."""
-    qtbot.waitUntil(lambda: win.shown is not None and win.shown == (name or win.session.current), timeout=5000)
 
 
 def canvas_point(win, y, x) -> QPoint:

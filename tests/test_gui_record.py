@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from _gui_window import open_window, wait_shown
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
@@ -49,24 +50,9 @@ def dataset(tmp_path):
     return root
 
 
-def open_window(qtbot, root):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1000, 700)
-    win.show()
-    qtbot.waitExposed(win)
-    assert win.open_folder(str(root))
-    wait_shown(win, qtbot)
-    return win
-
-
 @pytest.fixture
 def window(qtbot, dataset):
     return open_window(qtbot, dataset)
-
-
-def wait_shown(win, qtbot, name=None):
-    qtbot.waitUntil(lambda: win.shown is not None and win.shown == (name or win.session.current), timeout=5000)
 
 
 def show(win, qtbot, name):
