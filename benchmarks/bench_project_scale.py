@@ -92,71 +92,74 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def measure(label: str, cls, stamped: bool, n: int) -> dict:
+    """One code path (old or new) on a fresh folder of n images."""
+    mask = np.zeros((H, W), np.uint8)
+    tmp = Path(tempfile.mkdtemp(prefix=f"scale-{label}-"))
+    try:
+        root = tmp / "ds"
+        build(root, n, stamped)
+        if label == "old":  # 0.1's first open marks every mask present as corrected; make half proposals
+            p = cls.open(root)
+            p._update_state(lambda s: [r.__setitem__("status", "proposed") for r in s["images"].values()])
+        else:
+            Project.open(root)
+        r: dict = {}
+        r["open_s"] = min(timed(lambda: cls.open(root)) for _ in range(2))
+        project = cls.open(root)
+        saves = []
+        for i in range(30):
+            name = f"f{n - 1 - i:06d}"
+            start = time.perf_counter()
+            project.save_mask(name, mask, "corrected")
+            if label == "old":
+                project.statuses()
+            else:
+                project.status(name)
+            saves.append(time.perf_counter() - start)
+        r["save_list_p95_ms"] = float(np.percentile(saves, 95) * 1000)
+        accepts = []
+        for i in range(10):
+            name, nxt = f"f{n - 40 - i:06d}", f"f{i:06d}"
+            start = time.perf_counter()
+            project.save_mask(name, mask, "corrected")
+            read_image(project.image_path(nxt))
+            read_mask(project.label_path(nxt), len(CODES))
+            project.status(nxt)
+            accepts.append(time.perf_counter() - start)
+        r["accept_next_ms"] = float(np.median(accepts) * 1000)
+        count = 20 if (label == "old" and n >= 50000) else 200
+        names = [f"f{i:06d}" for i in range(count)]
+        if label == "old":
+            st = project.label_path(names[0]).stat().st_mtime_ns
+            t = timed(lambda: [project._record(nm, "proposed", st) for nm in names])
+        else:
+            def new_bookkeeping():
+                for start in range(0, count, 4):
+                    with project.batch():
+                        for nm in names[start:start + 4]:
+                            project.db.put(nm, status="proposed", size=1, mtime_ns=1, model="bench",
+                                           mean_confidence=0.5, unsure_fraction=0.1)
+            t = timed(new_bookkeeping)
+        r["proposal_bookkeeping_ms"] = t / count * 1000
+        touch_all(root)
+        if label == "new":
+            (root / ".labeltool" / "record.sqlite").unlink()  # a copy made without the record, worst case
+            for suffix in ("-wal", "-shm"):
+                Path(str(root / ".labeltool" / "record.sqlite") + suffix).unlink(missing_ok=True)
+        r["open_after_copy_s"] = timed(lambda: cls.open(root))
+        copy = cls.open(root)
+        statuses = copy.statuses()
+        r["proposals_kept_after_copy"] = sum(1 for s in statuses.values() if s == "proposed")
+        return r
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
 def run_size(n: int, legacy_cls) -> dict:
     out: dict = {"images": n}
-    mask = np.zeros((H, W), np.uint8)
     for label, cls, stamped in (("old", legacy_cls, False), ("new", Project, True)):
-        tmp = Path(tempfile.mkdtemp(prefix=f"scale-{label}-"))
-        try:
-            root = tmp / "ds"
-            build(root, n, stamped)
-            if label == "old":  # 0.1's first open marks every mask present as corrected; make half proposals
-                p = cls.open(root)
-                p._update_state(lambda s: [r.__setitem__("status", "proposed") for r in s["images"].values()])
-            else:
-                Project.open(root)
-            r: dict = {}
-            r["open_s"] = min(timed(lambda: cls.open(root)) for _ in range(2))
-            project = cls.open(root)
-            saves = []
-            for i in range(30):
-                name = f"f{n - 1 - i:06d}"
-                start = time.perf_counter()
-                project.save_mask(name, mask, "corrected")
-                if label == "old":
-                    project.statuses()
-                else:
-                    project.status(name)
-                saves.append(time.perf_counter() - start)
-            r["save_list_p95_ms"] = float(np.percentile(saves, 95) * 1000)
-            accepts = []
-            for i in range(10):
-                name, nxt = f"f{n - 40 - i:06d}", f"f{i:06d}"
-                start = time.perf_counter()
-                project.save_mask(name, mask, "corrected")
-                read_image(project.image_path(nxt))
-                read_mask(project.label_path(nxt), len(CODES))
-                project.status(nxt)
-                accepts.append(time.perf_counter() - start)
-            r["accept_next_ms"] = float(np.median(accepts) * 1000)
-            count = 20 if (label == "old" and n >= 50000) else 200
-            names = [f"f{i:06d}" for i in range(count)]
-            if label == "old":
-                st = project.label_path(names[0]).stat().st_mtime_ns
-                t = timed(lambda: [project._record(nm, "proposed", st) for nm in names])
-            else:
-                def new_bookkeeping():
-                    for start in range(0, count, 4):
-                        with project.batch():
-                            for nm in names[start:start + 4]:
-                                project.db.put(nm, status="proposed", size=1, mtime_ns=1, model="bench",
-                                               mean_confidence=0.5, unsure_fraction=0.1)
-                t = timed(new_bookkeeping)
-            r["proposal_bookkeeping_ms"] = t / count * 1000
-            touch_all(root)
-            if label == "new":
-                (root / ".labeltool" / "record.sqlite").unlink()  # a copy made without the record, worst case
-                for suffix in ("-wal", "-shm"):
-                    Path(str(root / ".labeltool" / "record.sqlite") + suffix).unlink(missing_ok=True)
-            r["open_after_copy_s"] = timed(lambda: cls.open(root))
-            copy = cls.open(root)
-            statuses = copy.statuses()
-            r["proposals_kept_after_copy"] = sum(1 for s in statuses.values() if s == "proposed")
-            out[label] = r
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        out[label] = measure(label, cls, stamped, n)
     return out
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -32,8 +32,9 @@ def test_every_third_party_import_is_declared():
     passenger of another package's requirements."""
     import re
     import sys
-    import tomllib
     from importlib.metadata import packages_distributions
+
+    import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = list(project["dependencies"]) + [d for deps in project["optional-dependencies"].values() for d in deps]
