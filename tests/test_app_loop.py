@@ -37,6 +37,7 @@ def no_blocking_dialogs(monkeypatch):
     """A test that fails must not hang in a modal dialog while its window closes."""
     monkeypatch.setattr(MainWindow, "ask_failed_save", lambda self, name, reason, doing: "discard")
     monkeypatch.setattr(MainWindow, "ask_second_instance", lambda self, root, who: "continue")
+    monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: True)
 
 
 @pytest.fixture

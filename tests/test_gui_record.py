@@ -30,6 +30,7 @@ def no_blocking_dialogs(monkeypatch):
     """A test that fails must not hang in a modal dialog while its windows close."""
     monkeypatch.setattr(MainWindow, "ask_failed_save", lambda self, name, reason, doing: "discard")
     monkeypatch.setattr(MainWindow, "ask_second_instance", lambda self, root, who: "continue")
+    monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: True)
     for name in ("warning", "critical", "information"):
         monkeypatch.setattr(f"labeltool.gui.main_window.QMessageBox.{name}", lambda *a, **k: None)
 
@@ -391,3 +392,15 @@ def test_a_lock_left_by_a_crashed_window_is_not_a_second_window(dataset, qtbot, 
     qtbot.addWidget(win)
     monkeypatch.setattr(win, "ask_second_instance", lambda root, who: pytest.fail(f"asked about {who}"))
     assert win.open_folder(str(dataset)) and not win.read_only
+
+
+def test_closing_during_a_model_job_asks_first(window, qtbot, monkeypatch):
+    """Found under Xvfb: Ctrl+Q during a retrain closed the window and dropped the retrain silently."""
+    monkeypatch.setattr(window.jobs, "busy", lambda: True)
+    asked = []
+    monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: asked.append(1) or False)
+    window.close()
+    assert asked and window.isVisible()
+    monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: True)
+    window.close()
+    assert not window.isVisible()

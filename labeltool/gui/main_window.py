@@ -592,6 +592,14 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved a copy of {snap.name} as {path}", 8000)
         return True
 
+    def ask_quit_while_busy(self) -> bool:
+        """True: close anyway, cancelling the retrain or proposal run (tests replace this)."""
+        answer = QMessageBox.question(self, "A model job is running",
+                                      "A retrain or proposal run is in progress. Closing cancels it: a retrain "
+                                      "publishes no model. Close anyway?",
+                                      QMessageBox.Close | QMessageBox.Cancel, QMessageBox.Cancel)
+        return answer == QMessageBox.Close
+
     def ask_failed_save(self, name: str, reason: str, doing: str) -> str:
         """"retry", "save_as", "discard" or "cancel" (tests replace this)."""
         box = QMessageBox(QMessageBox.Critical, "Edits not saved",
@@ -840,6 +848,9 @@ class MainWindow(QMainWindow):
         if self._opening:
             event.ignore()  # the folder scan is still running; close once it is open
             self.statusBar().showMessage("Still opening the folder…", 3000)
+            return
+        if self.jobs.busy() and not self.ask_quit_while_busy():
+            event.ignore()  # found under Xvfb: Ctrl+Q during a retrain dropped it without a word
             return
         if not self.settle("close"):
             event.ignore()  # nothing closes unless saved or discarded on purpose
