@@ -128,7 +128,7 @@ def scan_labels(root: Path) -> dict[str, os.stat_result]:
     return found
 
 
-def read_split_list(path: Path, images: dict[str, Path]) -> tuple[list[str], list[LabeltoolError]]:
+def read_split_list(path: Path, images: ImageMap) -> tuple[list[str], list[LabeltoolError]]:
     """Image names listed in ``valid.txt``/``test.txt``, in file order, and the problems of lines that
     name no image. A line is a file name relative to the images folder (fastai) or a bare name; a line
     ``a.png`` when the image is ``a.jpg`` is a problem (fastai would not match it), never a silent match."""
@@ -142,8 +142,7 @@ def read_split_list(path: Path, images: dict[str, Path]) -> tuple[list[str], lis
         rows = read_list(path)
     except LabeltoolError as exc:
         return [], [exc]
-    by_file = {images.file_name(n): n for n in images} if isinstance(images, ImageMap) else {
-        p.name: n for n, p in images.items()}
+    by_file = {images.file_name(n): n for n in images}
     for line, fields in rows:
         try:
             entry = relative_entry(" ".join(fields), path, line)

@@ -65,6 +65,7 @@ def current_user() -> str:
 
 
 class Project:
+    writable = True  # False when the record cannot be written (a read-only folder)
     def __init__(self, root: Path, codes: list[str]):
         self.root = root
         self.codes = codes
@@ -114,15 +115,13 @@ class Project:
             record = Record(self.state_dir / DB_FILE)
             record.set_meta("opened_at", now_iso())  # proves the folder is writable
             return record
-        except (OSError, Exception) as exc:  # sqlite3.OperationalError: read-only folder or file system
+        except Exception as exc:  # OSError or sqlite3.OperationalError: a read-only folder or file system
             if isinstance(exc, DatasetError):
                 raise
             self.writable = False
             self.warnings.append(f"{self.state_dir / DB_FILE}: cannot be written ({exc}); the dataset opens "
                                  "read-only: statuses come from the mask files and nothing can be saved")
             return Record(None)
-
-    writable = True
 
     def _remove_stale_temporaries(self) -> None:
         from .housekeeping import remove_stale_temporaries

@@ -70,24 +70,9 @@ class FrameIndex:
 
 
 def neighbours(names, name: str, group_regex: str = GROUP_REGEX) -> tuple[str | None, str | None]:
-    """The previous and next frame of ``name``'s sequence among ``names`` (None where there is none)."""
-    key = sequence_key(name, group_regex)
-    if key is None:
-        return None, None
-    prev = nxt = None
-    prev_f = nxt_f = None
-    for other in names:
-        if other == name:
-            continue
-        k = sequence_key(other, group_regex)
-        if k is None or k[0] != key[0]:
-            continue
-        f = k[1]
-        if f < key[1] and (prev_f is None or f > prev_f):
-            prev, prev_f = other, f
-        elif f > key[1] and (nxt_f is None or f < nxt_f):
-            nxt, nxt_f = other, f
-    return prev, nxt
+    """The previous and next frame of ``name``'s sequence among ``names`` (None where there is none).
+    Builds a FrameIndex: for many names of one run, build the index once and ask it."""
+    return FrameIndex(names, group_regex).neighbours(name)
 
 
 # --------------------------------------------------------------------------------------- flow

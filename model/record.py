@@ -203,16 +203,7 @@ class Record:
 
     def put(self, name: str, **values: Any) -> None:
         """Insert or update one row's given columns (others keep their value) and bump its serial."""
-        unknown = set(values) - set(COLUMNS)
-        if unknown:
-            raise ValueError(f"unknown record fields {sorted(unknown)}")
-        values["updated_at"] = values.get("updated_at") or now_iso()
-        with self.transaction() as conn:
-            values["serial"] = self._next_serial(conn)
-            cols = ["name", *values]
-            updates = ", ".join(f"{c}=excluded.{c}" for c in values)
-            conn.execute(f"INSERT INTO images ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                         f"ON CONFLICT(name) DO UPDATE SET {updates}", (name, *values.values()))
+        self.put_many([(name, values)])
 
     def put_many(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
         """Many rows in one transaction under one new serial (rows with the same fields in one statement)."""
