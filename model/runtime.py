@@ -16,20 +16,19 @@ the fastest; ``proposal_runtime`` is what the proposer calls: an onnxruntime ``R
 ``Predictor(runtime=...)``, or None for the Predictor's own torch path. Nothing here is ever fatal
 to training or proposing: a failed export or check is a notice and torch proposes as before.
 
-Only ONNX files this module wrote are run (their SHA-256 is in the card); nothing is unpickled.
+The graph and the runtimes are in model.onnx_graph, int8 quantization in model.int8 (their public
+names are importable from here too). Only ONNX files this package wrote are run (their SHA-256 is in
+the card); nothing is unpickled.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import logging
 import os
 import platform
 import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,58 +36,51 @@ from typing import Any
 import numpy as np
 import torch
 
-from .atomic import atomic_write, atomic_write_text
+from .atomic import atomic_write_text
+from .int8 import INT8_MIN_AGREEMENT, calibration_inputs, quantize_int8, try_int8
+from .onnx_graph import (
+    INPUT_NAME,
+    LOGIT_TOLERANCE,
+    ONNX_OPSET,
+    ORT,
+    ORT_INT8,
+    OUTPUT_NAME,
+    TORCH,
+    OrtRuntime,
+    Runtime,
+    TorchRuntime,
+    check_inputs,
+    check_onnx,
+    choice_path,
+    derived_files,
+    export_onnx,
+    in_channels,
+    int8_path,
+    mask_agreement,
+    max_relative_difference,
+    measure,
+    net_and_card,
+    onnx_path,
+    physical_cores,
+    sha256_file,
+)
+
+__all__ = [
+    "CHOICE_VERSION", "INPUT_NAME", "INT8_MIN_AGREEMENT", "LOGIT_TOLERANCE", "ONNX_OPSET", "ORT", "ORT_INT8",
+    "OUTPUT_NAME", "TORCH", "OrtRuntime", "Runtime", "TorchRuntime", "after_training_export", "check_onnx",
+    "choice_path", "choose_runtime", "derived_files", "export_onnx", "int8_path", "machine_fingerprint",
+    "mask_agreement", "max_relative_difference", "measure", "onnx_path", "physical_cores", "proposal_runtime",
+    "quantize_int8", "sha256_file", "try_int8",
+]
+
+_check_inputs = check_inputs  # the name tests/ and benchmarks/ use
 
 log = logging.getLogger(__name__)
 
-ONNX_OPSET = 17
-INPUT_NAME, OUTPUT_NAME = "input", "logits"
-LOGIT_TOLERANCE = 1e-3  # max |onnx - torch| relative to the largest logit
-INT8_MIN_AGREEMENT = 0.995  # share of mask pixels equal to the torch path's
 CHOICE_VERSION = 1
-TORCH, ORT, ORT_INT8 = "torch", "onnxruntime", "onnxruntime-int8"
 
 
-# ---- files ----------------------------------------------------------------------------------------
-def onnx_path(weights: str | Path) -> Path:
-    return Path(weights).with_suffix(".onnx")
-
-
-def int8_path(weights: str | Path) -> Path:
-    return Path(weights).with_suffix(".int8.onnx")
-
-
-def choice_path(weights: str | Path) -> Path:
-    return Path(weights).with_suffix(".runtime.json")
-
-
-def derived_files(weights: str | Path) -> list[Path]:
-    """Files this module may write beside a model's weights (removed with the model)."""
-    return [onnx_path(weights), int8_path(weights), choice_path(weights)]
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# ---- machine ----------------------------------------------------------------------------------------
-def physical_cores() -> int:
-    """Physical cores this process may run on (hyper-threads counted once)."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
-    cores = set()
-    for cpu in cpus:
-        base = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
-        try:
-            cores.add(((base / "physical_package_id").read_text().strip(), (base / "core_id").read_text().strip()))
-        except OSError:
-            cores.add(("?", str(cpu)))
-    return max(1, len(cores))
-
-
+# ---- machine ---------------------------------------------------------------------------------------
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
@@ -108,237 +100,8 @@ def machine_fingerprint(threads: int | None = None) -> dict[str, Any]:
             "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
 
 
-# ---- the network ------------------------------------------------------------------------------------
-def _net_and_card(model) -> tuple[torch.nn.Module, dict]:
-    """The bare network (ScaledInput unwrapped: the Predictor scales) and the card of a LoadedModel or module."""
-    from .networks import ScaledInput
-
-    net = getattr(model, "net", model)
-    card = getattr(model, "card", None) or {}
-    if isinstance(net, ScaledInput):
-        net = net.net
-    if not isinstance(net, torch.nn.Module):
-        raise TypeError(f"expected a LoadedModel or an nn.Module, got {type(model).__name__}")
-    return net, card
-
-
-def _in_channels(net: torch.nn.Module, card: dict) -> int:
-    if card.get("in_channels"):
-        return int(card["in_channels"])
-    for module in net.modules():
-        if isinstance(module, torch.nn.Conv2d):
-            return int(module.in_channels)
-    return 3
-
-
-def _cpu_copy(net: torch.nn.Module) -> torch.nn.Module:
-    param = next(net.parameters(), None)
-    if param is not None and param.device.type != "cpu":
-        return copy.deepcopy(net).cpu().eval()
-    return net.eval()
-
-
-def export_onnx(loaded_model, path: str | Path, *, sample_hw: tuple[int, int] = (64, 96)) -> Path:
-    """Export the bare network of ``loaded_model`` (a LoadedModel or an nn.Module) to ONNX at ``path``
-    (atomically): opset 17, input "input" (N, C, H, W) float32, output "logits" (N, classes, H, W),
-    with dynamic batch, height and width (H and W multiples of 32, as the Predictor pads them).
-
-    Uses torch's TorchScript-based exporter (needs only the ``onnx`` package; a few seconds); where a
-    torch no longer has it, the torch.export-based one (which needs ``onnxscript``).
-    """
-    net, card = _net_and_card(loaded_model)
-    net = _cpu_copy(net)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    x = torch.randn(1, _in_channels(net, card), *sample_hw)
-    axes = {0: "batch", 2: "height", 3: "width"}
-
-    def legacy(tmp: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-            torch.onnx.export(net, (x,), str(tmp), dynamo=False, opset_version=ONNX_OPSET,
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                              dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes}, do_constant_folding=True)
-
-    def dynamo(tmp: Path) -> None:
-        batch = torch.export.Dim("batch", max=1024)
-        h32, w32 = torch.export.Dim("h32", min=1, max=512), torch.export.Dim("w32", min=1, max=512)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(net, (x,), str(tmp), dynamo=True, opset_version=ONNX_OPSET,
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], external_data=False,
-                              dynamic_shapes={next(iter(_forward_arg_names(net))): {0: batch, 2: 32 * h32, 3: 32 * w32}},
-                              verbose=False)
-
-    with torch.no_grad():
-        try:
-            atomic_write(path, legacy)
-        except TypeError:  # a torch without the TorchScript exporter (``dynamo`` no longer accepted False)
-            atomic_write(path, dynamo)
-    return path
-
-
-def _forward_arg_names(net: torch.nn.Module) -> list[str]:
-    import inspect
-
-    return [p for p in inspect.signature(net.forward).parameters if p != "self"] or ["x"]
-
-
-# ---- runtimes -----------------------------------------------------------------------------------------
-class Runtime:
-    """Runs the network: ``run(x)`` maps (N, C, H, W) float32 (numpy or torch) to logits (torch, CPU)."""
-
-    kind = "runtime"
-
-    def run(self, x) -> torch.Tensor:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.kind}>"
-
-
-class TorchRuntime(Runtime):
-    """The Predictor's torch path on CPU: inference mode, BatchNorm folded, channels-last."""
-
-    kind = TORCH
-
-    def __init__(self, net: torch.nn.Module, channels_last: bool = True, fuse_bn: bool = True):
-        from .fuse import fold_batchnorm_checked
-
-        net = _cpu_copy(net)
-        self.net = fold_batchnorm_checked(net) if fuse_bn else net
-        self.channels_last = channels_last
-        if channels_last:
-            self.net = self.net.to(memory_format=torch.channels_last)
-
-    @torch.inference_mode()
-    def run(self, x) -> torch.Tensor:
-        x = torch.as_tensor(x, dtype=torch.float32)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x).float()
-
-
-class OrtRuntime(Runtime):
-    """onnxruntime, CPUExecutionProvider, all graph optimisations, one thread per physical core.
-
-    ``run`` is thread-safe (onnxruntime sessions are), so a prefetch thread may share it."""
-
-    def __init__(self, path: str | Path, *, threads: int | None = None, kind: str = ORT, spinning: bool = False):
-        import onnxruntime as ort
-
-        self.path = Path(path)
-        self.kind = kind
-        self.threads = threads or physical_cores()
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        # no busy-waiting between runs: the GUI thread and the annotator's other programs keep the cores
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
-
-    def run(self, x) -> torch.Tensor:
-        if isinstance(x, torch.Tensor):
-            x = x.detach().to("cpu", torch.float32).contiguous().numpy()
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        return torch.from_numpy(self.session.run(None, {self.input_name: x})[0])
-
-
-# ---- checks -------------------------------------------------------------------------------------------
-def max_relative_difference(want: torch.Tensor, got: torch.Tensor) -> float:
-    if tuple(want.shape) != tuple(got.shape):
-        return float("inf")
-    scale = max(float(want.abs().max()), 1.0)
-    return float((want.float() - got.float()).abs().max()) / scale
-
-
-def mask_agreement(want: torch.Tensor, got: torch.Tensor) -> float:
-    """Share of pixels whose arg-max class is the same in two (N, C, H, W) logits."""
-    return float((want.argmax(1) == got.argmax(1)).float().mean())
-
-
-def check_onnx(reference: Runtime, candidate: Runtime, inputs: Sequence[torch.Tensor],
-               tolerance: float = LOGIT_TOLERANCE) -> float:
-    """The largest relative logit difference over ``inputs``; ValueError naming the file above ``tolerance``."""
-    worst = 0.0
-    for x in inputs:
-        worst = max(worst, max_relative_difference(reference.run(x), candidate.run(x)))
-    if worst > tolerance:
-        where = getattr(candidate, "path", candidate.kind)
-        raise ValueError(f"{where}: logits differ from torch's by {worst:.2e} of their scale (> {tolerance:g})")
-    return worst
-
-
-def _check_inputs(channels: int, seed: int = 0) -> list[torch.Tensor]:
-    """Shapes other than the export's, batch 2 included: the dynamic axes are exercised."""
-    g = torch.Generator().manual_seed(seed)
-    return [torch.randn(1, channels, 96, 128, generator=g), torch.randn(2, channels, 64, 160, generator=g)]
-
-
-# ---- int8 ---------------------------------------------------------------------------------------------
-def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: Sequence[np.ndarray]) -> Path:
-    """Static int8 quantization (QDQ, per-channel weights, MinMax calibration on ``calibration``, a few
-    (1, C, H, W) float32 network inputs) of an fp32 ONNX file; written atomically to ``out_path``."""
-    import tempfile
-
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    if not calibration:
-        raise ValueError("int8 quantization needs at least one calibration input")
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self._it = iter([{INPUT_NAME: np.ascontiguousarray(c, dtype=np.float32)} for c in calibration])
-
-        def get_next(self):
-            return next(self._it, None)
-
-    out_path = Path(out_path)
-    with tempfile.TemporaryDirectory(prefix="labeltool-int8-") as tmp:
-        pre = Path(tmp) / "pre.onnx"
-        quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=False)
-
-        def write(target: Path) -> None:
-            # reduce_range: 7-bit weights, so AVX2 CPUs without VNNI cannot saturate their int16 sums
-            quantize_static(str(pre), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax)
-
-        atomic_write(out_path, write)
-    return out_path
-
 
 # ---- choosing -----------------------------------------------------------------------------------------
-def _time_ms(fn: Callable[[], object], reps: int) -> float:
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return 1000 * best
-
-
-def measure(runtimes: dict[str, Runtime], x: torch.Tensor, reps: int = 3) -> dict[str, float]:
-    """Best-of-``reps`` milliseconds per run of each runtime on ``x``, interleaved (one warm-up each)."""
-    for rt in runtimes.values():
-        rt.run(x)
-    times = {k: float("inf") for k in runtimes}
-    for _ in range(reps):
-        for k, rt in runtimes.items():
-            times[k] = min(times[k], _time_ms(lambda rt=rt: rt.run(x), 1))
-    return times
-
-
 def _read_json(path: Path) -> dict | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -391,7 +154,7 @@ def choose_runtime(loaded_model, sample_shape: Sequence[int] = (1, 3, 352, 480),
     to ``model-X.runtime.json`` unless ``record`` is False, and are reused (no timing) unless ``force``.
     On CUDA, or when onnxruntime is missing or fails, the answer is torch's. ``torch_runtime``: a
     TorchRuntime of the same network already made (saves folding it again)."""
-    net, card = _net_and_card(loaded_model)
+    net, card = net_and_card(loaded_model)
     threads = threads or physical_cores()
     weights = Path(loaded_model.path) if getattr(loaded_model, "path", None) else None
     param = next(net.parameters(), None)
@@ -418,7 +181,7 @@ def choose_runtime(loaded_model, sample_shape: Sequence[int] = (1, 3, 352, 480),
         if exported:
             export_onnx(loaded_model, path)
         ort_rt = OrtRuntime(path, threads=threads)
-        diff = check_onnx(torch_rt, ort_rt, _check_inputs(int(sample_shape[1])))
+        diff = check_onnx(torch_rt, ort_rt, check_inputs(int(sample_shape[1])))
         report["checks"][ORT] = {"max_relative_logit_difference": diff}
         candidates[ORT] = ort_rt
         report["files"][ORT] = sha256_file(path)
@@ -462,6 +225,7 @@ def _notice(on_event: Callable[[dict], None] | None, message: str) -> None:
         log.warning("notice: %s", message)
 
 
+
 # ---- proposer hook --------------------------------------------------------------------------------------
 _runtime_cache: dict[tuple, Runtime | None] = {}
 _cache_lock = threading.Lock()
@@ -502,72 +266,15 @@ def proposal_runtime(loaded_model, device: str | torch.device | None = None, *, 
 def _working_shape(loaded_model) -> tuple[int, int, int, int]:
     """(1, C, H, W) of the model's training crop, rounded up to multiples of 32: the timing's size when
     no project image is at hand (``after_training_export`` times at the size of the project's images)."""
-    net, card = _net_and_card(loaded_model)
+    net, card = net_and_card(loaded_model)
     size = card.get("input_size") or [352, 480]
     h, w = (int(size[0]), int(size[-1])) if isinstance(size, (list, tuple)) and size else (352, 480)
     h, w = max(32, -(-h // 32) * 32), max(32, -(-w // 32) * 32)
-    return (1, _in_channels(net, card), h, w)
+    return (1, in_channels(net, card), h, w)
+
 
 
 # ---- after training -------------------------------------------------------------------------------------
-def _calibration_inputs(loaded, project_root: Path, limit: int, torch_rt: TorchRuntime) -> list[np.ndarray]:
-    """Network inputs (exactly as the Predictor makes them) for up to ``limit`` corrected images."""
-    from .imageio import read_image
-    from .predict import Predictor
-    from .project import Project
-
-    project = Project.open(project_root)
-    names = project.corrected_names()[:limit]
-    captured: list[np.ndarray] = []
-
-    class Capture(Runtime):
-        kind = "capture"
-
-        def run(self, x) -> torch.Tensor:
-            captured.append(torch.as_tensor(x).detach().float().contiguous().numpy().copy())
-            return torch_rt.run(x)
-
-    predictor = Predictor(loaded, device="cpu", runtime=Capture())  # large images: their tiles
-    for name in names:
-        try:
-            predictor.predict(read_image(project.image_path(name)))
-        except Exception as exc:  # an unreadable image is left out of the calibration
-            log.info("calibration: %s skipped (%s)", name, exc)
-    return [c[i:i + 1] for c in captured for i in range(c.shape[0])]
-
-
-def try_int8(loaded, calibration: list[np.ndarray], *, held_out: int | None = None, threads: int | None = None,
-             reps: int = 3, torch_runtime: TorchRuntime | None = None) -> dict[str, Any]:
-    """Quantize to ``int8_path`` calibrated on part of ``calibration`` and measure it on the rest (on all
-    when there are fewer than 4): mask agreement with torch, and speed against fp32 onnxruntime and torch.
-    The file is kept only when it agrees >= INT8_MIN_AGREEMENT and is faster than both; the figures are
-    returned (and recorded in the runtime choice by ``after_training_export``)."""
-    weights = Path(loaded.path)
-    fp32 = onnx_path(weights)
-    n = len(calibration)
-    held_out = held_out if held_out is not None else (n // 3 if n >= 4 else 0)
-    calib, test = (calibration[:n - held_out], calibration[n - held_out:]) if held_out else (calibration, calibration)
-    out = int8_path(weights)
-    started = time.perf_counter()
-    quantize_int8(fp32, out, calib)
-    figures: dict[str, Any] = {"calibration_inputs": len(calib), "test_inputs": len(test),
-                               "test_held_out": bool(held_out), "quantize_seconds": round(time.perf_counter() - started, 1)}
-    torch_rt = torch_runtime or TorchRuntime(_net_and_card(loaded)[0])
-    int8 = OrtRuntime(out, threads=threads, kind=ORT_INT8)
-    fp32_rt = OrtRuntime(fp32, threads=threads)
-    agree = [mask_agreement(torch_rt.run(x), int8.run(x)) for x in test]
-    figures["mask_agreement"] = float(np.mean(agree)) if agree else 0.0
-    figures["mask_agreement_min"] = float(np.min(agree)) if agree else 0.0
-    x = torch.from_numpy(test[0])
-    figures["timings_ms"] = {k: round(v, 2) for k, v in
-                             measure({TORCH: torch_rt, ORT: fp32_rt, ORT_INT8: int8}, x, reps).items()}
-    t = figures["timings_ms"]
-    figures["kept"] = bool(figures["mask_agreement"] >= INT8_MIN_AGREEMENT and t[ORT_INT8] < min(t[TORCH], t[ORT]))
-    if not figures["kept"]:
-        out.unlink(missing_ok=True)
-    return figures
-
-
 def after_training_export(model_path: str | Path, *, on_event: Callable[[dict], None] | None = None,
                           int8: bool = True, calibration_images: int = 8) -> dict[str, Any] | None:
     """Called once a retrained model is saved: export ONNX beside it, check it, name it in the card, try
@@ -583,15 +290,15 @@ def after_training_export(model_path: str | Path, *, on_event: Callable[[dict], 
         started = time.perf_counter()
         loaded = load_model(weights, device="cpu")
         path = export_onnx(loaded, onnx_path(weights))
-        torch_rt = TorchRuntime(_net_and_card(loaded)[0])
+        torch_rt = TorchRuntime(net_and_card(loaded)[0])
         ort_rt = OrtRuntime(path)
-        diff = check_onnx(torch_rt, ort_rt, _check_inputs(_in_channels(*_net_and_card(loaded))))
+        diff = check_onnx(torch_rt, ort_rt, check_inputs(in_channels(*net_and_card(loaded))))
         _name_in_card(weights, {"file": path.name, "opset": ONNX_OPSET, "sha256": sha256_file(path),
                                 "max_relative_logit_difference": diff})
         int8_figures = None
         calibration: list[np.ndarray] = []
         try:  # the project's corrected images as the network sees them: int8 calibration, the timing's size
-            calibration = _calibration_inputs(loaded, weights.parent.parent, calibration_images if int8 else 1, torch_rt)
+            calibration = calibration_inputs(loaded, weights.parent.parent, calibration_images if int8 else 1, torch_rt)
         except Exception as exc:
             log.info("no calibration images for %s: %s", weights, exc)
         if int8 and calibration:

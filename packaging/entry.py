@@ -37,13 +37,13 @@ def _selftest_runtime() -> int:
 
     import onnxruntime
 
-    from model import runtime as rt
+    from model import onnx_graph as rt
     from model.networks import make_net
 
     net = make_net("Unet", "resnet18", 3).eval()
     with tempfile.TemporaryDirectory() as tmp:
         path = rt.export_onnx(net, Path(tmp) / "model.onnx")
-        diff = rt.check_onnx(rt.TorchRuntime(net), rt.OrtRuntime(path), rt._check_inputs(3))
+        diff = rt.check_onnx(rt.TorchRuntime(net), rt.OrtRuntime(path), rt.check_inputs(3))
     print(f"runtime self-test: ONNX export + onnxruntime {onnxruntime.__version__} "
           f"{onnxruntime.get_available_providers()} ok, max logit difference {diff:.1e} of scale")
     return 0
