@@ -9,6 +9,7 @@ an import) and ``unknown`` (a proposal of labeltool < 0.2 whose origin can no lo
 trained on; Accept makes it corrected). The proof lives in the mask file itself
 (:mod:`model.provenance`), so copies keep it; ``.labeltool/record.sqlite`` (:mod:`model.record`) is the
 index that makes every question O(1) and holds what the files cannot: confidence, who and when.
+Statuses from the files alone are in :mod:`model.mask_status`; labeltool 0.1's record in :mod:`model.legacy`.
 
 Every write of a mask happens under one inter-process lock (``.labeltool/lock``) together with the
 check that decides whether it may happen, so a ``labeltool predict`` in a terminal and the app never
@@ -33,8 +34,10 @@ from .atomic import atomic_write_bytes
 from .codes import find_void, read_codes, write_codes
 from .errors import DatasetError, MaskError
 from .imageio import MASK_SUFFIX, encode_mask, image_size, mask_shape_problem, read_mask
+from .legacy import migrate_legacy_state
+from .mask_status import STATE_DIR, read_statuses, reconcile, verify_mask_file
 from .palette import default_palette, validate_palette
-from .provenance import pixel_hash, read_provenance, stamp, status_of
+from .provenance import pixel_hash, stamp
 from .record import DB_FILE, ImageRecord, Record, now_iso
 
 try:  # POSIX file lock: the app, its worker threads and terminal commands take turns writing masks
@@ -43,10 +46,6 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 STATUSES = ("none", "proposed", "corrected", "unknown")
-STATE_DIR = ".labeltool"
-LEGACY_STATE_FILE = "project.json"  # labeltool 0.1's record, migrated once
-LEGACY_UNCERTAINTY_FILE = "uncertainty.json"
-LEGACY_MODEL = "(labeltool 0.1)"
 
 
 class NeedsCodesError(DatasetError):
@@ -87,7 +86,7 @@ class Project:
         self.warnings += [str(p) for p in scan.problems]
         self.db = self._open_record()
         self.warnings += self.db.warnings
-        self._migrate_legacy_state()
+        migrate_legacy_state(self)
         # the open's file check, reused by the first records() while nothing was written since
         self._just_opened: tuple[dict[str, str], Any] | None = (self._reconcile(), self.db.get_meta("serial", 0))
         self._remove_stale_temporaries()
@@ -391,174 +390,9 @@ class Project:
             raise MaskError(path, "cannot mark as corrected: the mask file does not exist")
         self.save_mask(name, mask, "corrected")
 
-    # ---- labeltool 0.1's project.json ----------------------------------------------------------
-    def _migrate_legacy_state(self) -> None:
-        """Once: statuses, palette and confidences of labeltool 0.1 (``project.json``, ``uncertainty.json``).
-
-        A 0.1 proposal still exactly as written gets its provenance chunk (so copies keep it a proposal);
-        one whose file changed since can no longer be told from a correction made elsewhere: ``unknown``.
-        """
-        if self.db.get_meta("legacy_migrated") is not None or not self.writable:
-            return
-        path = self.state_dir / LEGACY_STATE_FILE
-        state, problem = read_legacy_state(self.state_dir)
-        if state is None:
-            self.db.set_meta("legacy_migrated", "none")
-            return
-        if problem:
-            self.warnings.append(problem)
-        images = state.get("images") if isinstance(state, dict) else None
-        files = layout.scan_labels(self.root)
-        confidences = self._legacy_uncertainty()
-        updates: list[tuple[str, dict[str, Any]]] = []
-        for name in self._images:
-            st = files.get(name)
-            if st is None:
-                continue
-            label = self.label_path(name)
-            prov = read_provenance(label)
-            if prov.info is not None:  # already written by this version
-                continue
-            record = images.get(name) if isinstance(images, dict) else None
-            if images is not None and name in images and not isinstance(record, dict):
-                self.warnings.append(f"{path}: the record of {name} is not an object; its mask is marked unknown")
-            status = legacy_status(state, name, st)
-            values: dict[str, Any] = {"status": status}
-            data = label.read_bytes()
-            if status == "proposed":
-                data = stamp(data, {"source": "model", "model": LEGACY_MODEL, "at": now_iso()}, with_pixels=True)
-                atomic_write_bytes(label, data)
-                values["model"] = LEGACY_MODEL
-                values.update(confidences.get(name, {}))
-            new = label.stat()
-            values.update(size=new.st_size, mtime_ns=new.st_mtime_ns, pixels=pixel_hash(data))
-            updates.append((name, values))
-        self.db.put_many(updates)
-        if isinstance(state, dict) and state.get("palette") is not None:
-            self.db.set_meta("palette", state["palette"])
-        self.db.set_meta("legacy_migrated", str(path))
-
-    def _legacy_uncertainty(self) -> dict[str, dict[str, float]]:
-        try:
-            data = json.loads((self.state_dir / LEGACY_UNCERTAINTY_FILE).read_text(encoding="utf-8"))
-            images = data.get("images", {})
-        except (OSError, ValueError, AttributeError):
-            return {}
-        out: dict[str, dict[str, float]] = {}
-        for name, rec in images.items() if isinstance(images, dict) else ():
-            if isinstance(rec, dict):
-                out[name] = {k: float(v) for k, v in rec.items()
-                             if k in ("mean_confidence", "unsure_fraction") and isinstance(v, (int, float))}
-        return out
 
 
-def read_legacy_state(state_dir: Path) -> tuple[Any, str | None]:
-    """labeltool 0.1's ``project.json`` (parsed, or None when absent) and a problem naming it."""
-    path = state_dir / LEGACY_STATE_FILE
-    if not path.exists():
-        return None, None
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return {}, f"{path}: unreadable ({exc}); masks without provenance are marked unknown (never trained on) " \
-                   "until you accept them"
-    if not isinstance(state, dict) or not isinstance(state.get("images"), dict):
-        return {}, f"{path}: not a labeltool state file; masks without provenance are marked unknown"
-    return state, None
-
-
-def legacy_status(state: Any, name: str, st: os.stat_result) -> str:
-    """The status labeltool 0.1's record gives a mask file without provenance: ``unknown`` whenever it
-    cannot be told (a garbage record, a proposal whose file changed since), never a correction by guess."""
-    images = state.get("images") if isinstance(state, dict) else None
-    if not isinstance(images, dict):
-        return "unknown"
-    record = images.get(name)
-    if name in images and not isinstance(record, dict):
-        return "unknown"
-    if record is None:
-        return "corrected"  # present before labeltool first opened the folder
-    if record.get("status") == "proposed":
-        return "proposed" if record.get("mtime_ns") == st.st_mtime_ns else "unknown"
-    return "corrected"
-
-
-def verify_mask_file(path: Path | str, row, warnings: list[str]) -> tuple[str, str | None]:
-    """(status, pixel hash or None) of the mask file at ``path`` by the provenance rule
-    (:func:`model.provenance.status_of`). A record ``row`` (ImageRecord or a ``Record.stats`` tuple) that
-    says "proposed"/"unknown" keeps that status while the file's pixels are the ones it recorded."""
-    if isinstance(row, ImageRecord):
-        status_then, pixels_then = row.status, row.pixels
-    else:
-        status_then, pixels_then = (row[0], row[3]) if row else (None, None)
-    sticky = status_then in ("proposed", "unknown") and bool(pixels_then)
-    try:
-        prov = read_provenance(path, need_pixels=sticky)
-    except FileNotFoundError:
-        return "none", None
-    except OSError as exc:
-        warnings.append(f"{path}: cannot be read ({exc.strerror or exc}); counted as unknown")
-        return "unknown", None
-    status = status_of(prov)
-    if status == "corrected" and prov.source != "model" and sticky and prov.pixels == pixels_then:
-        status = status_then  # the pixels it recorded: e.g. a copy that lost nothing but its mtime
-    return status, prov.pixels
-
-
-def reconcile(root: Path, names, rows: dict[str, tuple], warnings: list[str]
-              ) -> tuple[dict[str, str], list[tuple[str, dict[str, Any]]]]:
-    """Statuses of ``names`` given the record's ``rows`` (``Record.stats()``) and the mask files on disk,
-    and the record updates that bring it in line (files whose size or mtime differ are re-read)."""
-    files = layout.scan_labels(root)
-    labels = str(layout.labels_dir(root))
-    statuses: dict[str, str] = {}
-    updates: list[tuple[str, dict[str, Any]]] = []
-    for name in names:
-        st = files.get(name)
-        row = rows.get(name)
-        if st is None:
-            statuses[name] = "none"
-            if row is not None and row[0] != "none":
-                updates.append((name, {"status": "none", "size": None, "mtime_ns": None}))
-            continue
-        if row is not None and row[1] == st.st_size and row[2] == st.st_mtime_ns:
-            statuses[name] = row[0]
-            continue
-        status, pixels = verify_mask_file(os.path.join(labels, name + MASK_SUFFIX), row, warnings)
-        statuses[name] = status
-        updates.append((name, {"status": status, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "pixels": pixels}))
-    return statuses, updates
-
-
-def read_statuses(root: Path, names) -> tuple[dict[str, str], dict[str, Any] | None]:
-    """Statuses without writing anything (``check``/``export`` on a dataset they must not change), and
-    the saved palette if any: the record is opened read-only when it exists."""
-    import sqlite3
-
-    rows: dict[str, tuple] = {}
-    palette = None
-    db = Path(root) / STATE_DIR / DB_FILE
-    if db.exists():
-        try:
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            try:
-                rows = {r[0]: r[1:] for r in conn.execute("SELECT name, status, size, mtime_ns, pixels FROM images")}
-                found = conn.execute("SELECT value FROM meta WHERE key='palette'").fetchone()
-                palette = json.loads(found[0]) if found else None
-            finally:
-                conn.close()
-        except (sqlite3.Error, ValueError):
-            rows, palette = {}, None
-    statuses, _ = reconcile(Path(root), names, rows, [])
-    if not db.exists():  # never opened by this version: labeltool 0.1's record decides for unstamped masks
-        state, _problem = read_legacy_state(Path(root) / STATE_DIR)
-        if state is not None:
-            palette = state.get("palette") if isinstance(state, dict) else None
-            files = layout.scan_labels(Path(root))
-            for name, status in statuses.items():
-                if status == "corrected" and read_provenance(layout.label_path(Path(root), name)).info is None:
-                    statuses[name] = legacy_status(state, name, files[name])
-    return statuses, palette
-
-
-__all__ = ["Project", "NeedsCodesError", "ProposalRefused", "STATUSES", "MASK_SUFFIX", "ImageRecord"]
+__all__ = [
+    "Project", "NeedsCodesError", "ProposalRefused", "STATUSES", "MASK_SUFFIX", "ImageRecord", "STATE_DIR",
+    "read_statuses", "reconcile", "verify_mask_file",
+]

@@ -1,0 +1,116 @@
+"""labeltool 0.1's record (``.labeltool/project.json`` and ``uncertainty.json``): read once and migrated.
+
+A 0.1 proposal still exactly as written gets its provenance chunk (so copies keep it a proposal); a mask
+whose origin can no longer be proven is ``unknown`` (never trained on), never a correction by guess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import layout
+from .atomic import atomic_write_bytes
+from .provenance import pixel_hash, read_provenance, stamp
+from .record import now_iso
+
+if TYPE_CHECKING:
+    from .project import Project
+
+LEGACY_STATE_FILE = "project.json"  # labeltool 0.1's record, migrated once
+LEGACY_UNCERTAINTY_FILE = "uncertainty.json"
+LEGACY_MODEL = "(labeltool 0.1)"
+
+
+def read_legacy_state(state_dir: Path) -> tuple[Any, str | None]:
+    """labeltool 0.1's ``project.json`` (parsed, or None when absent) and a problem naming it."""
+    path = state_dir / LEGACY_STATE_FILE
+    if not path.exists():
+        return None, None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {}, f"{path}: unreadable ({exc}); masks without provenance are marked unknown (never trained on) " \
+                   "until you accept them"
+    if not isinstance(state, dict) or not isinstance(state.get("images"), dict):
+        return {}, f"{path}: not a labeltool state file; masks without provenance are marked unknown"
+    return state, None
+
+
+def legacy_status(state: Any, name: str, st: os.stat_result) -> str:
+    """The status labeltool 0.1's record gives a mask file without provenance: ``unknown`` whenever it
+    cannot be told (a garbage record, a proposal whose file changed since), never a correction by guess."""
+    images = state.get("images") if isinstance(state, dict) else None
+    if not isinstance(images, dict):
+        return "unknown"
+    record = images.get(name)
+    if name in images and not isinstance(record, dict):
+        return "unknown"
+    if record is None:
+        return "corrected"  # present before labeltool first opened the folder
+    if record.get("status") == "proposed":
+        return "proposed" if record.get("mtime_ns") == st.st_mtime_ns else "unknown"
+    return "corrected"
+
+
+def migrate_legacy_state(project: Project) -> None:
+    """Once: statuses, palette and confidences of labeltool 0.1 (``project.json``, ``uncertainty.json``).
+
+    A 0.1 proposal still exactly as written gets its provenance chunk (so copies keep it a proposal);
+    one whose file changed since can no longer be told from a correction made elsewhere: ``unknown``.
+    """
+    if project.db.get_meta("legacy_migrated") is not None or not project.writable:
+        return
+    path = project.state_dir / LEGACY_STATE_FILE
+    state, problem = read_legacy_state(project.state_dir)
+    if state is None:
+        project.db.set_meta("legacy_migrated", "none")
+        return
+    if problem:
+        project.warnings.append(problem)
+    images = state.get("images") if isinstance(state, dict) else None
+    files = layout.scan_labels(project.root)
+    confidences = _legacy_uncertainty(project.state_dir)
+    updates: list[tuple[str, dict[str, Any]]] = []
+    for name in project.names():
+        st = files.get(name)
+        if st is None:
+            continue
+        label = project.label_path(name)
+        prov = read_provenance(label)
+        if prov.info is not None:  # already written by this version
+            continue
+        record = images.get(name) if isinstance(images, dict) else None
+        if images is not None and name in images and not isinstance(record, dict):
+            project.warnings.append(f"{path}: the record of {name} is not an object; its mask is marked unknown")
+        status = legacy_status(state, name, st)
+        values: dict[str, Any] = {"status": status}
+        data = label.read_bytes()
+        if status == "proposed":
+            data = stamp(data, {"source": "model", "model": LEGACY_MODEL, "at": now_iso()}, with_pixels=True)
+            atomic_write_bytes(label, data)
+            values["model"] = LEGACY_MODEL
+            values.update(confidences.get(name, {}))
+        new = label.stat()
+        values.update(size=new.st_size, mtime_ns=new.st_mtime_ns, pixels=pixel_hash(data))
+        updates.append((name, values))
+    project.db.put_many(updates)
+    if isinstance(state, dict) and state.get("palette") is not None:
+        project.db.set_meta("palette", state["palette"])
+    project.db.set_meta("legacy_migrated", str(path))
+
+
+def _legacy_uncertainty(state_dir: Path) -> dict[str, dict[str, float]]:
+    try:
+        data = json.loads((state_dir / LEGACY_UNCERTAINTY_FILE).read_text(encoding="utf-8"))
+        images = data.get("images", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for name, rec in images.items() if isinstance(images, dict) else ():
+        if isinstance(rec, dict):
+            out[name] = {k: float(v) for k, v in rec.items()
+                         if k in ("mean_confidence", "unsure_fraction") and isinstance(v, (int, float))}
+    return out
