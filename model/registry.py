@@ -23,24 +23,22 @@ Rules (one place each):
   ``HOLDOUT_FRACTION`` of the corrected images are held out, whole sequences when the names show them
   (model.datasets.split's grouping), never images the active model trained on when others exist, and
   the same images stay held out in later retrains (so every model is scored on images it never saw).
+  The rule is in model.holdout; the training lock in model.train_lock (both re-exported here).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
-import hashlib
 import json
-import os
-import re
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_text
-from .errors import LabeltoolError, ModelFileError
+from .errors import ModelFileError
+from .holdout import HOLDOUT_FRACTION, MIN_CORRECTED_FOR_HOLDOUT, MIN_TRAIN_IMAGES, choose_holdout
 from .modelfile import KEEP_MODELS, card_path, list_models, read_card
+from .train_lock import TRAIN_LOCK, TrainingLocked, train_lock
 
 try:
     import fcntl
@@ -49,17 +47,9 @@ except ImportError:  # pragma: no cover - Windows
 
 REGISTRY_FILE = "registry.json"
 REGISTRY_LOCK = ".registry.lock"
-TRAIN_LOCK = ".train.lock"
 MIOU_TOLERANCE = 0.01
-HOLDOUT_FRACTION = 0.2
-MIN_CORRECTED_FOR_HOLDOUT = 4  # fewer corrected images: all are trained on, the retrain is not measured
-MIN_TRAIN_IMAGES = 2
 GATE_RULE = (f"promoted when its mIoU on the held-out images is at least the active model's minus "
              f"{MIOU_TOLERANCE} (pixel accuracy when mIoU is missing)")
-
-
-class TrainingLocked(LabeltoolError):
-    """Another process is training this dataset."""
 
 
 # ---- registry file -------------------------------------------------------------------------------
@@ -313,106 +303,7 @@ def decide(new: dict[str, Any] | None, old: dict[str, Any] | None) -> tuple[bool
     return True, "not measured (no scored pixels)"
 
 
-# ---- automatic hold-out ----------------------------------------------------------------------------
-def _stable_key(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def choose_holdout(corrected: list[str], previous: list[str] | set[str] = (), seen: list[str] | set[str] = (),
-                   fraction: float = HOLDOUT_FRACTION) -> tuple[list[str], list[str], str]:
-    """Split corrected images into (train, held out, note for the user). Deterministic; see the module doc."""
-    from .datasets.split import DEFAULT_GROUP_REGEX, group_of
-
-    if len(corrected) < MIN_CORRECTED_FOR_HOLDOUT:
-        return list(corrected), [], (f"only {len(corrected)} corrected images: too few to hold any out, so this "
-                                     "retrain is not validated; list images in valid.txt to validate anyway")
-    pattern = re.compile(DEFAULT_GROUP_REGEX)
-    group = {n: group_of(n, pattern) for n in corrected}
-    groups: dict[str, list[str]] = {}
-    for n in corrected:
-        groups.setdefault(group[n], []).append(n)
-    previous, seen = set(previous), set(seen)
-    held_groups = {group[n] for n in corrected if n in previous}
-    held = {n for n in corrected if n in previous or group[n] in held_groups}  # whole sequences stay together
-    if len(corrected) - len(held) < MIN_TRAIN_IMAGES:  # e.g. one sequence only: keep the earlier hold-out itself
-        held_groups = set()
-        held = {n for n in corrected if n in previous}
-        if len(corrected) - len(held) < MIN_TRAIN_IMAGES:
-            held = set()
-    target = max(1, round(fraction * len(corrected)))
-    seen_groups = {group[n] for n in corrected if n in seen}
-    candidates = sorted((g for g in groups if g not in held_groups), key=lambda g: (g in seen_groups, _stable_key(g)))
-    count = len(held)
-    picked: list[str] = []
-    for g in candidates:
-        size = len(groups[g])
-        if count < target and abs(count + size - target) < abs(count - target) and \
-                len(corrected) - count - size >= MIN_TRAIN_IMAGES:
-            picked.append(g)
-            count += size
-    how = ""
-    if picked:
-        held |= {n for g in picked for n in groups[g]}
-    elif not held:  # every sequence is too long to hold out whole: the last frames of one
-        g = candidates[0] if candidates else max(groups, key=lambda k: len(groups[k]))
-        tail = sorted(groups[g])[-target:]
-        held |= set(tail)
-        how = f"the last {len(tail)} frames of {g}: every sequence is too long to hold one out whole"
-    train = [n for n in corrected if n not in held]
-    val = [n for n in corrected if n in held]
-    val_groups = sorted({group[n] for n in val})
-    if not how and any(len(groups[g]) > 1 for g in val_groups):
-        whole = all(set(groups[g]) <= held for g in val_groups)
-        how = f"whole sequences: {', '.join(val_groups)}" if whole else f"frames of {', '.join(val_groups)}"
-    note = (f"no valid.txt naming a corrected image: {len(val)} of {len(corrected)} corrected images are held out "
-            f"for validation{f' ({how})' if how else ''} and not trained on; list images in valid.txt to choose "
-            "them yourself")
-    return train, val, note
-
-
-# ---- one trainer per dataset -----------------------------------------------------------------------
-def _holder_text(info: dict[str, Any]) -> str:
-    who = info.get("by") or "another process"
-    return f"{who} (pid {info.get('pid', '?')} on {info.get('host', '?')}, since {info.get('since', '?')})"
-
-
-@contextlib.contextmanager
-def train_lock(models_dir: str | Path, by: str | None = None) -> Iterator[Path]:
-    """Hold ``models/.train.lock`` for a training run; TrainingLocked naming the holder when another
-    process (the app or a terminal) is training the same dataset. The OS releases it if the holder dies."""
-    models_dir = Path(models_dir)
-    models_dir.mkdir(parents=True, exist_ok=True)
-    path = models_dir / TRAIN_LOCK
-    handle = open(path, "a+")  # noqa: SIM115 - held for the whole run
-    try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.seek(0)
-                try:
-                    info = json.loads(handle.read() or "{}")
-                except ValueError:
-                    info = {}
-                raise TrainingLocked(f"{path}: this dataset is already being trained by {_holder_text(info)}; "
-                                     "wait for it to finish or cancel it") from None
-        info = {"pid": os.getpid(), "host": socket.gethostname(),
-                "by": by or os.environ.get("LABELTOOL_TRAIN_HOLDER") or "labeltool train",
-                "since": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps(info) + "\n")
-        handle.flush()
-        try:
-            yield path
-        finally:
-            with contextlib.suppress(OSError):
-                handle.seek(0)
-                handle.truncate()
-    finally:
-        handle.close()  # releases the lock
-
-
-__all__ = ["GATE_RULE", "KEEP_MODELS", "MIOU_TOLERANCE", "TrainingLocked", "active_model", "best_model",
+__all__ = ["GATE_RULE", "HOLDOUT_FRACTION", "KEEP_MODELS", "MIN_CORRECTED_FOR_HOLDOUT", "MIN_TRAIN_IMAGES",
+           "MIOU_TOLERANCE", "TRAIN_LOCK", "TrainingLocked", "active_model", "best_model",
            "choose_holdout", "decide", "delete", "model_rows", "pin", "promote", "protected_models",
            "read_registry", "record_trained", "resolve_model", "roll_back", "train_lock", "update_registry"]
