@@ -13,12 +13,13 @@ so a corrected image, or the image open in the editor (``Project.hold``), is nev
     prefetcher.close()
 
 ``schedule`` returns at once; it replaces the previous plan (an image being proposed is finished, the
-rest of the old plan dropped). An image needs a proposal when it has no mask, or a proposal from a
+rest of the old plan dropped); ``schedule(plan, ahead=len(plan))`` proposes exactly the names of ``plan``
+that need it, in that order (``labeltool predict --serve``, the app's proposal child, does this). An image needs a proposal when it has no mask, or a proposal from a
 model other than the one that proposes now. The model is the project's proposer (``resolve_model_path``),
 loaded once and reloaded when a retrain replaces it; it runs through ``model.runtime.proposal_runtime``
 (onnxruntime where measured faster). The thread runs at a lower CPU priority (nice +``nice``) so that the
-window stays responsive. ``on_ready(name)`` and ``on_error(name, message)`` are called from the
-background thread: a GUI must hand them over to its own thread (a queued Qt signal).
+window stays responsive. ``on_ready(name)``, ``on_error(name, message)`` and ``on_skip(name)`` (an image
+left alone: corrected meanwhile, or open in an editor) are called from the background thread: a GUI must hand them over to its own thread (a queued Qt signal).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class Prefetcher:
 
     def __init__(self, project, *, ahead: int = 2, model_path: str | Path | None = None, device: str = "cpu",
                  nice: int = 5, on_ready: Callable[[str], None] | None = None,
-                 on_error: Callable[[str, str], None] | None = None):
+                 on_error: Callable[[str, str], None] | None = None,
+                 on_skip: Callable[[str], None] | None = None):
         self.project = project
         self.ahead = max(0, int(ahead))
         self.model_path = Path(model_path) if model_path is not None else None
@@ -45,6 +47,7 @@ class Prefetcher:
         self.nice = int(nice)
         self.on_ready = on_ready
         self.on_error = on_error
+        self.on_skip = on_skip
         self._cond = threading.Condition()
         self._queue: list[str] = []
         self._generation = 0
@@ -64,24 +67,27 @@ class Prefetcher:
             return True
         if status != "proposed" or model_name is None:
             return False
-        return getattr(self.project.record(name), "model", None) != model_name
+        made_by = str(getattr(self.project.record(name), "model", None) or "")
+        return not made_by.startswith(model_name)  # "model-X.safetensors + warp of NAME" is model-X's too
 
-    def plan(self, order: Sequence[str], current: str | None = None) -> list[str]:
-        """The images ``schedule`` would propose: up to ``ahead`` after ``current`` in ``order`` that need it."""
+    def plan(self, order: Sequence[str], current: str | None = None, ahead: int | None = None) -> list[str]:
+        """The images ``schedule`` would propose: up to ``ahead`` (default ``self.ahead``) after ``current``
+        in ``order`` that need it."""
+        ahead = self.ahead if ahead is None else max(0, int(ahead))
         order = list(order)
         start = order.index(current) + 1 if current in order else 0
         model_name = self._current_model_name()
         wanted = []
         for name in order[start:]:
-            if len(wanted) >= self.ahead:
+            if len(wanted) >= ahead:
                 break
             if name != current and self.needs_proposal(name, model_name):
                 wanted.append(name)
         return wanted
 
-    def schedule(self, order: Sequence[str], current: str | None = None) -> list[str]:
+    def schedule(self, order: Sequence[str], current: str | None = None, ahead: int | None = None) -> list[str]:
         """Propose the next images after ``current`` in ``order`` in the background; returns them."""
-        wanted = self.plan(order, current)
+        wanted = self.plan(order, current, ahead)
         with self._cond:
             self._generation += 1
             self._queue = [n for n in wanted if n != self._busy]
@@ -151,7 +157,7 @@ class Prefetcher:
                 predictor = self._ensure_predictor()
                 if self.needs_proposal(name, predictor.model_name):
                     written = propose_dataset(self.project, names=[name], predictor=predictor, batch_size=1,
-                                              cancel=lambda: self._closed)
+                                              cancel=lambda: self._closed, on_skip=self.on_skip)
                     if written:
                         self.proposed.extend(written)
                         if self.on_ready is not None:

@@ -8,6 +8,20 @@ is one JSON event per line on stdout ("predicted" per image, "notice", then "don
 Under torchrun (`torchrun --nproc_per_node N -m labeltool predict DATASET`) each process proposes a
 disjoint slice of the images (rank r takes every N-th image from r), on its own GPU when there are GPUs;
 all of them write the one record, each write under the dataset's lock.
+
+With --serve (and --json) it stays running and proposes ahead of an annotator (the app starts it when
+a project with a model is open): it loads the proposing model once (again when a retrain replaces it),
+runs at a lower CPU priority (nice +--nice), and reads one JSON message per line on stdin:
+
+  {"plan": ["NAME", ...]}   propose these images, in this order, where needed (no mask, or a proposal
+                            of another model); replaces the previous plan (the image being proposed
+                            is finished)
+  {"quit": true}            stop (closing stdin does the same)
+
+and prints one event per line: "start", then per image {"event": "proposed", "name": ...} once its mask,
+confidence and uncertainty summary are written (as a batch run writes them), {"event": "skipped", ...}
+for an image corrected meanwhile or open in an editor, {"event": "notice", "name": ..., "message": ...}
+naming the file that failed, and "done" at the end. A corrected mask is never overwritten.
 """
 
 from __future__ import annotations
@@ -32,6 +46,11 @@ def register(subparsers) -> None:
                         help="a video frame next to a corrected one: its mask moved by optical flow (warp, the "
                              "default: measured best), combined with the network by confidence, or off")
     parser.add_argument("--only-from", metavar="FILE", help="propose only the images named in FILE, one per line")
+    parser.add_argument("--serve", action="store_true",
+                        help="stay running and propose the images named in JSON plans read on stdin, one event per "
+                             "image written (the app's proposal child; see above)")
+    parser.add_argument("--nice", type=int, default=10, help="with --serve: lower the CPU priority by this much "
+                                                             "(default 10)")
     parser.set_defaults(func=run)
 
 
@@ -62,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
     project = Project.open(args.dataset)
     model_path = resolve_model_path(project, args.model)
+    if getattr(args, "serve", False):
+        return serve(project, args, emit, model_path)
     names = args.only if getattr(args, "only", None) else project.names()
     if getattr(args, "only_from", None):
         from pathlib import Path
@@ -109,3 +130,68 @@ def run(args: argparse.Namespace) -> int:
               + (f"; {len(left_alone)} left alone (corrected meanwhile or open in an editor)" if left_alone else "")
               + (f"; {len(failed)} unreadable images skipped" if failed else ""))
     return 1 if failed and not written else 0
+
+
+def serve(project, args: argparse.Namespace, emit, model_path) -> int:
+    """--serve: propose the plans read on stdin with one model.prefetch.Prefetcher until stdin closes."""
+    import json
+    import threading
+
+    from model.prefetch import Prefetcher
+
+    if args.nice and hasattr(os, "nice"):
+        try:
+            os.nice(args.nice)  # before any thread starts: torch's and onnxruntime's threads inherit it
+        except OSError:
+            pass
+    lock = threading.Lock()
+    if not args.json:
+        emit = lambda event: print(json.dumps(event), flush=True)  # noqa: E731 - serve always speaks JSON
+
+    def say(event: dict) -> None:
+        with lock:  # the prefetch thread and this one both print
+            emit(event)
+
+    def failed(name: str, message: str) -> None:
+        try:
+            where = str(project.image_path(name))
+        except Exception:
+            where = name
+        say({"event": "notice", "name": name, "message": f"{where}: {message}"})
+
+    prefetcher = Prefetcher(project, ahead=0, model_path=args.model, device=getattr(args, "device", None), nice=0,
+                            on_ready=lambda name: say({"event": "proposed", "name": name}),
+                            on_error=failed,
+                            on_skip=lambda name: say({"event": "skipped", "name": name,
+                                                      "reason": "corrected or open in an editor"}))
+    say({"event": "start", "command": "predict", "serve": True, "model": str(model_path),
+         "pid": os.getpid()})
+    try:
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                message = json.loads(line)
+            except ValueError:
+                say({"event": "notice", "message": f"not a JSON message: {line[:200]}"})
+                continue
+            if not isinstance(message, dict) or message.get("quit"):
+                break
+            plan = message.get("plan")
+            if isinstance(plan, list):
+                known = set(project.names())
+                if any(str(n) not in known for n in plan):
+                    project.rescan()  # images added to the folder since this process started
+                    known = set(project.names())
+                names = [str(n) for n in plan if str(n) in known]
+                for name in plan:
+                    if str(name) not in known:
+                        say({"event": "notice", "name": str(name),
+                             "message": f"{project.images_dir}: no image named {name}"})
+                prefetcher.schedule(names, None, ahead=len(names))
+    finally:
+        prefetcher.close()
+    say({"event": "done", "command": "predict", "serve": True, "written": list(prefetcher.proposed),
+         "count": len(prefetcher.proposed)})
+    return 0
