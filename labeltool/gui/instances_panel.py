@@ -1,30 +1,27 @@
 """Objects panel: the connected objects of each class, counted and listed; the selected one is outlined on
-the canvas and can be recoloured or deleted (one undo step each). Also the "Clean up…" dialog.
+the canvas and can be recoloured or deleted (one undo step each). Also the "Clean up…" dialog
+(:mod:`labeltool.gui.cleanup_dialog`).
 
 The panel sits beside the class palette in the editor (hidden until toggled, key O). All the work is
 in :mod:`labeltool.editing.instances` and :mod:`labeltool.editing.cleanup` (Qt-free); this file only
 shows it. It needs nothing from the canvas but its public coordinate mapping, ``viewChanged`` and
 ``apply_change``/``edited``: the outline is a transparent child widget over the canvas, and "pick on
-canvas" is an event filter that takes a left click while the pick button is down.
+canvas" is an event filter that takes a left click while the pick button is down (both in
+:mod:`labeltool.gui.object_overlay`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QImage, QKeySequence, QPainter, QShortcut, QTransform
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QRadioButton,
-    QSpinBox,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -38,79 +35,15 @@ from labeltool.editing.instances import (
     count_objects,
     delete_object,
     object_at,
-    outline,
     recolour_object,
 )
+
+from .cleanup_dialog import CleanupDialog
+from .object_overlay import ObjectHighlight, PickFilter
 
 MAX_LISTED = 200  # objects listed per class (the count is always exact)
 AUTO_RECOUNT_PIXELS = 4_000_000  # larger images are recounted after an edit only on Refresh
 TITLE = "Objects (connected regions of each class)"
-OUTLINE_RGBA = (255, 255, 0, 255)
-FILL_RGBA = (255, 255, 0, 70)
-
-
-class _Highlight(QWidget):
-    """Transparent layer over the canvas drawing the selected object's outline (and a light fill)."""
-
-    def __init__(self, canvas):
-        super().__init__(canvas)
-        self.canvas = canvas
-        self.setAttribute(Qt.WA_TransparentForMouseEvents)
-        self.setAttribute(Qt.WA_NoSystemBackground)
-        self._image: QImage | None = None
-        self._buffer: np.ndarray | None = None
-        self._origin = (0, 0)
-        canvas.installEventFilter(self)
-        canvas.viewChanged.connect(self.update)
-        self.setGeometry(canvas.rect())
-
-    def eventFilter(self, obj, event):  # noqa: N802
-        if obj is self.canvas and event.type() == QEvent.Resize:
-            self.setGeometry(self.canvas.rect())
-        return False
-
-    def show_region(self, bbox, region: np.ndarray | None) -> None:
-        if region is None:
-            self._image = self._buffer = None
-        else:
-            rgba = np.zeros((*region.shape, 4), dtype=np.uint8)
-            rgba[region] = FILL_RGBA
-            rgba[outline(region)] = OUTLINE_RGBA
-            self._buffer = np.ascontiguousarray(rgba)
-            h, w = region.shape
-            self._image = QImage(self._buffer.data, w, h, 4 * w, QImage.Format_RGBA8888)
-            self._origin = (bbox[0], bbox[1])
-        self.raise_()
-        self.update()
-
-    def paintEvent(self, _event):  # noqa: N802
-        if self._image is None:
-            return
-        p = QPainter(self)
-        c = self.canvas
-        p.setTransform(QTransform(c.scale, 0, 0, c.scale, c.offset.x(), c.offset.y()))
-        y0, x0 = self._origin
-        p.drawImage(QRectF(x0, y0, self._image.width(), self._image.height()), self._image)
-        p.end()
-
-
-class _PickFilter(QObject):
-    picked = Signal(int, int)
-
-    def __init__(self, canvas):
-        super().__init__(canvas)
-        self.canvas = canvas
-        self.active = False
-        canvas.installEventFilter(self)
-
-    def eventFilter(self, obj, event):  # noqa: N802
-        if (self.active and obj is self.canvas and event.type() == QEvent.MouseButtonPress
-                and event.button() == Qt.LeftButton and self.canvas.layer is not None):
-            y, x = self.canvas.pixel_at(event.position())
-            if self.canvas.layer.contains(y, x):
-                self.picked.emit(y, x)
-            return True
-        return False
 
 
 class InstancesPanel(QWidget):
@@ -155,8 +88,8 @@ class InstancesPanel(QWidget):
         lay.addLayout(recolour_row)
         lay.addWidget(self.delete_button)
         QShortcut(QKeySequence.Delete, self.tree, activated=self.delete_selected)
-        self.highlight = _Highlight(editor.canvas)
-        self.picker = _PickFilter(editor.canvas)
+        self.highlight = ObjectHighlight(editor.canvas)
+        self.picker = PickFilter(editor.canvas)
         self.picker.picked.connect(self.select_at)
         self.pick_button.toggled.connect(lambda on: setattr(self.picker, "active", on))
         self._recount = QTimer(self, singleShot=True, interval=150, timeout=self.refresh)
@@ -363,43 +296,6 @@ class InstancesPanel(QWidget):
                                        f"Clean up: {int(change.region.sum())} pixels changed (Ctrl+Z undoes)")
         if self.isVisible():
             self.refresh()
-
-
-class CleanupDialog(QDialog):
-    """Remove islands smaller than N pixels, or fill holes up to N pixels, for one class or all."""
-
-    def __init__(self, names: list[str], parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("Clean up")
-        self.islands = QRadioButton("Remove islands smaller than", self, checked=True)
-        self.holes = QRadioButton("Fill holes of at most", self)
-        self.size = QSpinBox(self, minimum=0, maximum=10_000_000, value=50, suffix=" px")
-        self.size.setToolTip("Islands: objects with fewer pixels take the class around them. "
-                             "Holes: 0 fills holes of any size.")
-        self.classes = QComboBox(self)
-        self.classes.addItem("All classes", None)
-        for index, name in enumerate(names):
-            self.classes.addItem(name, index)
-        form = QFormLayout()
-        form.addRow(self.islands)
-        form.addRow(self.holes)
-        form.addRow("Size", self.size)
-        form.addRow("Class", self.classes)
-        buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(QLabel("One undo step; preserve mode does not apply.", self))
-        lay.addWidget(buttons)
-
-    def choice(self) -> tuple[str, int, list[int] | None]:
-        cls = self.classes.currentData()
-        size = self.size.value()
-        operation = "islands" if self.islands.isChecked() else "holes"
-        if operation == "islands":
-            size = max(size, 1)
-        return operation, size, None if cls is None else [int(cls)]
 
 
 def install(editor) -> InstancesPanel:
