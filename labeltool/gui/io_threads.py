@@ -105,11 +105,13 @@ def load_bundle(project: Project, name: str) -> Bundle:
     """Decode image, mask and (for a proposal) its confidence map."""
     from model.imageio import read_raw
 
+    # the record first: a mask written after it is read makes the record's serial look older than the
+    # mask, never newer (ImageLoader.invalidate keeps a decode only when its serial is at least the change's)
+    record = project.record(name)
     label = project.label_path(name)
     fp = fingerprint(label)
     image = read_raw(project.image_path(name))  # the data as read; the canvas shows it through the display window
     mask = project.load_mask(name) if fp is not None else None
-    record = project.record(name)
     status = record.status if record is not None else project.status(name)
     confidence = None
     if status in ("proposed", "unknown"):
@@ -190,13 +192,32 @@ class ImageLoader:
             _, old = self._cache.popitem(last=False)
             old.cancel()
 
-    def invalidate(self, name: str) -> None:
-        """The image's mask or record changed: a cached decode of it is stale."""
+    def invalidate(self, name: str, record: Any = None) -> None:
+        """The image's mask or record changed: a cached decode of it is stale. With ``record`` (the changed
+        record, as a poll saw it) a decode that already read that change or a later one is kept."""
         with self._lock:
+            if record is not None and self._has_seen(name, getattr(record, "serial", None)):
+                return
             self._generation[name] = self._generation.get(name, 0) + 1
             future = self._cache.pop(name, None)
             if future is not None:
                 future.cancel()
+
+    def _has_seen(self, name: str, serial: int | None) -> bool:
+        future = self._cache.get(name)
+        if serial is None or future is None or future.generation != self._generation.get(name, 0):
+            return False
+        if not future.done() or future.cancelled() or future.exception() is not None:
+            return False
+        seen = getattr(future.result().record, "serial", None)
+        return seen is not None and seen >= serial
+
+    def cached(self, name: str) -> bool:
+        """A valid decode of the image is ready (tests, benchmarks)."""
+        with self._lock:
+            future = self._cache.get(name)
+            return (future is not None and future.generation == self._generation.get(name, 0) and future.done()
+                    and not future.cancelled() and future.exception() is None)
 
     def is_current(self, bundle: Bundle) -> bool:
         return bundle.generation == self._generation.get(bundle.name, 0)

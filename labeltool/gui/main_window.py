@@ -17,7 +17,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import QFileSystemWatcher, QLockFile, Qt, QTimer
+from PySide6.QtCore import QFileSystemWatcher, QLockFile, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from labeltool.gui.disk_changes import DiskChanges
 from labeltool.gui.editor import EditorWidget
 from labeltool.gui.file_list import FileList
 from labeltool.gui.io_threads import (
@@ -40,10 +41,10 @@ from labeltool.gui.io_threads import (
     Snapshot,
     future_signals,
     open_project,
-    poll_changes,
     wait_future,
 )
 from labeltool.gui.model_jobs import ModelJobs
+from labeltool.gui.proposal_server import ProposalsAhead
 from labeltool.session import Session, accept_action
 from model.errors import LabeltoolError
 from model.project import NeedsCodesError
@@ -54,7 +55,9 @@ RESCAN_MS = 120_000  # a folder rescan even without a file-system notification (
 PREFETCH = 2
 
 
-class MainWindow(QMainWindow):
+class MainWindow(DiskChanges, QMainWindow):
+    imageShown = Signal(str, bool)  # an image is on screen (name, with a mask): the proposal child plans on it
+
     def __init__(self) -> None:
         super().__init__()
         from labeltool.gui import gc_guard
@@ -139,6 +142,8 @@ class MainWindow(QMainWindow):
         self.files.filterChanged.connect(self._prefetch)
         self._build_actions()
         self._update_enabled()
+        self.proposals = ProposalsAhead(self)  # the proposal child: the next images proposed ahead
+        self.proposals.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self.install_panels()
 
     def install_panels(self) -> None:
@@ -211,6 +216,8 @@ class MainWindow(QMainWindow):
             self._save_done(tag[1], future)
         elif kind == "poll":
             self._poll_done(tag[1], future)
+        elif kind == "proposal":
+            self._proposal_decoded(tag[1], future)
 
     # ---- opening -------------------------------------------------------------------------------
     def ask_open_folder(self) -> None:
@@ -337,6 +344,7 @@ class MainWindow(QMainWindow):
             self.watcher.addPath(str(project.images_dir))
         self.poll_timer.start()
         self.rescan_timer.start()
+        self.proposals.set_project(project, read_only=bool(read_only))
         first = self.session.step(1)
         if first is not None:
             self.go_to(first)
@@ -412,6 +420,7 @@ class MainWindow(QMainWindow):
         self.editor.canvas.setFocus()  # tool keys (B, F, 1-9…) work right after picking an image in the list
         self._update_title()
         self._prefetch()
+        self.imageShown.emit(name, mask is not None)
 
     def _failed_save_of(self, name: str):
         """A failed save whose news has not arrived yet (the decode waited for it and came first)."""
@@ -664,85 +673,6 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self._record_call(self.session.project.set_palette, palette)
 
-    # ---- what changed on disk ------------------------------------------------------------------
-    def poll(self, rescan: bool = False) -> None:
-        """Ask (on a worker thread) which records changed, here or in another process."""
-        if self.session is None or self._closed or (self._poll_future is not None and not self._poll_future.done()):
-            return
-        project = self.session.project
-        self._poll_future = self.loader.submit(poll_changes, project, self._serial, self.shown, rescan)
-        self.futures.watch(self._poll_future, ("poll", project))
-
-    def _poll_done(self, project, future) -> None:
-        if self.session is None or project is not self.session.project or future.cancelled():
-            return
-        if future.exception() is not None:
-            self.statusBar().showMessage(f"Could not read the record: {future.exception()}", 5000)
-            return
-        changes = future.result()
-        self._serial = max(self._serial, changes.serial)
-        session = self.session
-        if changes.added:
-            statuses = {n: changes.rows[n][0] for n in changes.added if n in changes.rows}
-            added = self.files.add_names(changes.added, statuses)
-            if added:
-                self.statusBar().showMessage(f"{len(added)} new images in the folder", 5000)
-        if changes.removed:
-            self.statusBar().showMessage(f"{len(changes.removed)} images were removed from the folder; "
-                                         "open it again to drop them from the list", 8000)
-        for name, (status, record) in changes.rows.items():
-            index = session.update(name, status, record)
-            if index is not None:
-                self.files.row_changed(index)
-            if name != self.shown:
-                self.loader.invalidate(name)
-        if changes.rows:
-            self.files.summarise()
-            self._update_title()
-        if changes.current is not None and changes.current == self.shown:
-            self._check_shown_on_disk(changes.current_fingerprint)
-
-    def _check_shown_on_disk(self, fp) -> None:
-        """The open image's mask file changed and not by this window: offer it, never swap it in."""
-        name = self.shown
-        if fp == self._shown_fp or self.writer.pending(name) is not None or name in self._saves:
-            return
-        if fp is not None and fp == self.writer.last_written(name):
-            return
-        status = self.session.status(name)
-        text = ("A new proposal is available" if status == "proposed"
-                else "This mask was changed on disk by another program" if fp is not None
-                else "This mask was deleted on disk")
-        self.newer_label.setText(text)
-        self.newer_label.show()
-        self.newer_button.show()
-
-    def _hide_newer(self) -> None:
-        self.newer_label.hide()
-        self.newer_button.hide()
-
-    def newer_mask_offered(self) -> bool:
-        return not self.newer_button.isHidden()
-
-    def load_newer_mask(self) -> None:
-        """The banner's button: replace the mask on screen by the one on disk (asks when edits would go)."""
-        if self.session is None or self.shown is None:
-            return
-        if self.stroke_in_progress():
-            return
-        if self.editor.is_dirty():
-            answer = QMessageBox.question(self, "Replace your edits?",
-                                          "Your unsaved edits of this image would be replaced by the mask on disk.",
-                                          QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
-            if answer != QMessageBox.Yes:
-                return
-        name = self.shown
-        self.loader.invalidate(name)
-        self._want = name
-        future = self.loader.get(name)
-        wait_future(future)
-        self._show(name, future, replace=True)
-
     # ---- model work ----------------------------------------------------------------------------
     def _order_changed(self, mode: str) -> None:
         self._user_order = True
@@ -862,6 +792,7 @@ class MainWindow(QMainWindow):
             self._record_call(self.session.project.release, self._holding)
             self._holding = None
         self.jobs.shutdown()
+        self.proposals.shutdown()
         self.writer.shutdown()
         self.loader.shutdown()
         self._open_pool.shutdown(wait=False)

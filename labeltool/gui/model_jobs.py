@@ -43,6 +43,7 @@ class ModelJobs(QObject):
     evaluated = Signal(dict)  # `labeltool models --evaluate` result
     failed = Signal(str, str)  # title, message for the user
     finished = Signal()  # a job ended, whatever its outcome
+    started = Signal(str)  # "propose" or "retrain": a job that writes proposals or changes the model began
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -64,6 +65,7 @@ class ModelJobs(QObject):
         self.proposer.finished.connect(self._propose_finished)
         self.message.emit("Proposing…", 0)
         self.progress.emit(0, 0)
+        self.started.emit("propose")
         self.proposer.start()
 
     def _propose_progress(self, done: int, total: int, name: str) -> None:
@@ -95,6 +97,7 @@ class ModelJobs(QObject):
         self.message.emit(f"Training on {corrected} corrected images…", 0)
         self.progress.emit(0, 0)
         self.train_started.emit(self.train_progress)
+        self.started.emit("retrain")
         self.trainer.start()
 
     def _train_event(self, event: dict) -> None:
