@@ -13,23 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _common import CAMVID, RESULTS, write_json
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from model.config import TrainConfig  # noqa: E402
-from model.datasets import import_dataset  # noqa: E402
-from model.evaluate import evaluate_project  # noqa: E402
-from model.project import Project  # noqa: E402
-from model.train import train_dataset  # noqa: E402
-
-CAMVID = ROOT.parent / "shared" / "camvid11"
+from model.config import TrainConfig
+from model.datasets import import_dataset
+from model.evaluate import evaluate_project
+from model.project import Project
+from model.train import train_dataset
 
 
 def main() -> int:
@@ -78,10 +73,7 @@ def main() -> int:
     for name, iou in result["per_class_iou"].items():
         print(f"{name:<12} {'-' if iou is None else f'{iou:6.1%}':>6}")
     print(f"{'mIoU':<12} {result['miou']:6.1%}\n{'accuracy':<12} {result['pixel_accuracy']:6.1%}")
-    out = ROOT / "benchmarks" / "results" / f"camvid_recipe{'-' + args.tag if args.tag else ''}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
-    print(f"wrote {out}")
+    write_json(RESULTS / f"camvid_recipe{'-' + args.tag if args.tag else ''}.json", report)
     return 0
 
 

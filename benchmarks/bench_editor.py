@@ -17,22 +17,17 @@ table). Memory: resident set after each size, and the bytes held by mask, overla
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from _common import RESULTS, write_json
 from skimage.segmentation import flood
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from labeltool.editing import LabelLayer, Overlay  # noqa: E402
-from labeltool.editing.regions import TiledSuperpixels  # noqa: E402
-from model.imageio import DisplayWindow, display_rgb  # noqa: E402
+from labeltool.editing import LabelLayer, Overlay
+from labeltool.editing.regions import TiledSuperpixels
+from model.imageio import DisplayWindow, display_rgb
 
 NAMES = ["Road", "Car", "Sky", "Void"]
 PALETTE = np.array([[128, 64, 128], [0, 0, 142], [70, 130, 180], [0, 0, 0]], dtype=np.uint8)
@@ -185,7 +180,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
     ap.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated from {', '.join(SIZES)}")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "editor.json"))
+    ap.add_argument("--out", default=str(RESULTS / "editor.json"))
     args = ap.parse_args(argv)
     report = {"python": platform.python_version(), "machine": platform.machine(), "cpu_cores": os.cpu_count(),
               "load_average": os.getloadavg(), "numpy": np.__version__, "targets_4k_ms": TARGETS_4K,
@@ -218,10 +213,7 @@ def main(argv=None):
         print("targets at 3840x2160:", report["targets_met"])
     report["seconds"] = round(time.perf_counter() - t_start, 1)
     report["load_average_end"] = os.getloadavg()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print("wrote", out)
+    write_json(args.out, report, indent=2)
 
 
 if __name__ == "__main__":

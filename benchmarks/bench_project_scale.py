@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import platform
 import shutil
@@ -32,14 +31,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import REPO, RESULTS, write_json
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from model.codes import write_codes  # noqa: E402
-from model.imageio import encode_mask, read_image, read_mask, write_image  # noqa: E402
-from model.project import Project  # noqa: E402
-from model.provenance import stamp  # noqa: E402
+from model.codes import write_codes
+from model.imageio import encode_mask, read_image, read_mask, write_image
+from model.project import Project
+from model.provenance import stamp
 
 BASELINE_COMMIT = "647eab5"  # the last commit with labeltool 0.1's project.json record
 CODES = ["Sky", "Road", "Car", "Void"]
@@ -48,7 +45,7 @@ H, W = 90, 120
 
 def legacy_project_class():
     """labeltool 0.1's Project, loaded from git history into its own module."""
-    source = subprocess.run(["git", "-C", str(ROOT), "show", f"{BASELINE_COMMIT}:model/project.py"],
+    source = subprocess.run(["git", "-C", str(REPO), "show", f"{BASELINE_COMMIT}:model/project.py"],
                             check=True, capture_output=True, text=True).stdout
     source = source.replace("from .", "from model.")
     path = Path(tempfile.mkdtemp()) / "legacy_project.py"
@@ -164,7 +161,7 @@ def run_size(n: int, legacy_cls) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "project_scale.json"))
+    parser.add_argument("--out", default=str(RESULTS / "project_scale.json"))
     args = parser.parse_args()
     legacy = legacy_project_class()
     results = []
@@ -186,9 +183,7 @@ def main() -> int:
                            "platform": platform.platform(), "load_avg": os.getloadavg()},
                "targets_at_100k": {"open_s": 2.0, "save_list_p95_ms": 15.0, "proposal_bookkeeping_ms": 1.0},
                "results": results}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(payload, indent=1) + "\n")
-    print(f"wrote {args.out}")
+    write_json(args.out, payload)
     return 0
 
 

@@ -11,21 +11,16 @@ Prints a table and writes benchmarks/results/train_speed.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
 import torch
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-RESULTS = REPO / "benchmarks" / "results"
+from _common import RESULTS, VOID, write_json
 
 
 def plain_loop(net, batches, steps: int, device) -> float:
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=11)
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=VOID)
     net.train()
     for i in range(steps + 2):
         if i == 2:  # two warm-up steps
@@ -53,7 +48,7 @@ def engine_loop(net, batches, steps: int, device, compile_: bool) -> float:
     model = torch.compile(net) if compile_ else net
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     sched = make_one_cycle(opt, [1e-3], steps + 3, 0.25)
-    loss_fn = build_loss("ce", 11).to(device)
+    loss_fn = build_loss("ce", VOID).to(device)
     dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=cuda and dtype == torch.float16)
     model.train()
@@ -108,11 +103,9 @@ def main() -> int:
     for name, ips in rows.items():
         print(f"  {name:<20} {ips:8.1f} images/s")
     print(f"  ratio engine/plain  {ratio:8.2f}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / "train_speed.json"
-    out.write_text(json.dumps({"device": str(device), "encoder": args.encoder, "size": args.size, "batch": args.batch,
-                               "images_per_s": rows, "ratio": ratio, "compile": args.compile}, indent=1))
-    print(f"written {out}")
+    write_json(RESULTS / "train_speed.json", {"device": str(device), "encoder": args.encoder, "size": args.size,
+                                              "batch": args.batch, "images_per_s": rows, "ratio": ratio,
+                                              "compile": args.compile})
     return 0
 
 

@@ -15,15 +15,14 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
+from _common import RESULTS, write_json
 
 CODES = ["Sky", "Road", "Car", "Void"]
 H, W = 90, 120
@@ -223,12 +222,8 @@ def main() -> None:
         print(" | ".join(results[0]))
         for r in results:
             print(" | ".join(str(v) for v in r.values()))
-    out = Path(__file__).with_name("results") / ("window_record.json" if results else "window_list.json")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"machine": os.uname().nodename, "cpus": os.cpu_count(), "results": results,
-                               "list": lists},
-                              indent=1) + "\n")
-    print(f"wrote {out}")
+    write_json(RESULTS / ("window_record.json" if results else "window_list.json"),
+               {"machine": os.uname().nodename, "cpus": os.cpu_count(), "results": results, "list": lists})
 
 
 if __name__ == "__main__":
