@@ -6,6 +6,13 @@ the share of non-Void pixels of the 101 `val` frames that are still wrong (lower
 - ``heldout``: the 25 frames come from 0001TP and 0006R0 only; `val` (0016E5) is a sequence the model never
   saw: the figure a user labelling a new video should expect.
 
+``--unlabelled`` adds images without masks to the bench project (status "none"), as a real project holds them:
+``labelled`` the other training frames of the labelled sequences, ``eval`` the 101 `val` frames themselves
+(transductive: in the app the unlabelled images ARE the frames the model will propose for; their ground truth is
+never given to the training, only used to score the pseudo-labels afterwards), ``both``. They matter only to a
+run with ``{"pseudo_labels": "confident"}`` (model.semisup). ``--tta`` scores the same trained model a second
+time with the horizontally flipped prediction averaged in (``labeltool predict --tta``).
+
 Each row also gives the engine's own validation figure (its automatic hold-out, written in the model card and
 shown in the Models panel), so the honesty of that figure can be judged against the held-out sequence. Next to
 it, optionally, a plain smp U-Net (ResNet34, from scratch, eager fp32, full resolution, constant-LR Adam)
@@ -13,6 +20,8 @@ trained for the same wall time on the mixed frames.
 
     nice -n 10 python benchmarks/bench_retrain_default.py              # both protocols (~10 min on 2 cores)
     python benchmarks/bench_retrain_default.py --protocol heldout --budget 60 --no-baseline --tag quick
+    python benchmarks/bench_retrain_default.py --protocol heldout --no-baseline --unlabelled both \
+        --config '{"pseudo_labels": "confident"}' --tta --save-model /tmp/models/x --tag pseudo
 
 Skips cleanly (exit 0) when ../shared/camvid11 is absent. Results: benchmarks/results/retrain_default*.json.
 """
@@ -61,7 +70,19 @@ def pick_frames(count: int = 25, sequences: tuple[str, ...] | None = None) -> li
     return picked
 
 
-def make_dataset(root: Path, frames: list[str]) -> Path:
+def unlabelled_frames(kind: str, frames: list[str], sequences: tuple[str, ...] | None) -> list[Path]:
+    """Image files to add without masks: ``labelled`` = the other training frames of the labelled sequences,
+    ``eval`` = the `val` frames (the evaluated sequence), ``both``, ``none``."""
+    out: list[Path] = []
+    if kind in ("labelled", "both"):
+        out += [p for p in sorted((CAMVID / "train").glob("*.png")) if p.name not in frames
+                and (sequences is None or p.name.split("_")[0] in sequences)]
+    if kind in ("eval", "both"):
+        out += sorted((CAMVID / "val").glob("*.png"))
+    return out
+
+
+def make_dataset(root: Path, frames: list[str], unlabelled: list[Path] = ()) -> Path:
     from model.codes import CAMVID11_CODES
 
     (root / "images").mkdir(parents=True)
@@ -70,7 +91,51 @@ def make_dataset(root: Path, frames: list[str]) -> Path:
     for name in frames:
         shutil.copy(CAMVID / "train" / name, root / "images" / name)
         shutil.copy(CAMVID / "trainannot" / name, root / "labels" / (Path(name).stem + "_P.png"))
+    for path in unlabelled:  # no mask: status "none", as the frames of a video nobody has labelled yet
+        shutil.copy(path, root / "images" / path.name)
     return root
+
+
+def truth_of(name: str) -> np.ndarray:
+    from model.imageio import read_mask
+
+    for split in ("train", "val"):
+        path = CAMVID / f"{split}annot" / f"{Path(name).stem}.png"
+        if path.is_file():
+            return read_mask(path)
+    raise FileNotFoundError(name)
+
+
+def watch_pseudo_labels(record: list[dict]):
+    """Wrap model.semisup.pseudo_label so each pseudo-labelled image is scored against its ground truth
+    (never seen by the training): share of its non-Void pixels kept, and share of those kept that are right."""
+    from PIL import Image
+
+    import model.semisup as semisup
+
+    original = semisup.pseudo_label
+
+    def watched(*args, **kwargs):
+        labels = original(*args, **kwargs)
+        for name, mask in zip(labels.names, labels.masks, strict=True):
+            gt = np.asarray(Image.fromarray(truth_of(name)).resize(mask.shape[::-1], Image.NEAREST))
+            scored = gt != VOID
+            kept = scored & (mask != VOID)
+            record.append({"name": name, "sequence": name.split("_")[0], "non_void": int(scored.sum()),
+                           "kept": int(kept.sum()), "right": int((mask[kept] == gt[kept]).sum())})
+        return labels
+
+    semisup.pseudo_label = watched
+    return original
+
+
+def pseudo_quality(record: list[dict]) -> dict:
+    out = {}
+    for seq in sorted({r["sequence"] for r in record}) + ["all"]:
+        rows = [r for r in record if seq in ("all", r["sequence"])]
+        non_void, kept, right = (sum(r[k] for r in rows) for k in ("non_void", "kept", "right"))
+        out[seq] = {"images": len(rows), "kept_share": kept / max(1, non_void), "kept_right": right / max(1, kept)}
+    return out
 
 
 def load_pairs(split: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -80,17 +145,24 @@ def load_pairs(split: str) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 @torch.no_grad()
-def wrong_share(net, pairs, scale: float, mean, std) -> dict:
+def wrong_share(net, pairs, scale: float, mean, std, tta: bool = False) -> dict:
+    """Scores on ``pairs``; ``tta``: softmax averaged with the mirrored image's (mirrored back), as
+    Predictor(tta_flip=True) does."""
     from model.metrics import ConfusionAccumulator, metrics_from_confusion
     from model.trainutil import predict_logits
 
     net.eval()
     acc = ConfusionAccumulator(12, VOID)
+    t = time.perf_counter()
     for image, mask in pairs:
         x = (torch.from_numpy(image).permute(2, 0, 1).float() / 255 - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
-        acc.update(predict_logits(net, x, scale).argmax(1)[0].numpy(), mask)
+        scores = predict_logits(net, x, scale).softmax(1)
+        if tta:
+            scores = scores + predict_logits(net, x.flip(-1), scale).softmax(1).flip(-1)
+        acc.update(scores.argmax(1)[0].numpy(), mask)
     m = metrics_from_confusion(acc.matrix, [str(i) for i in range(12)], VOID)
-    return {"wrong_non_void": 1 - m["pixel_accuracy"], "miou": m["miou"]}
+    return {"wrong_non_void": 1 - m["pixel_accuracy"], "miou": m["miou"],
+            "seconds_per_image": (time.perf_counter() - t) / max(1, len(pairs))}
 
 
 def train_baseline(train_pairs, seconds: float) -> tuple[torch.nn.Module, int]:
@@ -120,22 +192,38 @@ def train_baseline(train_pairs, seconds: float) -> tuple[torch.nn.Module, int]:
     return net, steps
 
 
-def run_protocol(protocol: str, cfg, val) -> dict:
+def run_protocol(protocol: str, cfg, val, unlabelled: str = "none", tta: bool = False,
+                 save_model: Path | None = None) -> dict:
     from model.modelfile import load_model
     from model.train import train_dataset
 
     frames = pick_frames(sequences=PROTOCOLS[protocol])
-    with tempfile.TemporaryDirectory() as tmp:
-        root = make_dataset(Path(tmp) / "ds", frames)
-        events = []
-        t = time.monotonic()
-        path = train_dataset(root, cfg, on_event=lambda e: events.append(e) if e["event"] != "step" else None)
-        wall = time.monotonic() - t
-        loaded = load_model(path)
-        card = loaded.card
-        # load_model wraps a model trained at input_scale != 1 so it takes full-size images, as the app's
-        # predictor calls it: scale 1 here.
-        ours = wrong_share(loaded.net, val, 1.0, card["normalization"]["mean"], card["normalization"]["std"])
+    extra_images = unlabelled_frames(unlabelled, frames, PROTOCOLS[protocol])
+    record: list[dict] = []
+    original = watch_pseudo_labels(record)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = make_dataset(Path(tmp) / "ds", frames, extra_images)
+            events = []
+            t = time.monotonic()
+            path = train_dataset(root, cfg, on_event=lambda e: events.append(e) if e["event"] != "step" else None)
+            wall = time.monotonic() - t
+            loaded = load_model(path)
+            card = loaded.card
+            if save_model is not None:  # the model file and what sits beside it (ONNX, runtime.json)
+                save_model.mkdir(parents=True, exist_ok=True)
+                for f in path.parent.iterdir():
+                    if f.is_file() and (f.name.startswith(path.stem) or f.name == "runtime.json"):
+                        shutil.copy2(f, save_model / f.name)
+            # load_model wraps a model trained at input_scale != 1 so it takes full-size images, as the app's
+            # predictor calls it: scale 1 here.
+            mean, std = card["normalization"]["mean"], card["normalization"]["std"]
+            ours = wrong_share(loaded.net, val, 1.0, mean, std)
+            flipped = wrong_share(loaded.net, val, 1.0, mean, std, tta=True) if tta else None
+    finally:
+        import model.semisup as semisup
+
+        semisup.pseudo_label = original
     start = next(e for e in events if e["event"] == "start")
     validation = card.get("validation") or {}
     own = validation.get("metrics") or {}
@@ -145,7 +233,11 @@ def run_protocol(protocol: str, cfg, val) -> dict:
             "train_seconds": round(wall, 1), "epochs": card["training"]["epochs"],
             "steps": card["training"]["epochs"] * start["steps_per_epoch"], "trained_on": len(card["training_images"]),
             "arch": card["arch"], "encoder": card["encoder"], "scale": card["input_scale"], "crop": card["input_size"],
-            "batch": start["batch_size"], **ours,
+            "batch": start["batch_size"], **ours, "tta": flipped,
+            "unlabelled": {"kind": unlabelled, "images": len(extra_images),
+                           "sequences": sorted({p.name.split("_")[0] for p in extra_images})},
+            "pseudo_labels": card["training"].get("pseudo_labels"),
+            "pseudo_label_quality": pseudo_quality(record) if record else None,
             "engine_validation": {"source": validation.get("source"), "images": validation.get("images"),
                                   "wrong_non_void": None if own_acc is None else 1 - own_acc, "miou": own.get("miou")},
             "notices": [e["message"] for e in events if e["event"] == "notice"]}
@@ -158,6 +250,11 @@ def main() -> int:
     parser.add_argument("--protocol", choices=[*PROTOCOLS, "both"], default="both")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--tag", default="", help="suffix for the results file")
+    parser.add_argument("--unlabelled", choices=("none", "labelled", "eval", "both"), default="none",
+                        help="images without masks in the project: other frames of the labelled sequences, "
+                             "the evaluated val frames (transductive; labels never used), both")
+    parser.add_argument("--tta", action="store_true", help="also score the same model with flip TTA")
+    parser.add_argument("--save-model", type=Path, help="copy the trained model (and its ONNX etc.) here")
     args = parser.parse_args()
     if not (CAMVID / "train").is_dir():
         print(f"skipped: {CAMVID} is not present")
@@ -175,13 +272,22 @@ def main() -> int:
           f"  engine's own figure (wrong, images)")
     for protocol in protocols:
         cfg = TrainConfig.from_dict(dict(overrides)) if overrides else None
-        row = run_protocol(protocol, cfg, val)
+        save = args.save_model / protocol if args.save_model and len(protocols) > 1 else args.save_model
+        row = run_protocol(protocol, cfg, val, args.unlabelled, args.tta, save)
         result["runs"][protocol] = row
         own = row["engine_validation"]
         own_text = ("not validated" if own["wrong_non_void"] is None else
                     f"{own['wrong_non_void']:.3f} on {len(own['images'])} ({own['source']})")
         print(f"{protocol:<9}{'+'.join(row['train_sequences']):<16}{row['trained_on']:>8}{row['train_seconds']:>9.0f}"
               f"{row['steps']:>7}{row['wrong_non_void']:>11.3f}{row['miou']:>7.3f}  {own_text}")
+        if row["tta"]:
+            print(f"{'  + flip TTA (same model)':<49}{row['tta']['wrong_non_void']:>11.3f}{row['tta']['miou']:>7.3f}  "
+                  f"{row['tta']['seconds_per_image']:.2f} s/image vs {row['seconds_per_image']:.2f}")
+        if row["pseudo_labels"]:
+            print(f"  pseudo-labels: {row['pseudo_labels']}")
+            for seq, q in (row["pseudo_label_quality"] or {}).items():
+                print(f"    {seq:<8} {q['images']:>4} images, {100 * q['kept_share']:.0f} % of non-Void pixels kept, "
+                      f"{100 * q['kept_right']:.1f} % of those right")
     if not args.no_baseline:
         from model.imageio import read_image, read_mask
 

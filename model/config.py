@@ -17,6 +17,7 @@ ENCODERS = ("resnet18", "resnet34", "resnet50", "mobilenet_v2", "efficientnet-b0
 LOSSES = ("ce", "ce+dice", "focal")
 CLASS_WEIGHTS = ("none", "sqrt_inv_freq")
 INITS = ("auto", "latest", "fresh")
+PSEUDO_LABELS = ("off", "confident")
 
 
 class ConfigError(LabeltoolError):
@@ -42,6 +43,10 @@ class TrainConfig:
     pct_start: float = 0.25
     loss: str = "ce+dice"
     class_weights: str = "none"
+    # Semi-supervised (model.semisup): "confident" adds confident pseudo-labels of the project's unlabelled
+    # images to the second part of the run; "off": corrected masks only; None: model.defaults chooses.
+    pseudo_labels: str | None = None
+    pseudo_threshold: float = 0.9  # softmax confidence a pseudo-labelled pixel needs; the others are ignored
     augment: bool = True
     # Light augmentation by default: on 25 CamVid frames and a 90 s budget, rotation and colour jitter
     # cost more than they gave (benchmarks/README_train.md).
@@ -122,6 +127,10 @@ class TrainConfig:
             raise bad("loss", f"{self.loss!r} is not one of {', '.join(LOSSES)}")
         if self.class_weights not in CLASS_WEIGHTS:
             raise bad("class_weights", f"{self.class_weights!r} is not one of {', '.join(CLASS_WEIGHTS)}")
+        if self.pseudo_labels is not None and self.pseudo_labels not in PSEUDO_LABELS:
+            raise bad("pseudo_labels", f"{self.pseudo_labels!r} is not one of {', '.join(PSEUDO_LABELS)}")
+        if not 0 <= float(self.pseudo_threshold) <= 1:
+            raise bad("pseudo_threshold", f"{self.pseudo_threshold} must be between 0 and 1")
         if len(self.zoom) != 2 or not 0 < self.zoom[0] <= self.zoom[1] <= 4:
             raise bad("zoom", f"{self.zoom} must be [low, high] with 0 < low <= high <= 4")
         if self.scale is not None and not 0.05 <= float(self.scale) <= 4:

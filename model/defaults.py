@@ -31,6 +31,9 @@ MAX_CROP_CPU = 256
 MAX_CROP_GPU = 512
 CPU_WORK_PIXELS = 2_000_000  # pixels per image at the working scale (see pixel_budget)
 GPU_WORK_PIXELS = 16_000_000
+# Pseudo-labels of the unlabelled images (model.semisup) in the one-click retrain: "off" until they
+# beat the corrected-only run on a held-out sequence by more than the noise (benchmarks/README_train.md).
+DEFAULT_PSEUDO_LABELS = "off"
 
 
 @dataclass
@@ -163,6 +166,8 @@ def resolve_config(cfg: TrainConfig | None, *, num_images: int, image_wh: tuple[
         changes["freeze_epochs"] = 1 if (card is None and cfg.encoder_weights is not None) else 0
     if card is not None:
         changes["encoder_weights"] = None  # the previous model's weights replace them
+    if cfg.pseudo_labels is None:
+        changes["pseudo_labels"] = DEFAULT_PSEUDO_LABELS
     if cfg.amp is None:
         changes["amp"] = cuda
     if cfg.channels_last is None:

@@ -35,6 +35,7 @@ from .networks import build_model
 from .progress import Event, null_sink
 from .project import Project
 from .registry import GATE_RULE, active_model, choose_holdout, decide, read_registry, record_trained, train_lock
+from .semisup import SelfTraining
 
 PROBE_STEPS = 4  # steps timed before the schedule is sized to the time budget
 SAVE_RESERVE_S = 3.0
@@ -128,6 +129,8 @@ class _Run:
         c = self.cfg
         key = [sorted(self.train_names), c.arch, c.encoder, self.codes, c.size, c.scale, c.batch_size, c.lr, c.loss,
                c.freeze_epochs, self.init_path.name if self.init_path else None, self.dist.world]
+        if c.pseudo_labels not in (None, "off"):
+            key += [c.pseudo_labels, c.pseudo_threshold]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
     # ---- main ----------------------------------------------------------------------------------
@@ -182,6 +185,9 @@ class _Run:
         cfg, dist, emit, dev = self.cfg, self.dist, self.emit, self.device
         loader = make_loader(train_ds, batch_size, self.cfg, self.dist, self.device)
         spe = len(loader)
+        # pseudo-labels of the unlabelled images part-way through (model.semisup; off unless configured)
+        self.selftrain = SelfTraining(self.project, cfg, self.train_names, self.val_names, self.norm, self.ignore,
+                                      emit)
         freeze = min(cfg.freeze_epochs or 0, max(0, cfg.epochs - 1))
         total_epochs = cfg.epochs
         enc, rest = self._param_groups(frozen=freeze > 0)
@@ -279,6 +285,12 @@ class _Run:
             train_loss = sum(losses) / len(losses)
             history.append({"epoch": epoch, "train_loss": train_loss, **metrics})
             durations.append(time.monotonic() - epoch_t + ckpt_s)
+            if self.selftrain.pending and not stop:
+                due = int(self.selftrain.due(epoch, total_epochs, used()))
+                if int(tu.broadcast_number(due, dist, dev)):  # the same decision on every rank
+                    # same length, same batch: same steps per epoch, so the schedule carries on as planned
+                    loader = make_loader(self.selftrain.run(self.net, train_ds, dev, epoch), batch_size, cfg, dist,
+                                         dev)
             if budget is not None and not stop:
                 planned = True
                 recent = durations[1:][-5:] or durations  # the first epoch carries warm-up costs
@@ -365,7 +377,8 @@ class _Run:
                                     "device": str(self.device), "world_size": self.dist.world,
                                     "fine_tuned_from": self.init_path.name if self.init_path else None,
                                     "encoder_pretrained": self.pretrained, "validation_images": self.val_names,
-                                    "config": cfg.to_dict(), "history": history}})
+                                    "config": cfg.to_dict(), "history": history,
+                                    "pseudo_labels": self.selftrain.summary}})
             validation, gate, active = self._gate(card)
             final = validation["metrics"]
             if final:
