@@ -8,10 +8,10 @@
 # e.g. TORCH_SPEC="torch torchvision --index-url https://download.pytorch.org/whl/cpu").
 # The build venv is separate on purpose: never the development .venv (CUDA torch, test tools).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=packaging/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 VENV="${VENV:-/tmp/bundle-venv}"
 PYTHON="${PYTHON:-python3.11}"
-DIST="${DIST:-$ROOT/dist}"
 WORK="${WORK:-$ROOT/build/pyinstaller}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0 torchvision==0.28.0}"
 
@@ -33,9 +33,8 @@ PY
 "$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN \
     --distpath "$DIST" --workpath "$WORK" "$ROOT/packaging/labeltool.spec"
 
-APP="$DIST/labeltool"
-cp "$ROOT/resources/icons/labeltool.svg" "$APP/labeltool.svg"
-cp "$ROOT/packaging/labeltool.desktop" "$APP/labeltool.desktop"
-cp "$ROOT/packaging/install-desktop-entry.sh" "$APP/install-desktop-entry.sh"
-chmod +x "$APP/install-desktop-entry.sh"
-echo "built $APP ($(du -sh "$APP" | cut -f1)); run $APP/labeltool, or $APP/install-desktop-entry.sh for a menu entry"
+cp "$ROOT/resources/icons/labeltool.svg" "$BUNDLE/labeltool.svg"
+cp "$ROOT/packaging/labeltool.desktop" "$BUNDLE/labeltool.desktop"
+cp "$ROOT/packaging/install-desktop-entry.sh" "$BUNDLE/install-desktop-entry.sh"
+chmod +x "$BUNDLE/install-desktop-entry.sh"
+echo "built $BUNDLE ($(du -sh "$BUNDLE" | cut -f1)); run $BUNDLE/labeltool, or $BUNDLE/install-desktop-entry.sh for a menu entry"

@@ -9,14 +9,16 @@
 #      pressed twice, and the record must show one more corrected mask: the app proposed-and-saved path.
 # Prints one line per check and "smoke: N passed, M failed"; exit status 0 only when all passed.
 #
-#   bash packaging/smoke.sh [APP]      # APP: the bundle's executable (default dist/labeltool/labeltool)
+#   bash packaging/smoke.sh [APP]      # APP: the bundle's executable (default $DIST/labeltool/labeltool,
+#                                      # DIST as in build.sh: <repo>/dist)
 #
 # Needs: Xvfb, xdotool, ImageMagick's import (screenshot), python3 (reads JSON), and the Qt xcb libraries:
 #   apt-get install xvfb xdotool imagemagick libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 \
 #     libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libegl1
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-APP="${1:-$ROOT/dist/labeltool/labeltool}"
+# shellcheck source=packaging/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+APP="${1:-$BUNDLE_EXE}"
 WORK="$(mktemp -d /tmp/labeltool-smoke.XXXXXX)"
 DEMO="$WORK/demo"
 DISPLAY_NUM="${SMOKE_DISPLAY:-:97}"
@@ -33,7 +35,7 @@ echo "smoke: $APP ($(du -sh "$(dirname "$APP")" | cut -f1)), work dir $WORK"
 
 start=$(date +%s.%N)
 "$APP" --version > "$WORK/version.txt" 2>&1
-check "cli-starts" $? "$(cat "$WORK/version.txt") in $(python3 -c "print(f'{$(date +%s.%N) - $start:.1f} s')")"
+check "cli-starts" $? "$(cat "$WORK/version.txt") in $(seconds_since "$start") s"
 
 "$APP" --selftest-runtime > "$WORK/runtime.txt" 2>&1
 check "onnx-runtime" $? "$(tail -1 "$WORK/runtime.txt")"
@@ -41,7 +43,7 @@ check "onnx-runtime" $? "$(tail -1 "$WORK/runtime.txt")"
 start=$(date +%s.%N)
 "$APP" demo "$DEMO" --no-gui --time-budget "${SMOKE_TRAIN_SECONDS:-20}" > "$WORK/demo.log" 2>&1
 status=$?
-secs=$(python3 -c "print(f'{$(date +%s.%N) - $start:.0f}')")
+secs=$(seconds_since "$start" 0)
 proposed=$(count proposed)
 [ "$status" -eq 0 ] && [ "${proposed:-0}" -gt 0 ]
 check "demo-trains-and-proposes" $? "(exit $status, ${proposed:-?} proposed masks, ${secs} s; log $WORK/demo.log)"
@@ -68,7 +70,7 @@ start=$(date +%s.%N)
 "$APP" "$DEMO" > "$WORK/app.log" 2>&1 &
 app=$!
 window=$(timeout 120 xdotool search --sync --onlyvisible --name "labeltool" 2>/dev/null | head -1)
-startup=$(python3 -c "print(f'{$(date +%s.%N) - $start:.1f}')")
+startup=$(seconds_since "$start")
 [ -n "$window" ]
 check "app-window" $? "(window shown ${startup} s after launch)"
 sleep "${SMOKE_SETTLE_SECONDS:-5}"  # the project opens and the first image with its proposal is drawn
