@@ -66,6 +66,24 @@ def point(win, y, x) -> QPoint:
     return QPoint(round(p.x()), round(p.y()))
 
 
+def paint_road(win, qtbot, y, x):
+    """Key 2 (Road, class 1), then a click at pixel (y, x): one dab; returns the canvas."""
+    canvas = win.editor.canvas
+    qtbot.keyClick(canvas, Qt.Key_2)
+    qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(win, y, x))
+    return canvas
+
+
+def start_car_stroke(win, qtbot):
+    """Brush (B), Car (3), radius 0, the button pressed at pixel (10, 5): a stroke under way; returns the canvas."""
+    canvas = win.editor.canvas
+    qtbot.keyClick(canvas, Qt.Key_B)
+    qtbot.keyClick(canvas, Qt.Key_3)
+    win.editor.set_brush_radius(0)
+    qtbot.mousePress(canvas, Qt.LeftButton, Qt.NoModifier, point(win, 10, 5))
+    return canvas
+
+
 def idle(win, qtbot):
     qtbot.waitUntil(lambda: not win.writer.busy(), timeout=5000)
 
@@ -141,9 +159,7 @@ def test_saving_one_image_updates_its_row_only(window, qtbot):
     model.dataChanged.connect(lambda a, b, *_: changed.append((a.row(), b.row())))
     model.modelReset.connect(lambda: resets.append("reset"))
     model.layoutChanged.connect(lambda *_: resets.append("layout"))
-    canvas = window.editor.canvas
-    qtbot.keyClick(canvas, Qt.Key_2)
-    qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(window, 20, 20))
+    paint_road(window, qtbot, 20, 20)
     qtbot.keyClick(window, Qt.Key_S, Qt.ControlModifier)
     row = int(window.session.row_in_view[window.session.row_of["img6"]])
     assert changed and set(changed) == {(row, row)} and not resets
@@ -154,11 +170,7 @@ def test_saving_one_image_updates_its_row_only(window, qtbot):
 
 def test_proposal_arriving_mid_stroke_loses_no_pixel(window, dataset, qtbot):
     show(window, qtbot, "img6")  # no mask yet
-    canvas = window.editor.canvas
-    qtbot.keyClick(canvas, Qt.Key_B)
-    qtbot.keyClick(canvas, Qt.Key_3)  # Car
-    window.editor.set_brush_radius(0)
-    qtbot.mousePress(canvas, Qt.LeftButton, Qt.NoModifier, point(window, 10, 5))
+    canvas = start_car_stroke(window, qtbot)
     qtbot.mouseMove(canvas, point(window, 10, 30))
     assert window.stroke_in_progress()
     qtbot.waitUntil(lambda: window.session.project.is_held("img6"), timeout=5000)  # held from the first dab
@@ -214,9 +226,7 @@ def _fail_saves(window, monkeypatch, dataset):
 
 def test_a_save_that_fails_on_close_keeps_the_window_and_the_edits(window, dataset, qtbot, monkeypatch):
     show(window, qtbot, "img6")
-    canvas = window.editor.canvas
-    qtbot.keyClick(canvas, Qt.Key_2)
-    qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(window, 20, 20))
+    paint_road(window, qtbot, 20, 20)
     restore = _fail_saves(window, monkeypatch, dataset)
     asked = []
     answers = iter(["cancel"])
@@ -242,9 +252,7 @@ def test_a_save_that_fails_on_close_keeps_the_window_and_the_edits(window, datas
 
 def test_a_failed_background_save_comes_back_on_screen_and_retry_saves_it(window, dataset, qtbot, monkeypatch):
     show(window, qtbot, "img6")
-    canvas = window.editor.canvas
-    qtbot.keyClick(canvas, Qt.Key_2)
-    qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(window, 5, 5))
+    paint_road(window, qtbot, 5, 5)
     restore = _fail_saves(window, monkeypatch, dataset)
     window.step(-1)  # switching saves in the background: it fails
     wait_shown(window, qtbot)
@@ -259,9 +267,7 @@ def test_a_failed_background_save_comes_back_on_screen_and_retry_saves_it(window
 
 def test_edits_after_the_snapshot_stay_dirty(window, qtbot):
     show(window, qtbot, "img6")
-    canvas = window.editor.canvas
-    qtbot.keyClick(canvas, Qt.Key_2)
-    qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(window, 5, 5))
+    canvas = paint_road(window, qtbot, 5, 5)
     future = window._snapshot_shown()  # autosave's snapshot
     qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(window, 30, 30))  # painted while it is written
     future.result(5)
@@ -361,11 +367,7 @@ def test_the_hold_covers_unsaved_edits_only(window, dataset, qtbot):
     show(window, qtbot, "img2")
     terminal = Project.open(dataset)
     terminal.save_mask("img2", np.full((H, W), 1, np.uint8), "proposed", model="m")  # untouched: proposed
-    canvas = window.editor.canvas
-    qtbot.keyClick(canvas, Qt.Key_B)
-    qtbot.keyClick(canvas, Qt.Key_3)  # Car
-    window.editor.set_brush_radius(0)
-    qtbot.mousePress(canvas, Qt.LeftButton, Qt.NoModifier, point(window, 10, 5))
+    canvas = start_car_stroke(window, qtbot)
     qtbot.waitUntil(lambda: project.is_held("img2"), timeout=5000)
     with pytest.raises(MaskError, match="open in an editor"):
         terminal.save_mask("img2", np.full((H, W), 2, np.uint8), "proposed", model="m")
