@@ -58,7 +58,6 @@ class DisplayDialog(QDialog):
         self.auto_check = QCheckBox("Auto-levels on every image (0.5–99.5 percentile)", self)
         self.auto_check.toggled.connect(self._changed)
         self.levels_button = QPushButton("Auto-levels now", self)
-        self.levels_button.setToolTip("Set min/max from this image's 0.5 and 99.5 percentiles")
         self.levels_button.clicked.connect(self.auto_levels)
         self.reset_button = QPushButton("Reset", self)
         self.reset_button.clicked.connect(lambda: self.set_window(None))
@@ -126,7 +125,8 @@ class DisplayDialog(QDialog):
                              gamma=self.gamma_spin.value(), auto=auto, channels=channels)
 
     def auto_levels(self) -> None:
-        """Min/max from this image's percentiles, kept fixed for the next images."""
+        """Min/max from this image's percentiles, kept fixed for the next images (a fixed window: with
+        per-image auto-levels on, the button is disabled, since every image is levelled by itself)."""
         low, high = window_limits(self.raw, DisplayWindow(auto=True, channels=self.window().channels))
         self._updating = True
         self.auto_check.setChecked(False)
@@ -139,6 +139,13 @@ class DisplayDialog(QDialog):
         manual = not self.auto_check.isChecked()
         self.low_spin.setEnabled(manual)
         self.high_spin.setEnabled(manual)
+        # "now" fixes min/max from this image; it cannot take the per-image box's place behind the user's
+        # back (it used to untick it), so it is offered only while min/max are set by hand
+        self.levels_button.setEnabled(manual)
+        self.levels_button.setToolTip(
+            "Set min/max from this image's 0.5 and 99.5 percentiles, kept for the next images" if manual else
+            "Off while auto-levels on every image is ticked: each image is already levelled by its own "
+            "percentiles. Untick it to keep min/max fixed (they start at this image's levels)")
 
     def _changed(self, *_args) -> None:
         if self._updating:
