@@ -406,3 +406,39 @@ def test_closing_during_a_model_job_asks_first(window, qtbot, monkeypatch):
     monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: True)
     window.close()
     assert not window.isVisible()
+
+
+def test_arrow_keys_in_the_list_open_the_image_like_a_click(window, qtbot):
+    view = window.files.view
+    assert window.shown == "img3" and window.files.shown_names()[:3] == ["img3", "img5", "img2"]
+    opened = []
+    window.files.activated.connect(opened.append)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key_Down)
+    wait_shown(window, qtbot, "img5")
+    assert opened == [window.session.names.index("img5")]
+    # held down (auto-repeat): the rows it passes are not opened, the one it rests on is
+    view.setFocus()  # (the window moves the focus to the canvas unless it asks files.keeps_focus())
+    opened.clear()
+    for _ in range(2):
+        qtbot.keyClick(view, Qt.Key_Down)
+    wait_shown(window, qtbot, "img4")
+    assert opened == [window.session.names.index("img4")]
+    # the window moving the selection itself (Next) opens nothing twice
+    opened.clear()
+    qtbot.keyClick(window, Qt.Key_D)
+    wait_shown(window, qtbot, "img6")
+    qtbot.wait(200)
+    assert opened == []
+
+
+def test_the_window_can_be_narrower_than_the_editors_tool_bars(window, qtbot):
+    """The tool bars overflow behind their » button: a 1024 px wide screen fits the window (it needed 1238)."""
+    assert window.minimumSizeHint().width() <= 1000
+    window.resize(1000, 700)
+    qtbot.waitUntil(lambda: window.width() == 1000, timeout=2000)
+    editor = window.editor
+    assert editor.options_bar.sizeHint().width() > editor.options_bar.width()  # some options went behind »
+    radius = editor.radius_spin.value()
+    qtbot.keyClick(editor.canvas, Qt.Key_BracketRight)  # an option behind » still answers its shortcut
+    assert editor.radius_spin.value() > radius

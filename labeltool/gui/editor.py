@@ -8,7 +8,6 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QSlider,
     QSpinBox,
@@ -89,12 +88,13 @@ class EditorWidget(QWidget):
         self.conf_check.toggled.connect(self._conf_toggled)
         self.grid_check = QCheckBox("Grid", self, checked=True)
         self.grid_check.toggled.connect(self._grid_toggled)
-        row = QHBoxLayout()
+        # a second tool bar, not a row of widgets: what does not fit a narrow window goes behind the tool
+        # bar's extension button (») instead of setting the window's minimum width (it was 1238 px)
+        self.options_bar = QToolBar("Brush, wand and view options", self)
         for w in (QLabel("Brush"), self.radius_spin, QLabel("Wand"), self.tolerance_spin,
                   QLabel("Preserve"), self.preserve_combo, self.preserve_class_combo,
                   QLabel("Opacity"), self.opacity_slider, self.mask_check, self.conf_check, self.grid_check):
-            row.addWidget(w)
-        row.addStretch(1)
+            self.options_bar.addWidget(w)
         split = QSplitter(Qt.Horizontal, self)
         split.addWidget(self.canvas)
         split.addWidget(self.palette_panel)
@@ -103,7 +103,7 @@ class EditorWidget(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.toolbar)
-        lay.addLayout(row)
+        lay.addWidget(self.options_bar)
         lay.addWidget(split, 1)
 
     def _build_actions(self) -> None:

@@ -7,7 +7,7 @@ QSortFilterProxyModel: its per-row Python filter callback took seconds at 100,00
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,6 +28,7 @@ STATUS_COLOUR = {"none": QColor(150, 150, 150), "proposed": QColor(214, 140, 0),
                  "unknown": QColor(190, 60, 160)}
 COLUMNS = ("Image", "Status", "Confidence", "To check")
 INDEX_ROLE = Qt.UserRole + 1  # the project index of a row
+KEY_OPEN_DELAY_MS = 120  # a row reached with the keyboard opens when the keys rest this long (auto-repeat skims)
 
 
 def short_count(n: int | None) -> str:
@@ -116,9 +117,24 @@ class FileTableModel(QAbstractTableModel):
         return added
 
 
+class FileView(QTableView):
+    """The list's view; ``keyMoved(row)`` when a key (arrows, Page Up/Down, Home/End) moved the current row,
+    so the keyboard opens an image like a click does (programmatic moves, e.g. ``FileList.select``, do not)."""
+
+    keyMoved = Signal(int)
+
+    def keyPressEvent(self, event):  # noqa: N802 - Qt's name
+        before = self.currentIndex().row()
+        super().keyPressEvent(event)
+        now = self.currentIndex()
+        if now.isValid() and now.row() != before:
+            self.keyMoved.emit(now.row())
+
+
 class FileList(QWidget):
-    """Shows every image; emits ``activated(index)`` with the project index; ``orderChanged(mode)`` and
-    ``filterChanged()`` when the user changes how Next walks."""
+    """Shows every image; emits ``activated(index)`` with the project index when a row is clicked, entered
+    or reached with the keyboard (held arrow keys open where they stop: KEY_OPEN_DELAY_MS after the last
+    move); ``orderChanged(mode)`` and ``filterChanged()`` when the user changes how Next walks."""
 
     activated = Signal(int)
     orderChanged = Signal(str)
@@ -129,7 +145,7 @@ class FileList(QWidget):
         self.session: Session | None = None
         self.model = FileTableModel(self)
         self.proxy = self.model  # what the view shows (the old name)
-        self.view = QTableView()  # lays out only the rows on screen (QTreeView visits every row on a reset)
+        self.view = FileView()  # lays out only the rows on screen (QTreeView visits every row on a reset)
         self.view.setModel(self.model)
         self.view.verticalHeader().hide()
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.Fixed)
@@ -141,6 +157,9 @@ class FileList(QWidget):
         self.view.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.view.activated.connect(self._on_index)
         self.view.clicked.connect(self._on_index)
+        self._by_keys = False
+        self._key_open = QTimer(self, singleShot=True, interval=KEY_OPEN_DELAY_MS, timeout=self._open_current)
+        self.view.keyMoved.connect(lambda _row: self._key_open.start())
         self.view.horizontalHeader().setStretchLastSection(True)
         for column, width in enumerate((96, 64, 76, 60)):  # fixed: sizing to contents would read every row
             self.view.setColumnWidth(column, width)
@@ -259,7 +278,17 @@ class FileList(QWidget):
     def _search_changed(self, _text: str) -> None:
         self._filter_changed()
 
-    def _on_index(self, model_index) -> None:
+    def keeps_focus(self) -> bool:
+        """True while the person walks the list with the keyboard (the last image was opened by a key and
+        the list still has the focus): the window should leave the focus here, not move it to the canvas."""
+        return self._by_keys and self.view.hasFocus()
+
+    def _open_current(self) -> None:
+        if self.view.currentIndex().isValid():
+            self._on_index(self.view.currentIndex(), by_keys=True)
+
+    def _on_index(self, model_index, by_keys: bool = False) -> None:
+        self._by_keys = by_keys
         index = model_index.sibling(model_index.row(), 0).data(INDEX_ROLE)
         if index is not None:
             self.activated.emit(int(index))
