@@ -33,17 +33,13 @@ from . import layout
 from .atomic import atomic_write_bytes
 from .codes import find_void, read_codes, write_codes
 from .errors import DatasetError, MaskError
+from .filelock import flocked  # the app, its worker threads and terminal commands take turns writing masks
 from .imageio import MASK_SUFFIX, encode_mask, image_size, mask_shape_problem, read_mask
 from .legacy import migrate_legacy_state
 from .mask_status import STATE_DIR, read_statuses, reconcile, verify_mask_file
 from .palette import default_palette, validate_palette
 from .provenance import pixel_hash, stamp
 from .record import DB_FILE, ImageRecord, Record, now_iso
-
-try:  # POSIX file lock: the app, its worker threads and terminal commands take turns writing masks
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
 
 STATUSES = ("none", "proposed", "corrected", "unknown")
 
@@ -277,15 +273,11 @@ class Project:
             depth = getattr(self._lock_depth, "n", 0)
             self._lock_depth.n = depth + 1
             try:
-                if depth or fcntl is None or not self.writable:
+                if depth or not self.writable:
                     yield
                     return
-                with open(self.state_dir / "lock", "a+") as handle:
-                    fcntl.flock(handle, fcntl.LOCK_EX)
-                    try:
-                        yield
-                    finally:
-                        fcntl.flock(handle, fcntl.LOCK_UN)
+                with flocked(self.state_dir / "lock"):
+                    yield
             finally:
                 self._lock_depth.n = depth
 

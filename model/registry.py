@@ -28,22 +28,17 @@ Rules (one place each):
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_text
 from .errors import ModelFileError
+from .filelock import flocked
 from .holdout import HOLDOUT_FRACTION, MIN_CORRECTED_FOR_HOLDOUT, MIN_TRAIN_IMAGES, choose_holdout
 from .modelfile import KEEP_MODELS, card_path, list_models, read_card
 from .train_lock import TRAIN_LOCK, TrainingLocked, train_lock
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
 
 REGISTRY_FILE = "registry.json"
 REGISTRY_LOCK = ".registry.lock"
@@ -76,24 +71,11 @@ def read_registry(models_dir: str | Path) -> dict[str, Any]:
     return data
 
 
-@contextlib.contextmanager
-def _registry_lock(models_dir: Path) -> Iterator[None]:
-    models_dir.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    with open(models_dir / REGISTRY_LOCK, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def update_registry(models_dir: str | Path, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Read-modify-write of registry.json under its lock (the app and a terminal may both change it)."""
     models_dir = Path(models_dir)
-    with _registry_lock(models_dir):
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with flocked(models_dir / REGISTRY_LOCK):
         data = read_registry(models_dir)
         change(data)
         atomic_write_text(registry_path(models_dir), json.dumps(data, indent=1, sort_keys=True) + "\n")
