@@ -12,6 +12,7 @@ drawn, and the image on screen shows its proposal when untouched (offered, never
 The child runs only while a writable project with a model is open; it is stopped while a retrain or a
 batch proposal run is going (a retrain changes the model) and started again after. Its crash is one
 status-bar line; the app works without it. ``ahead = 0`` proposes only the image on screen (on demand).
+The environment variable LABELTOOL_PROPOSE_AHEAD sets ``ahead`` (a number) or turns the child off (``off``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 from labeltool.gui.io_threads import future_signals
 from labeltool.gui.workers import JsonLinesProcess
 
-AHEAD = int(os.environ.get("LABELTOOL_PROPOSE_AHEAD", "2"))  # images proposed ahead of the one on screen
+AHEAD = 2  # images proposed ahead of the one on screen (LABELTOOL_PROPOSE_AHEAD=N changes it; =off: no child)
 MAX_LOOK = 200  # list rows looked at to find the next images without a correction
 STOP_MS = 5000  # a child that does not end this long after its stdin closed is killed
 
@@ -87,8 +88,9 @@ class ProposalsAhead(QObject):
     def __init__(self, window, ahead: int = AHEAD):
         super().__init__(window)
         self.window = window
-        self.ahead = max(0, int(ahead))
-        self.enabled = os.environ.get("LABELTOOL_PROPOSE_AHEAD", "") != "off"
+        setting = os.environ.get("LABELTOOL_PROPOSE_AHEAD", "").strip().lower()
+        self.enabled = setting != "off"
+        self.ahead = max(0, int(setting) if setting.isdigit() else int(ahead))
         self.child: ServeProcess | None = None
         self.project = None
         self._paused = False
