@@ -19,7 +19,9 @@ label each page as its own image file (model.tiff). Display windowing is in mode
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +37,13 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 MASK_SUFFIX = "_P.png"
 
 
-def _open(path: Path, error_cls) -> Image.Image:
+@contextlib.contextmanager
+def _pillow_errors(path: Path, error_cls, *, header_only: bool = False) -> Iterator[None]:
+    """Pillow's errors (and its decompression-bomb warning, made an error) as ``error_cls`` naming the file."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.load()
-        return image
+            yield
     except FileNotFoundError as exc:
         raise error_cls(path, "file not found") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -50,7 +52,15 @@ def _open(path: Path, error_cls) -> Image.Image:
     except UnidentifiedImageError as exc:
         raise error_cls(path, "not an image file Pillow can read (corrupt or wrong format)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
+        if header_only:
+            raise error_cls(path, "not an image file Pillow can read (corrupt or wrong format)") from exc
         raise error_cls(path, f"cannot decode image ({exc}); the file may be truncated or corrupt") from exc
+
+
+def _open(path: Path, error_cls) -> Image.Image:
+    with _pillow_errors(path, error_cls), Image.open(path) as image:
+        image.load()
+    return image
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
@@ -59,17 +69,8 @@ def image_size(path: str | Path) -> tuple[int, int]:
     if path.suffix.lower() in TIFF_SUFFIXES:
         _, shape, _ = tiff_layout(path)
         return shape[1], shape[0]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                return image.size
-    except FileNotFoundError as exc:
-        raise ImageReadError(path, "file not found") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageReadError(path, f"image too large to open safely ({exc})") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ImageReadError(path, "not an image file Pillow can read (corrupt or wrong format)") from exc
+    with _pillow_errors(path, ImageReadError, header_only=True), Image.open(path) as image:
+        return image.size
 
 
 def read_raw(path: str | Path) -> np.ndarray:
