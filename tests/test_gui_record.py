@@ -61,6 +61,12 @@ def show(win, qtbot, name):
     wait_shown(win, qtbot, name)
 
 
+def press(win, qtbot, key, name=None):
+    """A key to the window (D next, N next to correct, Enter accept), then wait for the image it opens."""
+    qtbot.keyClick(win, key)
+    wait_shown(win, qtbot, name)
+
+
 def point(win, y, x) -> QPoint:
     p = win.editor.canvas.widget_point(y + 0.5, x + 0.5)
     return QPoint(round(p.x()), round(p.y()))
@@ -93,28 +99,22 @@ def test_next_follows_least_certain_first(window, qtbot):
     assert window.shown == "img3"  # the least certain proposal opens first
     walked = [window.shown]
     for _ in range(3):
-        qtbot.keyClick(window, Qt.Key_D)
-        wait_shown(window, qtbot)
+        press(window, qtbot, Qt.Key_D)
         walked.append(window.shown)
     assert walked == ["img3", "img5", "img2", "img4"]
     assert window.files.shown_names()[:5] == ["img3", "img5", "img2", "img4", "img6"]  # the list shows that order
     # N skips corrected images and wraps around in the same order
-    qtbot.keyClick(window, Qt.Key_N)
-    wait_shown(window, qtbot)
-    qtbot.keyClick(window, Qt.Key_N)
-    wait_shown(window, qtbot)
+    press(window, qtbot, Qt.Key_N)
+    press(window, qtbot, Qt.Key_N)
     assert window.shown == "img3"
     # Enter: accept and go on to the next one to correct, least certain first
-    qtbot.keyClick(window, Qt.Key_Return)
-    wait_shown(window, qtbot, "img5")
-    qtbot.keyClick(window, Qt.Key_Return)
-    wait_shown(window, qtbot, "img2")
+    press(window, qtbot, Qt.Key_Return, "img5")
+    press(window, qtbot, Qt.Key_Return, "img2")
     idle(window, qtbot)
     assert window.session.project.status("img3") == window.session.project.status("img5") == "corrected"
     # by name, Next walks in name order
     window.files.set_order("name")
-    qtbot.keyClick(window, Qt.Key_D)
-    wait_shown(window, qtbot, "img3")
+    press(window, qtbot, Qt.Key_D, "img3")
 
 
 def test_the_list_shows_pixels_to_check(window):
@@ -145,10 +145,8 @@ def test_list_filter_and_search(window, qtbot):
     files.set_status_filter("proposed")  # Next walks what the list shows
     window.files.set_order("name")
     show(window, qtbot, "img2")
-    qtbot.keyClick(window, Qt.Key_D)
-    wait_shown(window, qtbot, "img3")
-    qtbot.keyClick(window, Qt.Key_D)
-    wait_shown(window, qtbot, "img4")
+    press(window, qtbot, Qt.Key_D, "img3")
+    press(window, qtbot, Qt.Key_D, "img4")
 
 
 def test_saving_one_image_updates_its_row_only(window, qtbot):
@@ -426,8 +424,7 @@ def test_arrow_keys_in_the_list_open_the_image_like_a_click(window, qtbot):
     assert opened == [window.session.names.index("img4")]
     # the window moving the selection itself (Next) opens nothing twice
     opened.clear()
-    qtbot.keyClick(window, Qt.Key_D)
-    wait_shown(window, qtbot, "img6")
+    press(window, qtbot, Qt.Key_D, "img6")
     qtbot.wait(200)
     assert opened == []
 
