@@ -43,7 +43,8 @@ def choice_path(weights: str | Path) -> Path:
 
 
 def derived_files(weights: str | Path) -> list[Path]:
-    """Files this module may write beside a model's weights (removed with the model)."""
+    """Files the proposal runtime (this module, model.int8, model.runtime) may write beside a model's
+    weights (removed with the model)."""
     return [onnx_path(weights), int8_path(weights), choice_path(weights)]
 
 
