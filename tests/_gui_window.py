@@ -19,3 +19,11 @@ def open_window(qtbot, root, size=(1000, 700)) -> MainWindow:
     assert win.open_folder(str(root))
     wait_shown(win, qtbot)
     return win
+
+
+def never_block(monkeypatch) -> None:
+    """A test that fails must not hang in a modal dialog while its window closes: the window's questions get
+    the answer that closes without asking again (use it in an autouse fixture)."""
+    monkeypatch.setattr(MainWindow, "ask_failed_save", lambda self, name, reason, doing: "discard")
+    monkeypatch.setattr(MainWindow, "ask_second_instance", lambda self, root, who: "continue")
+    monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: True)

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from _gui_window import open_window, wait_shown
+from _gui_window import never_block, open_window, wait_shown
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
@@ -27,10 +27,8 @@ ENTROPY = {"img2": 0.30, "img3": 0.80, "img4": 0.10, "img5": 0.55}
 
 @pytest.fixture(autouse=True)
 def no_blocking_dialogs(monkeypatch):
-    """A test that fails must not hang in a modal dialog while its windows close."""
-    monkeypatch.setattr(MainWindow, "ask_failed_save", lambda self, name, reason, doing: "discard")
-    monkeypatch.setattr(MainWindow, "ask_second_instance", lambda self, root, who: "continue")
-    monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: True)
+    """A test that fails must not hang in a modal dialog (nor a message box) while its windows close."""
+    never_block(monkeypatch)
     for name in ("warning", "critical", "information"):
         monkeypatch.setattr(f"labeltool.gui.main_window.QMessageBox.{name}", lambda *a, **k: None)
 
