@@ -1,7 +1,9 @@
 """Inference latency on CPU: plain smp eager fp32, labeltool's torch path and its onnxruntime path, one run.
 
-Network: U-Net with a ResNet34 encoder, 12 classes, random initialisation (BatchNorm statistics
-randomised as after training), or a trained labeltool model (``--model``). Every path does the whole
+Network: U-Net with a ResNet18 encoder (what the one-click retrain trains on CPU; ``--encoder resnet34``
+for the GPU default), 12 classes, random initialisation (BatchNorm statistics randomised as after
+training), or a trained labeltool model (``--model``: the honest case, since a trained network's logits
+are far from ties and int8 is judged on it). Every path does the whole
 job: uint8 images -> normalised tensor -> network -> softmax -> class mask + confidence as numpy.
 
 - ``eager``: what a user writes with smp: ``with torch.no_grad(): net(x)``, NCHW fp32 (the baseline);
@@ -13,7 +15,8 @@ job: uint8 images -> normalised tensor -> network -> softmax -> class mask + con
 - ``onnxruntime-int8`` (``--int8``): static int8 quantization calibrated on a few images (CamVid frames
   from ../shared/camvid11 when present, else generated ones), its masks measured on other images.
 
-Mask agreement is against the torch path (what the app shows today). Timings interleave the paths,
+Mask agreement is against the torch path (what the app shows today), on real CamVid ``val`` frames
+resized to each size (generated scenes without ../shared). Timings interleave the paths,
 one warm-up each, so background load hits all alike; ms per image, median and best of ``--reps``.
 
     nice -n 10 .venv/bin/python benchmarks/bench_inference.py [--threads 2] [--reps 3] [--int8] [--quick]
@@ -46,11 +49,11 @@ CAMVID = ROOT.parent / "shared" / "camvid11"
 SIZES = [(240, 320), (352, 480), (720, 960)]
 
 
-def make_net(classes: int = 12) -> torch.nn.Module:
+def make_net(encoder: str = "resnet18", classes: int = 12) -> torch.nn.Module:
     import segmentation_models_pytorch as smp
 
     torch.manual_seed(0)
-    net = smp.Unet("resnet34", encoder_weights=None, classes=classes)
+    net = smp.Unet(encoder, encoder_weights=None, classes=classes)
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -85,8 +88,8 @@ def real_images(count: int, seed: int = 0) -> list[np.ndarray]:
     folder = CAMVID / "val"
     if folder.is_dir():
         files = sorted(folder.glob("*.png"))
-        step = max(1, len(files) // count)
-        return [np.asarray(Image.open(f).convert("RGB")) for f in files[::step][:count]]
+        step = max(1, len(files) // count)  # spread over the sequence; seed shifts the pick (disjoint sets)
+        return [np.asarray(Image.open(f).convert("RGB")) for f in files[seed % step::step][:count]]
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(count):
@@ -105,6 +108,26 @@ def resize(image: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
 
 
+class OpenVinoTrial(rt.Runtime):
+    """OpenVINO's CPU plugin on the exported ONNX file, fp32 precision forced (no bf16 shortcuts), latency
+    hint, the same thread count; dynamic shapes as exported. Tried here before it is offered to the app."""
+
+    kind = "openvino"
+
+    def __init__(self, onnx_file: Path, threads: int):
+        import openvino as ov
+
+        core = ov.Core()
+        self.compiled = core.compile_model(str(onnx_file), "CPU", {
+            "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"})
+        self.request = self.compiled.create_infer_request()
+
+    def run(self, x) -> torch.Tensor:
+        x = np.ascontiguousarray(torch.as_tensor(x, dtype=torch.float32).numpy())
+        self.request.infer({0: x})
+        return torch.from_numpy(self.request.get_output_tensor(0).data.copy())
+
+
 def agreement(a, b) -> float:
     return float(np.mean([np.mean(x[0] == y[0]) for x, y in zip(a, b, strict=True)]))
 
@@ -116,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="timed runs per path and case")
     parser.add_argument("--batch", type=int, default=1, help="images per call (default 1: opening an image)")
     parser.add_argument("--model", help="a trained labeltool model (.safetensors) instead of the random network")
+    parser.add_argument("--encoder", default="resnet18", help="encoder of the random network (default resnet18, "
+                        "the CPU one-click default; resnet34 is the GPU default)")
+    parser.add_argument("--agree-images", type=int, default=6, help="real frames the masks are compared on")
+    parser.add_argument("--openvino", action="store_true", help="also time OpenVINO (fp32, CPU) on the same ONNX "
+                        "file, when the openvino package is installed (a trial, not a dependency)")
     parser.add_argument("--int8", action="store_true", help="also time int8 static quantization")
     parser.add_argument("--quick", action="store_true", help="352x480 only")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "inference.json"))
@@ -129,9 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         loaded = load_model(args.model, raw=True)
         net, card, model_name = loaded.net, loaded.card, Path(args.model).name
     else:
-        net = make_net()
+        net = make_net(args.encoder)
         card = {"normalization": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}}
-        model_name = "smp.Unet(resnet34), 12 classes, random init (BatchNorm statistics randomised)"
+        model_name = f"smp.Unet({args.encoder}), 12 classes, random init (BatchNorm statistics randomised)"
     mean, std = card["normalization"]["mean"], card["normalization"]["std"]
     sizes = [(352, 480)] if args.quick else SIZES
 
@@ -145,13 +173,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import copy
 
-    paths = {"eager": eager_fn(make_net() if not args.model else copy.deepcopy(net), mean, std),
+    paths = {"eager": eager_fn(make_net(args.encoder) if not args.model else copy.deepcopy(net), mean, std),
              "torch": predictor_fn(Predictor(net, card, device="cpu", tile=False, scale=1.0, batch_size=args.batch)),
              "onnxruntime": predictor_fn(Predictor(net, card, device="cpu", tile=False, scale=1.0,
                                                    batch_size=args.batch, runtime=ort_rt))}
+    if args.openvino:
+        paths["openvino"] = predictor_fn(Predictor(net, card, device="cpu", tile=False, scale=1.0,
+                                                   batch_size=args.batch, runtime=OpenVinoTrial(onnx_file, threads)))
     int8_info = None
     if args.int8:
-        calib_images, test_images = real_images(4, 0), real_images(12, 1)[4:]
+        calib_images, test_images = real_images(4, 0), real_images(8, 5)
         captured: list[np.ndarray] = []
 
         class Capture(rt.Runtime):
@@ -178,11 +209,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"int8: quantized in {int8_info['quantize_seconds']} s; masks agree {100 * real_agree:.2f}% with the "
               f"torch path on {len(real)} held-out real images", flush=True)
 
-    rng = np.random.default_rng(0)
+    frames = real_images(args.agree_images, 7)
     rows = []
     for h, w in sizes:
-        images = [rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8) for _ in range(args.batch)]
-        outputs = {k: fn(images) for k, fn in paths.items()}  # warm-up, and the answers compared
+        images = [resize(frames[i % len(frames)], h, w) for i in range(args.batch)]
+        for fn in paths.values():  # warm-up
+            fn(images)
+        real = [resize(f, h, w) for f in frames]  # the answers compared, on real frames at this size
+        outputs = {k: [o for im in real for o in fn([im])] for k, fn in paths.items()}
         times: dict[str, list[float]] = {k: [] for k in paths}
         for _ in range(args.reps):
             for k, fn in paths.items():
@@ -220,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         "paths": {"eager": "torch.no_grad(), NCHW fp32, eager (plain smp)",
                   "torch": "Predictor: inference_mode, BatchNorm folded, channels-last",
                   "onnxruntime": "Predictor(runtime=OrtRuntime): ONNX opset 17, ORT_ENABLE_ALL",
+                  **({"openvino": "OpenVINO CPU plugin on the same ONNX file, f32 precision, latency hint"}
+                     if args.openvino else {}),
                   **({"onnxruntime-int8": "QDQ static int8, per-channel weights, MinMax calibration"} if args.int8 else {})},
         "timing": "interleaved, one warm-up each; median and min of reps; ms per image",
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
