@@ -107,7 +107,7 @@ def save_model(models_dir: str | Path, net: nn.Module, card: dict[str, Any]) -> 
     weights = models_dir / f"{stem}.safetensors"
     state = state_for_saving(net)
     atomic_write(weights, lambda tmp: save_file(state, str(tmp), metadata={"format": FORMAT}))
-    card = dict(card, weights_file=weights.name, weights_sha256=_sha256(weights))
+    card = dict(card, weights_file=weights.name, weights_sha256=sha256_file(weights))
     atomic_write_text(card_path(weights), json.dumps(card, indent=1, sort_keys=True) + "\n")
     prune_models(models_dir, KEEP_MODELS)
     return weights
@@ -143,7 +143,8 @@ def update_card(weights: str | Path, updates: dict[str, Any]) -> dict[str, Any]:
     return card
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

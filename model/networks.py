@@ -21,6 +21,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .errors import ModelFileError
+from .progress import notice
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def build_model(cfg: TrainConfig, num_classes: int, on_event: Callable[[dict], N
                        if isinstance(exc, OSError) else
                        f"ImageNet weights for {cfg.encoder} unavailable ({type(exc).__name__}: {exc}); "
                        "using random initialisation")
-            _notice(on_event, message)
+            notice(on_event, message)
             return net
         source = f"ImageNet weights for {cfg.encoder}"
     else:
@@ -183,12 +184,6 @@ def build_model(cfg: TrainConfig, num_classes: int, on_event: Callable[[dict], N
     net.encoder_pretrained = True
     return net
 
-
-def _notice(on_event, message: str) -> None:
-    if on_event is not None:
-        on_event({"event": "notice", "message": message})
-    else:
-        log.warning("notice: %s", message)
 
 
 def load_imagenet_state(encoder: str) -> dict[str, torch.Tensor]:

@@ -11,7 +11,6 @@ times them. Which runtime proposes is chosen in model.runtime; int8 quantization
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import time
 import warnings
@@ -47,13 +46,6 @@ def derived_files(weights: str | Path) -> list[Path]:
     weights (removed with the model)."""
     return [onnx_path(weights), int8_path(weights), choice_path(weights)]
 
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---- threads ----------------------------------------------------------------------------------------

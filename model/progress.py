@@ -8,6 +8,7 @@ stderr. The app reads a subprocess's stdout line by line with :func:`parse_event
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 from collections.abc import Callable
@@ -17,6 +18,14 @@ EVENTS = ("start", "step", "epoch_end", "checkpoint", "notice", "done", "error",
 
 Event = dict[str, Any]
 EventSink = Callable[[Event], None]
+
+
+def notice(on_event: EventSink | None, message: str) -> None:
+    """A notice for whoever watches (``on_event``), or the log when nobody does."""
+    if on_event is not None:
+        on_event({"event": "notice", "message": message})
+    else:
+        logging.getLogger("model").warning("notice: %s", message)
 
 
 def _clean(value: Any) -> Any:

@@ -38,6 +38,7 @@ import torch
 
 from .atomic import atomic_write_text
 from .int8 import INT8_MIN_AGREEMENT, calibration_inputs, quantize_int8, try_int8
+from .modelfile import sha256_file
 from .onnx_graph import (
     INPUT_NAME,
     LOGIT_TOLERANCE,
@@ -62,8 +63,8 @@ from .onnx_graph import (
     net_and_card,
     onnx_path,
     physical_cores,
-    sha256_file,
 )
+from .progress import notice
 
 __all__ = [
     "CHOICE_VERSION", "INPUT_NAME", "INT8_MIN_AGREEMENT", "LOGIT_TOLERANCE", "ONNX_OPSET", "ORT", "ORT_INT8",
@@ -168,7 +169,7 @@ def choose_runtime(loaded_model, sample_shape: Sequence[int] = (1, 3, 352, 480),
             try:
                 return OrtRuntime(onnx_path(weights) if kind == ORT else int8_path(weights), threads=threads, kind=kind)
             except Exception as exc:  # measured again below
-                _notice(on_event, f"{choice_path(weights)}: recorded runtime {kind} unusable ({exc})")
+                notice(on_event, f"{choice_path(weights)}: recorded runtime {kind} unusable ({exc})")
     torch_rt = torch_runtime or TorchRuntime(net)
     candidates: dict[str, Runtime] = {TORCH: torch_rt}
     report: dict[str, Any] = {"version": CHOICE_VERSION, "machine": machine_fingerprint(threads),
@@ -189,7 +190,7 @@ def choose_runtime(loaded_model, sample_shape: Sequence[int] = (1, 3, 352, 480),
             _name_in_card(weights, {"file": path.name, "opset": ONNX_OPSET, "sha256": report["files"][ORT],
                                     "max_relative_logit_difference": diff})
     except Exception as exc:
-        _notice(on_event, f"onnxruntime not used: {exc}")
+        notice(on_event, f"onnxruntime not used: {exc}")
     if weights is not None and int8_path(weights).is_file() and ORT in candidates:
         agreement = ((_read_json(choice_path(weights)) or {}).get("int8") or {}).get("mask_agreement")
         if isinstance(agreement, (int, float)) and agreement >= INT8_MIN_AGREEMENT:
@@ -197,7 +198,7 @@ def choose_runtime(loaded_model, sample_shape: Sequence[int] = (1, 3, 352, 480),
                 candidates[ORT_INT8] = OrtRuntime(int8_path(weights), threads=threads, kind=ORT_INT8)
                 report["files"][ORT_INT8] = sha256_file(int8_path(weights))
             except Exception as exc:
-                _notice(on_event, f"{int8_path(weights)}: int8 model not used ({exc})")
+                notice(on_event, f"{int8_path(weights)}: int8 model not used ({exc})")
     if len(candidates) == 1:
         return torch_rt
     x = torch.randn(*sample_shape, generator=torch.Generator().manual_seed(1))
@@ -214,15 +215,9 @@ def choose_runtime(loaded_model, sample_shape: Sequence[int] = (1, 3, 352, 480),
         try:
             atomic_write_text(choice_path(weights), json.dumps(report, indent=1, sort_keys=True) + "\n")
         except OSError as exc:
-            _notice(on_event, f"{choice_path(weights)}: cannot record the runtime choice ({exc})")
+            notice(on_event, f"{choice_path(weights)}: cannot record the runtime choice ({exc})")
     return candidates[best]
 
-
-def _notice(on_event: Callable[[dict], None] | None, message: str) -> None:
-    if on_event is not None:
-        on_event({"event": "notice", "message": message})
-    else:
-        log.warning("notice: %s", message)
 
 
 
@@ -255,7 +250,7 @@ def proposal_runtime(loaded_model, device: str | torch.device | None = None, *, 
             shape = sample_shape or _working_shape(loaded_model)
             rt = choose_runtime(loaded_model, shape, on_event=on_event)
         except Exception as exc:
-            _notice(on_event, f"{weights}: proposing with torch ({type(exc).__name__}: {exc})")
+            notice(on_event, f"{weights}: proposing with torch ({type(exc).__name__}: {exc})")
             rt = None
         if rt is not None and rt.kind == TORCH:
             rt = None
@@ -319,7 +314,7 @@ def after_training_export(model_path: str | Path, *, on_event: Callable[[dict], 
         atomic_write_text(choice_path(weights), json.dumps(choice, indent=1, sort_keys=True) + "\n")
         return choice
     except Exception as exc:  # never fails the training: the model proposes with torch
-        _notice(on_event, f"{model_path}: ONNX export skipped, proposals use torch ({type(exc).__name__}: {exc})")
+        notice(on_event, f"{model_path}: ONNX export skipped, proposals use torch ({type(exc).__name__}: {exc})")
         return None
 
 
