@@ -90,16 +90,24 @@ def window_limits(raw: np.ndarray, window: DisplayWindow | None = None) -> tuple
     return float(low), float(high)
 
 
+def as_hwc(raw: np.ndarray, where: str | object = "") -> np.ndarray:
+    """An image as (H, W, C): a 2-D array gains a channel axis; any other shape is a ValueError naming
+    ``where``. The one place every reader of raw pixels (display, normalisation) checks the shape."""
+    raw = np.asarray(raw)
+    if raw.ndim == 2:
+        raw = raw[:, :, None]
+    if raw.ndim != 3:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}images must be (H, W) or (H, W, C), got shape {raw.shape}")
+    return raw
+
+
 def display_rgb(raw: np.ndarray, window: DisplayWindow | dict | None = None) -> np.ndarray:
     """(H, W, 3) uint8 picture of an (H, W, C) array of any dtype through a display window.
 
     Default window: 8-bit data as stored, anything else auto-levelled. Integer data up to 16 bits go
     through a lookup table (fast on 50 MP); the input array is never written to."""
-    raw = np.asarray(raw)
-    if raw.ndim == 2:
-        raw = raw[:, :, None]
-    if raw.ndim != 3:
-        raise ValueError(f"images must be (H, W) or (H, W, C), got shape {raw.shape}")
+    raw = as_hwc(raw)
     if window is None:
         window = DisplayWindow() if raw.dtype == np.uint8 else DisplayWindow(auto=True)
     elif isinstance(window, dict):

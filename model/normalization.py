@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .display import as_hwc
 from .errors import DatasetError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -92,9 +93,7 @@ def input_affine(norm: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 def legacy_rgb(raw: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 the way labeltool read every image before multi-band support (old models)."""
-    raw = np.asarray(raw)
-    if raw.ndim == 2:
-        raw = raw[:, :, None]
+    raw = as_hwc(raw)
     if raw.dtype != np.uint8:
         data = raw.astype(np.float32)
         top = float(np.nanmax(data)) if data.size else 0.0
@@ -111,11 +110,7 @@ def legacy_rgb(raw: np.ndarray) -> np.ndarray:
 def prepare(raw: np.ndarray, norm: dict | None, where: str | Path = "image") -> np.ndarray:
     """The (H, W, C) array the affine map applies to: 8-bit RGB for "imagenet", the data as it is
     (any dtype, ``channels`` bands) for "robust". ValueError naming ``where`` when bands differ."""
-    raw = np.asarray(raw)
-    if raw.ndim == 2:
-        raw = raw[:, :, None]
-    if raw.ndim != 3:
-        raise ValueError(f"{where}: images must be (H, W) or (H, W, C), got shape {raw.shape}")
+    raw = as_hwc(raw, where)
     if kind(norm) == "imagenet":
         try:
             return legacy_rgb(raw)
