@@ -129,3 +129,13 @@ def test_a_new_plan_replaces_the_old_one(dataset):
     assert first == ["img01", "img02", "img03"]
     assert set(prefetcher.proposed) <= {"img01", "img05"} and "img05" in prefetcher.proposed
     assert project.status("img02") == "none" and project.status("img03") == "none"
+
+
+def test_quit_message_ends_the_child(dataset, monkeypatch):
+    child = Child(dataset, monkeypatch)
+    child.until(lambda e: e.get("event") == "start")
+    child.send({"quit": True})
+    child.thread.join(30)
+    assert not child.thread.is_alive() and child.code == [0]
+    assert child.until(lambda e: e.get("event") == "done")["count"] == 0
+    child.stdin.close()
