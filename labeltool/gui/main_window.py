@@ -417,7 +417,8 @@ class MainWindow(DiskChanges, QMainWindow):
         index = self.session.update(name, bundle.status, bundle.record)
         if index is not None:
             self.files.row_changed(index)
-        self.editor.canvas.setFocus()  # tool keys (B, F, 1-9…) work right after picking an image in the list
+        if not self.files.keeps_focus():  # walking the list with the arrow keys keeps the focus in the list
+            self.editor.canvas.setFocus()  # tool keys (B, F, 1-9…) work right after picking an image in the list
         self._update_title()
         self._prefetch()
         self.imageShown.emit(name, mask is not None)
