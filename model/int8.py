@@ -80,13 +80,17 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: Sequ
 
 # ---- from the project's images ---------------------------------------------------------------------
 def calibration_inputs(loaded, project_root: Path, limit: int, torch_rt: TorchRuntime) -> list[np.ndarray]:
-    """Network inputs (exactly as the Predictor makes them) for up to ``limit`` corrected images."""
+    """Network inputs (exactly as the Predictor makes them) for up to ``limit`` of the project's images,
+    corrected ones first (calibration needs no labels, only images like the ones the model will see)."""
     from .imageio import read_image
     from .predict import Predictor
     from .project import Project
 
     project = Project.open(project_root)
     names = project.corrected_names()[:limit]
+    if len(names) < limit:  # e.g. a model brought into a project nobody has corrected yet
+        taken = set(names)
+        names += [n for n in project.names() if n not in taken][:limit - len(names)]
     captured: list[np.ndarray] = []
 
     class Capture(Runtime):
