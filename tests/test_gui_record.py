@@ -115,12 +115,20 @@ def test_next_follows_least_certain_first(window, qtbot):
     press(window, qtbot, Qt.Key_D, "img3")
 
 
-def test_the_list_shows_pixels_to_check(window):
+def test_the_list_shows_pixels_to_check(window, qtbot):
     view = window.files
     rows = {view.proxy.index(r, 0).data(): view.proxy.index(r, 3).data() for r in range(view.proxy.rowCount())}
     assert rows["img3"] == f"{round(0.8 * H * W):,}" and rows["img0"] == ""
     total = sum(round(e * H * W) for e in ENTROPY.values())
     assert f"{total / 1e3:.0f} k" in view.summary.text() or f"{total:,}" in view.summary.text()
+    confidence = {view.proxy.index(r, 0).data(): view.proxy.index(r, 2).data() for r in range(view.proxy.rowCount())}
+    assert confidence["img3"] == f"{1 - ENTROPY['img3']:.0%}" and confidence["img6"] == ""
+    # once a person accepts a proposal, the model's confidence in it is no longer shown
+    show(window, qtbot, "img3")
+    qtbot.keyClick(window, Qt.Key_Return)  # Accept
+    qtbot.waitUntil(lambda: window.session.statuses[window.session.names.index("img3")] == "corrected", timeout=5000)
+    row = int(window.session.row_in_view[window.session.row_of["img3"]])
+    assert window.files.model.index(row, 2).data() == "" and window.files.model.index(row, 3).data() == ""
 
 
 def test_prefetched_next_image_is_on_screen_at_once(window, qtbot):

@@ -82,7 +82,8 @@ class FileTableModel(QAbstractTableModel):
                 return STATUS_TEXT.get(s.statuses[i], s.statuses[i])
             if column == 2:
                 record = s.records.get(s.names[i])
-                value = getattr(record, "mean_confidence", None) if s.statuses[i] != "none" else None
+                # the model's confidence in its proposal: gone once a person corrected the mask
+                value = getattr(record, "mean_confidence", None) if s.statuses[i] in ("proposed", "unknown") else None
                 return "" if value is None else f"{value:.0%}"
             return short_count(s.to_check(i))
         if role == INDEX_ROLE:
