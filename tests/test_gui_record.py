@@ -445,3 +445,11 @@ def test_the_window_can_be_narrower_than_the_editors_tool_bars(window, qtbot):
     radius = editor.radius_spin.value()
     qtbot.keyClick(editor.canvas, Qt.Key_BracketRight)  # an option behind » still answers its shortcut
     assert editor.radius_spin.value() > radius
+
+
+def test_the_models_dock_leaves_the_image_most_of_the_height(dataset, qtbot):
+    """At 1280x800 the Models dock took more than half the window and left the image a strip (Xvfb)."""
+    win = open_window(qtbot, dataset, size=(1280, 800))
+    qtbot.wait(50)  # the docks take their starting height once the window has its size
+    canvas = win.editor.canvas
+    assert canvas.height() >= 0.45 * win.height(), (canvas.height(), win.height())

@@ -17,6 +17,10 @@ from PySide6.QtWidgets import QDockWidget
 SYNC_MS = 1000  # how often the docks check which folder the window has open
 
 
+DOCK_SHARE = 0.26  # of the window's height, for the Models/Training docks at start
+DOCK_MIN_HEIGHT = 160
+
+
 class ModelDocks(QObject):
     def __init__(self, window):
         super().__init__(window)
@@ -33,6 +37,7 @@ class ModelDocks(QObject):
         self.chart_dock = self._dock("Training", self.chart, Qt.BottomDockWidgetArea, "trainingDock")
         window.tabifyDockWidget(self.models_dock, self.chart_dock)
         self.chart_dock.hide()  # shown when a retrain starts
+        QTimer.singleShot(0, self._initial_height)  # once the window has its size
         self._root = None
         self._models_stamp = None
         self.jobs.train_started.connect(self._train_started)
@@ -49,6 +54,12 @@ class ModelDocks(QObject):
         self._timer.timeout.connect(self.sync)
         self._timer.start(SYNC_MS)
         self.sync()
+
+    def _initial_height(self) -> None:
+        """The bottom docks start at about a quarter of the window's height: at 1280x800 they took more
+        than half and left the image a strip (found under Xvfb). The person can drag them taller."""
+        height = max(DOCK_MIN_HEIGHT, int(self.window.height() * DOCK_SHARE))
+        self.window.resizeDocks([self.models_dock, self.chart_dock], [height, height], Qt.Vertical)
 
     def _dock(self, title, widget, area, name) -> QDockWidget:
         dock = QDockWidget(title, self.window)
