@@ -39,9 +39,20 @@ log = logging.getLogger(__name__)
 INT8_MIN_AGREEMENT = 0.995  # share of mask pixels equal to the torch path's
 
 
+def _last_conv(path: Path) -> list[str]:
+    """The name of the graph's last Conv (the segmentation head), kept in fp32: on a trained U-Net/ResNet18
+    it raised the masks' agreement with torch from 99.31 to 99.44-99.46 % at the same speed (8 CamVid frames,
+    benchmarks/README_inference.md); MinMax over 8 calibration inputs instead of 4 added 0.05 points."""
+    import onnx
+
+    convs = [n.name for n in onnx.load(str(path), load_external_data=False).graph.node if n.op_type == "Conv"]
+    return convs[-1:]
+
+
 def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: Sequence[np.ndarray]) -> Path:
     """Static int8 quantization (QDQ, per-channel weights, MinMax calibration on ``calibration``, a few
-    (1, C, H, W) float32 network inputs) of an fp32 ONNX file; written atomically to ``out_path``."""
+    (1, C, H, W) float32 network inputs) of an fp32 ONNX file, the segmentation head left in fp32;
+    written atomically to ``out_path``."""
     import tempfile
 
     from onnxruntime.quantization import (
@@ -67,12 +78,13 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calibration: Sequ
     with tempfile.TemporaryDirectory(prefix="labeltool-int8-") as tmp:
         pre = Path(tmp) / "pre.onnx"
         quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=False)
+        head = _last_conv(pre)  # the class scores: where near-ties flip a pixel's class
 
         def write(target: Path) -> None:
             # reduce_range: 7-bit weights, so AVX2 CPUs without VNNI cannot saturate their int16 sums
             quantize_static(str(pre), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                             reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax)
+                            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=head)
 
         atomic_write(out_path, write)
     return out_path
