@@ -6,6 +6,7 @@ frames that have a source frame ``gap`` video frames earlier.
 
     python benchmarks/bench_propagate.py                         # copy vs warp at 2, 10 and 30 frames
     python benchmarks/bench_propagate.py --model PATH.safetensors   # + network and combinations
+    python benchmarks/bench_propagate.py --model A.safetensors --model B.safetensors   # several models, one flow pass
 
 Skips cleanly (exit 0) when ../shared/camvid11 is absent. Results: benchmarks/results/propagate*.json.
 """
@@ -27,7 +28,8 @@ VOID = 11
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="a model file: adds the network and the combinations")
+    parser.add_argument("--model", action="append", default=[],
+                        help="a model file: adds the network and the combinations (repeat for several models)")
     parser.add_argument("--gaps", default="2,10,30", help="video-frame gaps between source and target")
     parser.add_argument("--thresholds", default="0.5,0.7,0.9", help="combination thresholds")
     parser.add_argument("--tvl1", action="store_true", help="also the TV-L1 flow (slower)")
@@ -43,17 +45,21 @@ def main() -> int:
     frames = {sequence_key(n): n for n in names}
     images = {n: read_image(CAMVID / "val" / f"{n}.png") for n in names}
     truth = {n: read_mask(CAMVID / "valannot" / f"{n}.png") for n in names}
-    net = {}
-    if args.model:
+    nets: dict[str, dict] = {}  # label -> name -> (mask, confidence)
+    network_seconds: dict[str, float] = {}
+    for k, model_path in enumerate(args.model):
         import torch
 
         from model.modelfile import load_model
         from model.predict import Predictor
 
         torch.set_num_threads(2)
-        pred = Predictor(load_model(args.model), device="cpu", batch_size=4)
-        for n, p in zip(names, pred.predict_many([images[n] for n in names]), strict=True):
-            net[n] = (p.mask, p.confidence)
+        label = "network" if len(args.model) == 1 else f"network{k + 1}"
+        pred = Predictor(load_model(model_path), device="cpu", batch_size=4)
+        t = time.perf_counter()
+        nets[label] = {n: (p.mask, p.confidence)
+                       for n, p in zip(names, pred.predict_many([images[n] for n in names]), strict=True)}
+        network_seconds[label] = (time.perf_counter() - t) / len(names)
     thresholds = [float(t) for t in args.thresholds.split(",")]
     rows = []
     for gap in (int(g) for g in args.gaps.split(",")):
@@ -77,11 +83,11 @@ def main() -> int:
                 t = time.perf_counter()
                 cands["warp tvl1"] = warp_mask(truth[source], flow_to(images[target], images[source], method="tvl1"))
                 seconds["tvl1"] += time.perf_counter() - t
-            if target in net:
+            for label, net in nets.items():
                 m, c = net[target]
-                cands["network"] = m
+                cands[label] = m
                 for th in thresholds:
-                    cands[f"network>={th:g} else warp"] = combine(cands["warp"], m, c, th)
+                    cands[f"{label}>={th:g} else warp"] = combine(cands["warp"], m, c, th)
             for k, v in cands.items():
                 wrong[k] = wrong.get(k, 0) + int((v[scored] != gt[scored]).sum())
         row = {"gap_frames": gap, "seconds_apart": gap / 30, "pairs": pairs,
@@ -95,8 +101,9 @@ def main() -> int:
             print(f"  {k:<28}{v:>8.3f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"propagate{('_' + args.tag) if args.tag else ''}.json"
-    out.write_text(json.dumps({"split": "camvid11 val.txt (0016E5 07959-08159)", "model": args.model,
-                               "rows": rows}, indent=1))
+    models = {("network" if len(args.model) == 1 else f"network{k + 1}"): m for k, m in enumerate(args.model)}
+    out.write_text(json.dumps({"split": "camvid11 val.txt (0016E5 07959-08159)", "models": models,
+                               "network_seconds_per_frame": network_seconds, "rows": rows}, indent=1))
     print(f"written {out}")
     return 0
 

@@ -124,3 +124,11 @@ def test_proposal_run_proposes_a_frame_next_to_a_corrected_one_from_its_warp(tmp
     project.set_status("seqA_000011", "none")
     propose_dataset(project, predictor=Useless(), neighbours="off")
     assert (read_mask(tmp_path / "labels" / "seqA_000011_P.png") == 0).all()
+
+
+def test_combination_by_default_takes_the_network_only_where_it_is_very_sure():
+    warp = np.zeros((2, 2), np.uint8)
+    net = np.ones((2, 2), np.uint8)
+    conf = np.array([[0.95, 0.9], [0.8, 0.5]], np.float32)
+    out = combine(warp, net, conf)  # the measured threshold (0.9): a 0.8-sure network loses to the warp
+    assert out.tolist() == [[1, 1], [0, 0]]
