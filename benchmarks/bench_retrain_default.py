@@ -240,6 +240,7 @@ def run_protocol(protocol: str, cfg, val, unlabelled: str = "none", tta: bool = 
             "pseudo_label_quality": pseudo_quality(record) if record else None,
             "engine_validation": {"source": validation.get("source"), "images": validation.get("images"),
                                   "wrong_non_void": None if own_acc is None else 1 - own_acc, "miou": own.get("miou")},
+            "epoch_end_seconds": [e["seconds"] for e in events if e["event"] == "epoch_end"],
             "notices": [e["message"] for e in events if e["event"] == "notice"]}
 
 

@@ -7,7 +7,9 @@ Images of one size are batched; images with more pixels at the working scale tha
 ``TileConfig.max_pixels`` go through sliding-window tiling (``model.tiling``) in bounded memory,
 so masks always come out at the image's full resolution. Resize, reflect padding to a multiple of
 32 and cropping back are ``tiling.run_scaled``, the same step training validation uses.
-Optional horizontal-flip test-time augmentation averages the probabilities of the image and of its mirror (mirrored back). CUDA with autocast when available,
+Optional horizontal-flip test-time augmentation averages the probabilities of the image and of its mirror (mirrored back);
+off by default: on a CamVid sequence the model never saw it left more pixels wrong for every model scored, at twice
+the CPU time (benchmarks/README_train.md, round 3). CUDA with autocast when available,
 otherwise CPU; always inference mode, channels-last memory layout and BatchNorm folded into the
 convolutions (see benchmarks/README_inference.md for what each buys).
 """
