@@ -33,3 +33,20 @@ def make_dataset(root: Path, count: int = 6, size: int = 64, valid: int = 2, see
         names.append(name)
     (root / "valid.txt").write_text("".join(f"{n}.png\n" for n in names[:valid]))
     return root
+
+
+def with_unproposed_images(root: Path, names: list[str]) -> Path:
+    """Delete these images' masks (they need proposals) and save a random-init U-Net/ResNet18 (64x64) as the
+    project's model: the set-up of the tests of the proposal child."""
+    import torch
+
+    from model.modelfile import make_card, save_model
+    from model.networks import make_net, normalization
+
+    for name in names:
+        (root / "labels" / f"{name}_P.png").unlink()
+    torch.manual_seed(0)
+    card = make_card(arch="Unet", encoder="resnet18", classes=CODES, void_index=3, normalization=normalization(),
+                     input_size=[64, 64], training_images=["img00"])
+    save_model(root / "models", make_net("Unet", "resnet18", len(CODES)), card)
+    return root

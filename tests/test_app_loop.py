@@ -5,7 +5,7 @@ import hashlib
 
 import numpy as np
 import pytest
-from _gui_window import open_window, wait_shown
+from _gui_window import never_block, open_window, wait_shown
 from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
@@ -35,9 +35,7 @@ def scene(seed: int):
 @pytest.fixture(autouse=True)
 def no_blocking_dialogs(monkeypatch):
     """A test that fails must not hang in a modal dialog while its window closes."""
-    monkeypatch.setattr(MainWindow, "ask_failed_save", lambda self, name, reason, doing: "discard")
-    monkeypatch.setattr(MainWindow, "ask_second_instance", lambda self, root, who: "continue")
-    monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: True)
+    never_block(monkeypatch)
 
 
 @pytest.fixture

@@ -12,26 +12,17 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
-from model.modelfile import make_card, save_model
-from model.networks import make_net, normalization
 from model.prefetch import Prefetcher
 from model.project import Project
-from tests._train_data import CODES, make_dataset
+from tests._train_data import make_dataset, with_unproposed_images
 
 
 @pytest.fixture
 def dataset(tmp_path, monkeypatch):
     monkeypatch.setenv("LABELTOOL_RUNTIME", "torch")  # no ONNX timing here: tests/test_runtime.py covers it
     root = make_dataset(tmp_path / "ds", count=7, size=64)
-    for name in ("img01", "img02", "img03", "img05", "img06"):  # no mask: these need proposals
-        (root / "labels" / f"{name}_P.png").unlink()
-    torch.manual_seed(0)
-    card = make_card(arch="Unet", encoder="resnet18", classes=CODES, void_index=3, normalization=normalization(),
-                     input_size=[64, 64], training_images=["img00"])
-    save_model(root / "models", make_net("Unet", "resnet18", len(CODES)), card)
-    return root
+    return with_unproposed_images(root, ["img01", "img02", "img03", "img05", "img06"])
 
 
 class Child:

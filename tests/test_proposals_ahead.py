@@ -5,32 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from _gui_window import open_window, wait_shown
+from _gui_window import never_block, open_window, wait_shown
 from PySide6.QtCore import Qt
 
-from labeltool.gui.main_window import MainWindow
-from model.modelfile import make_card, save_model
-from model.networks import make_net, normalization
-from tests._train_data import CODES, make_dataset
+from tests._train_data import make_dataset, with_unproposed_images
 
 
 @pytest.fixture(autouse=True)
 def no_blocking_dialogs(monkeypatch):
-    monkeypatch.setattr(MainWindow, "ask_failed_save", lambda self, name, reason, doing: "discard")
-    monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: True)
+    never_block(monkeypatch)
 
 
 @pytest.fixture
 def dataset(tmp_path):
     root = make_dataset(tmp_path / "ds", count=6, size=64)
-    for i in range(1, 6):  # img00 is corrected; the others have no mask yet
-        (root / "labels" / f"img{i:02d}_P.png").unlink()
-    torch.manual_seed(0)
-    card = make_card(arch="Unet", encoder="resnet18", classes=CODES, void_index=3, normalization=normalization(),
-                     input_size=[64, 64], training_images=["img00"])
-    save_model(root / "models", make_net("Unet", "resnet18", len(CODES)), card)
-    return root
+    return with_unproposed_images(root, [f"img{i:02d}" for i in range(1, 6)])  # img00 stays corrected
 
 
 @pytest.mark.slow  # a real child process (it imports torch)
