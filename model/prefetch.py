@@ -55,6 +55,7 @@ class Prefetcher:
         self._closed = False
         self._predictor = None
         self._model_key: tuple[str, int] | None = None
+        self._frames = None  # (number of images, FrameIndex): see _frame_index
         self.proposed: list[str] = []  # names written, in order (for the app's bookkeeping and tests)
         self._thread = threading.Thread(target=self._run, name="labeltool-prefetch", daemon=True)
         self._thread.start()
@@ -123,6 +124,17 @@ class Prefetcher:
 
         return resolve_model_path(self.project, self.model_path)
 
+    def _frame_index(self):
+        """The project's frames by sequence (neighbour proposals), built once and again when a rescan changed
+        the number of images (building it takes 0.4 s at 100,000 images; an index that misses a new frame
+        only means that frame gets the network's proposal instead of a warp)."""
+        from .propagate import FrameIndex
+
+        names = self.project.names()
+        if self._frames is None or self._frames[0] != len(names):
+            self._frames = (len(names), FrameIndex(names))
+        return self._frames[1]
+
     def _ensure_predictor(self):
         from .predict import Predictor
         from .propose import load_checked_model
@@ -157,7 +169,8 @@ class Prefetcher:
                 predictor = self._ensure_predictor()
                 if self.needs_proposal(name, predictor.model_name):
                     written = propose_dataset(self.project, names=[name], predictor=predictor, batch_size=1,
-                                              cancel=lambda: self._closed, on_skip=self.on_skip)
+                                              cancel=lambda: self._closed, on_skip=self.on_skip,
+                                              frames=self._frame_index())
                     if written:
                         self.proposed.extend(written)
                         if self.on_ready is not None:

@@ -118,6 +118,7 @@ def propose_dataset(
     on_error: Callable[[str, Exception], None] | None = None,
     on_skip: Callable[[str], None] | None = None,
     neighbours: str = "warp",
+    frames=None,
 ) -> list[str]:
     """Propose masks for ``names`` (default: every image) that have no corrected mask.
 
@@ -132,7 +133,9 @@ def propose_dataset(
     ``neighbours``: a video frame whose previous or next frame has a corrected mask is proposed from that
     mask moved along the optical flow (``"warp"``, the default: it beat the network on held-out CamVid,
     benchmarks/README_train.md), the warp combined with the network by confidence (``"combine"``), or
-    by the network alone (``"off"``). The confidence map stays the network's.
+    by the network alone (``"off"``). The confidence map stays the network's. ``frames``: a
+    ``model.propagate.FrameIndex`` of the project's names, for a caller that proposes a few images at a time
+    (built here otherwise: 0.4 s at 100,000 images).
     """
     from .predict import Predictor
 
@@ -151,15 +154,19 @@ def propose_dataset(
     wanted = project.names() if names is None else list(names)
     for name in wanted:
         project.image_path(name)  # unknown name -> DatasetError naming it
-    statuses = project.statuses()
+    # every image's status for a whole run; only the asked-for images' for a few (the prefetch child asks
+    # for one image at a time: at 100,000 images the full pass took 0.57 s per proposal)
+    statuses = project.statuses() if names is None else {n: project.status(n) for n in wanted}
     todo = [n for n in wanted if statuses.get(n) not in ("corrected", "unknown")]
     if neighbours not in ("warp", "combine", "off"):
         raise ValueError(f"neighbours must be 'warp', 'combine' or 'off', not {neighbours!r}")
-    frames = None
-    if neighbours != "off" and any(s == "corrected" for s in statuses.values()):
+    if neighbours == "off" or (names is None and "corrected" not in statuses.values()):
+        frames = None
+    elif frames is None:
         from .propagate import FrameIndex
 
         frames = FrameIndex(project.names())
+    neighbour_statuses = statuses if names is None else None  # None: each neighbour's own status, O(1)
     total = len(todo)
     written: list[str] = []
     done = 0
@@ -183,7 +190,7 @@ def propose_dataset(
         sources = [None] * len(chunk)
         if frames is not None:  # outside the lock: optical flow takes a moment
             for i, name in enumerate(chunk):
-                predictions[i], sources[i] = _from_neighbour(project, name, predictions[i], frames, statuses,
+                predictions[i], sources[i] = _from_neighbour(project, name, predictions[i], frames, neighbour_statuses,
                                                              neighbours)
         stopped = False
         with project.batch():  # one lock and one transaction per forward batch
@@ -204,7 +211,7 @@ def propose_dataset(
     return written
 
 
-def _from_neighbour(project, name: str, pred, frames, statuses: dict[str, str], mode: str):
+def _from_neighbour(project, name: str, pred, frames, statuses: dict[str, str] | None, mode: str):
     """(prediction, source frame or None): the neighbour's warped mask when a neighbour is corrected."""
     from .propagate import propose_from_neighbour
 
