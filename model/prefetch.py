@@ -50,7 +50,6 @@ class Prefetcher:
         self.on_skip = on_skip
         self._cond = threading.Condition()
         self._queue: list[str] = []
-        self._generation = 0
         self._busy: str | None = None
         self._closed = False
         self._predictor = None
@@ -90,7 +89,6 @@ class Prefetcher:
         """Propose the next images after ``current`` in ``order`` in the background; returns them."""
         wanted = self.plan(order, current, ahead)
         with self._cond:
-            self._generation += 1
             self._queue = [n for n in wanted if n != self._busy]
             self._cond.notify_all()
         return wanted
