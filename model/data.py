@@ -18,6 +18,26 @@ from .imageio import image_size, read_mask, read_raw
 CACHE_LIMIT_BYTES = 2 << 30  # decoded images + masks kept in memory up to 2 GiB
 
 
+def to_working_scale(image: np.ndarray, norm: dict, scale: float) -> np.ndarray:
+    """A prepared image (``normalization.prepare``) as training sees it: 8-bit RGB for "imagenet"
+    normalisation (normalised later, after augmentation), normalised float32 bands otherwise; resized to
+    ``scale`` (antialiased when shrinking). The one step every training image takes, corrected or
+    pseudo-labelled (model.semisup)."""
+    rgb8 = nz.kind(norm) == "imagenet"
+    if not rgb8:
+        image = nz.apply(image, norm)
+    if scale != 1.0:
+        h, w = scaled_size(image.shape[0], image.shape[1], scale)
+        if rgb8:
+            image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR, reducing_gap=None))
+        else:
+            t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+            t = torch.nn.functional.interpolate(t, size=(h, w), mode="bilinear", align_corners=False,
+                                                antialias=scale < 1.0)
+            image = t[0].permute(1, 2, 0).contiguous().numpy()
+    return image
+
+
 class SegmentationDataset(Dataset):
     """Items are ``(image float32 (C, H, W) normalised, mask int64 (H, W))`` after ``transform``.
 
@@ -66,18 +86,9 @@ class SegmentationDataset(Dataset):
         except ValueError as exc:
             raise DatasetError(None, str(exc)) from None
         mask = read_mask(mask_path, self.num_classes, expected_size=(image.shape[1], image.shape[0]))
-        if not self.rgb8:
-            image = nz.apply(image, self.norm)
+        image = to_working_scale(image, self.norm, self.scale)
         if self.scale != 1.0:
-            h, w = scaled_size(image.shape[0], image.shape[1], self.scale)
-            if self.rgb8:
-                image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR, reducing_gap=None))
-            else:
-                t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-                t = torch.nn.functional.interpolate(t, size=(h, w), mode="bilinear", align_corners=False,
-                                                    antialias=self.scale < 1.0)
-                image = t[0].permute(1, 2, 0).contiguous().numpy()
-            mask = np.asarray(Image.fromarray(mask).resize((w, h), Image.NEAREST))
+            mask = np.asarray(Image.fromarray(mask).resize((image.shape[1], image.shape[0]), Image.NEAREST))
         if self.cache:
             self._cache[index] = (image, mask)
         return image, mask

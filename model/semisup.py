@@ -35,12 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch.utils.data import Dataset
 
 from . import normalization as nz
-from .augment import normalize, scaled_size
-from .data import SegmentationDataset
+from .augment import normalize
+from .data import SegmentationDataset, to_working_scale
 from .imageio import read_raw
 from .tiling import run_scaled
 
@@ -71,19 +70,7 @@ def working_image(path: Path, norm: dict, scale: float) -> np.ndarray:
     """The image at the working scale in the form ``SegmentationDataset.load`` gives (8-bit RGB for
     "imagenet" normalisation, normalised float32 bands otherwise), so training sees pseudo-labelled
     images exactly as it sees corrected ones."""
-    image = nz.prepare(read_raw(path), norm, path)
-    rgb8 = nz.kind(norm) == "imagenet"
-    if not rgb8:
-        image = nz.apply(image, norm)
-    if scale != 1.0:
-        h, w = scaled_size(image.shape[0], image.shape[1], scale)
-        if rgb8:
-            image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR, reducing_gap=None))
-        else:
-            t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-            t = F.interpolate(t, size=(h, w), mode="bilinear", align_corners=False, antialias=scale < 1.0)
-            image = t[0].permute(1, 2, 0).contiguous().numpy()
-    return image
+    return to_working_scale(nz.prepare(read_raw(path), norm, path), norm, scale)
 
 
 def _network_input(image: np.ndarray, norm: dict) -> torch.Tensor:
