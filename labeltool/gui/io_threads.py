@@ -203,21 +203,24 @@ class ImageLoader:
             if future is not None:
                 future.cancel()
 
-    def _has_seen(self, name: str, serial: int | None) -> bool:
+    def _ready(self, name: str) -> Future | None:
+        """The cached decode of the image when it is current and finished without error (lock held)."""
         future = self._cache.get(name)
-        if serial is None or future is None or future.generation != self._generation.get(name, 0):
-            return False
+        if future is None or future.generation != self._generation.get(name, 0):
+            return None
         if not future.done() or future.cancelled() or future.exception() is not None:
-            return False
-        seen = getattr(future.result().record, "serial", None)
+            return None
+        return future
+
+    def _has_seen(self, name: str, serial: int | None) -> bool:
+        future = self._ready(name) if serial is not None else None
+        seen = getattr(future.result().record, "serial", None) if future is not None else None
         return seen is not None and seen >= serial
 
     def cached(self, name: str) -> bool:
         """A valid decode of the image is ready (tests, benchmarks)."""
         with self._lock:
-            future = self._cache.get(name)
-            return (future is not None and future.generation == self._generation.get(name, 0) and future.done()
-                    and not future.cancelled() and future.exception() is None)
+            return self._ready(name) is not None
 
     def is_current(self, bundle: Bundle) -> bool:
         return bundle.generation == self._generation.get(bundle.name, 0)
