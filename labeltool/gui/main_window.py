@@ -317,10 +317,7 @@ class MainWindow(DiskChanges, QMainWindow):
 
     def _switch_to(self, opened: Opened, read_only: str | None) -> None:
         """Make ``opened`` the window's project; ``read_only``: why nothing may be saved, or None."""
-        old = self.session
-        if old is not None and self._holding is not None:
-            self._record_call(old.project.release, self._holding)
-        self._holding = None
+        self._release_hold()  # in the old project, before the session changes
         if self.watcher.directories():
             self.watcher.removePaths(self.watcher.directories())
         project = opened.project
@@ -409,9 +406,8 @@ class MainWindow(DiskChanges, QMainWindow):
         self._want = None
         self._shown_fp = bundle.fingerprint
         self._hide_newer()
-        if previous != name and self._holding is not None:
-            self._record_call(project.release, self._holding)  # after its save: the writer keeps the order
-            self._holding = None
+        if previous != name:
+            self._release_hold()  # after its save: the writer keeps the order
         height, width = bundle.image.shape[:2]
         self.session.set_pixels(name, height * width)
         index = self.session.update(name, bundle.status, bundle.record)
@@ -652,8 +648,7 @@ class MainWindow(DiskChanges, QMainWindow):
     def _hold_open_image(self, *_args) -> None:
         """The open image has edits (from the first dab of a stroke): proposals leave it alone until saved."""
         if self.session is not None and self.shown is not None and self._holding != self.shown:
-            if self._holding is not None:
-                self._record_call(self.session.project.release, self._holding)
+            self._release_hold()
             self._holding = self.shown
             self._record_call(self.session.project.hold, self.shown)
 
@@ -661,8 +656,13 @@ class MainWindow(DiskChanges, QMainWindow):
         if dirty:
             self._hold_open_image()
         elif self._holding is not None and self._holding == self.shown and not self.stroke_in_progress():
+            self._release_hold()
+
+    def _release_hold(self) -> None:
+        """The held image (if any) is released in the record, after the saves queued before it."""
+        if self.session is not None and self._holding is not None:
             self._record_call(self.session.project.release, self._holding)
-            self._holding = None
+        self._holding = None
 
     def _record_call(self, fn, *args) -> None:
         """A small write to the project's record (hold, release, settings), on the writer thread, in order
@@ -789,9 +789,7 @@ class MainWindow(DiskChanges, QMainWindow):
         self._closed = True
         self.poll_timer.stop()
         self.rescan_timer.stop()
-        if self.session is not None and self._holding is not None:
-            self._record_call(self.session.project.release, self._holding)
-            self._holding = None
+        self._release_hold()
         self.jobs.shutdown()
         self.proposals.shutdown()
         self.writer.shutdown()
