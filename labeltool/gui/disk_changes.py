@@ -51,6 +51,7 @@ class DiskChanges:
         if changes.rows:
             self.files.summarise()
             self._update_title()
+            self._prefetch()  # a decode of the next images that this dropped (one still being read) is asked again
         if changes.current is not None and changes.current == self.shown:
             self._check_shown_on_disk(changes.current_fingerprint)
 
