@@ -179,7 +179,8 @@ class History:
             old = old.copy()
         packed = np.packbits(changed)
         step = Step(label, bbox, packed, old, new, next(self._ids), self.state_id,
-                    {name: None if np.array_equal(f, changed) else np.packbits(f) for name, f in flips.items()})
+                    {name: None if f is changed or np.array_equal(f, changed) else np.packbits(f)
+                     for name, f in flips.items()})
         self._redo.clear()
         self._undo.append(step)
         self.state_id = step.id
@@ -199,7 +200,11 @@ class History:
         for name, (arr, done) in (maps or {}).items():
             flipped = step.flipped(name, changed)
             if flipped is not None and arr is not None:
-                arr[sl][flipped] = done if redo else not done
+                a = arr[sl]
+                if done == redo:
+                    a |= flipped
+                else:
+                    np.greater(a, flipped, out=a)  # a & ~flipped
         return Change(step.bbox, changed, values if isinstance(values, int) else None)
 
     def undo(self, mask: np.ndarray, maps: Maps | None = None) -> Change | None:

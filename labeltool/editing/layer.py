@@ -134,7 +134,7 @@ class LabelLayer:
         flips = {}
         if person:
             pc = self.painted[sl]
-            new = region & ~pc
+            new = np.greater(region, pc)  # region & ~painted, in one pass
             if new.any():
                 pc |= new
                 flips["painted"] = new
@@ -142,7 +142,7 @@ class LabelLayer:
             uc = self.unpainted[sl]
             cleared = region & uc
             if cleared.any():
-                uc &= ~cleared
+                np.greater(uc, cleared, out=uc)
                 flips["unpainted"] = cleared
         return flips
 
