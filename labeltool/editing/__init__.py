@@ -4,9 +4,10 @@ from .history import DEFAULT_BUDGET, Change, History
 from .layer import PRESERVE_CLASS, PRESERVE_MODES, PRESERVE_OFF, PRESERVE_VOID, LabelLayer, guess_void_index
 from .overlay import Overlay, confidence_overlay
 from .regions import Superpixels, compute_superpixels, superpixels_async
+from .unpainted import unpainted_problem
 
 __all__ = [
     "Change", "DEFAULT_BUDGET", "History", "LabelLayer", "Overlay", "PRESERVE_CLASS",
     "PRESERVE_MODES", "PRESERVE_OFF", "PRESERVE_VOID", "Superpixels", "compute_superpixels",
-    "confidence_overlay", "guess_void_index", "superpixels_async",
+    "confidence_overlay", "guess_void_index", "superpixels_async", "unpainted_problem",
 ]

@@ -112,7 +112,8 @@ def apply_step(layer, label: str, new_mask: np.ndarray, bbox: BBox | None = None
     """Write ``new_mask`` into ``layer.mask`` as ONE undoable step named ``label``.
 
     ``new_mask`` covers ``bbox`` (the whole image when None). Only pixels whose class changes are
-    recorded; preserve mode does not apply (these are explicit whole-object / whole-image commands).
+    recorded (and count as painted by a person); preserve mode does not apply (these are explicit
+    whole-object / whole-image commands).
     Returns the Change for the view, or None when nothing changed."""
     if layer.history.in_transaction:
         raise ValueError("finish the current stroke before this edit")
@@ -135,7 +136,8 @@ def apply_step(layer, label: str, new_mask: np.ndarray, bbox: BBox | None = None
     try:
         values = local[region]
         layer.history.record(tight, region, crop[region].copy(),
-                             int(values[0]) if values.size and values.min() == values.max() else None)
+                             int(values[0]) if values.size and values.min() == values.max() else None,
+                             layer.touch(tight, region))
         crop[region] = values
     finally:
         change = layer.history.end(layer.mask)

@@ -1,6 +1,17 @@
 """LabelLayer: the editable class mask with palette, visibility, preserve mode and
 undo history (no Qt).  Every edit returns a :class:`Change` (bbox + changed pixels)
-so views can redraw just that rectangle."""
+so views can redraw just that rectangle.
+
+Two bool maps go with the mask, kept by every edit and by undo/redo (history flips):
+
+- ``painted``: pixels a person painted since the layer was made (brush, eraser, fill, wand,
+  polygon, superpixel, replace, object edits, clean-up: every edit but the scribble fill, which
+  passes ``person=False``). The scribble fill never changes them.
+- ``unpainted``: for an image that had no mask in a project without a Void class, the pixels nobody
+  has painted yet (None otherwise). Every edit, the scribble fill included, takes the pixels it
+  touches out of it; the overlay shows them transparent; Accept refuses while any are left
+  (:func:`labeltool.editing.unpainted.unpainted_problem`).
+"""
 
 from __future__ import annotations
 
@@ -37,7 +48,7 @@ class LabelLayer:
     """Class-index mask (HxW uint8) plus what is needed to edit it."""
 
     def __init__(self, mask: np.ndarray, names: list[str], palette, void_index: int | None,
-                 history_budget: int = DEFAULT_BUDGET):
+                 history_budget: int = DEFAULT_BUDGET, unpainted: np.ndarray | None = None):
         names = [str(n) for n in names]
         if not names:
             raise ValueError("at least one class name is required")
@@ -64,6 +75,9 @@ class LabelLayer:
         self.preserve_mode = PRESERVE_OFF
         self.preserve_class = 0
         self._saved_state = self.history.state_id
+        self.painted = np.zeros(self.mask.shape, dtype=bool)  # by a person, since the layer was made
+        self.unpainted: np.ndarray | None = None
+        self.set_unpainted(unpainted)
 
     # ------------------------------------------------------------ properties
     @property
@@ -97,6 +111,43 @@ class LabelLayer:
     def mark_saved(self, state_id: int | None = None) -> None:
         """The mask as it is now (or as it was at history state ``state_id``) is what is on disk."""
         self._saved_state = self.history.state_id if state_id is None else state_id
+
+    # ------------------------------------------------------- painted maps
+    def set_unpainted(self, unpainted: np.ndarray | None) -> None:
+        """The pixels nobody painted (bool H x W, copied), or None when the notion does not apply
+        (the project has a Void class, or the image had a mask)."""
+        if unpainted is None:
+            self.unpainted = None
+            return
+        arr = np.asarray(unpainted)
+        if arr.shape != self.mask.shape:
+            raise ValueError(f"unpainted map of shape {arr.shape} does not match the mask {self.mask.shape}")
+        self.unpainted = np.array(arr, dtype=bool, copy=True)
+
+    def unpainted_count(self) -> int:
+        return 0 if self.unpainted is None else int(np.count_nonzero(self.unpainted))
+
+    def touch(self, bbox, region: np.ndarray, person: bool = True) -> dict[str, np.ndarray]:
+        """``region`` (bool over ``bbox``) is being painted: by a person it joins ``painted``; by
+        anyone it leaves ``unpainted``. Returns the flips for :meth:`History.record`."""
+        sl = brush.bbox_slices(bbox)
+        flips = {}
+        if person:
+            pc = self.painted[sl]
+            new = np.greater(region, pc)  # region & ~painted, in one pass
+            if new.any():
+                pc |= new
+                flips["painted"] = new
+        if self.unpainted is not None:
+            uc = self.unpainted[sl]
+            cleared = region & uc
+            if cleared.any():
+                np.greater(uc, cleared, out=uc)
+                flips["unpainted"] = cleared
+        return flips
+
+    def _maps(self):
+        return {"painted": (self.painted, True), "unpainted": (self.unpainted, False)}
 
     # ----------------------------------------------------- palette/visible
     def set_color(self, index: int, rgb) -> None:
@@ -145,28 +196,29 @@ class LabelLayer:
 
     # ------------------------------------------------------------ painting
     def paint_region(self, bbox, region: np.ndarray, value: int,
-                     old_value: int | None = None) -> Change | None:
+                     old_value: int | None = None, person: bool = True) -> Change | None:
         """Write ``value`` where ``region`` (bool over ``bbox``) is set, honouring preserve
         mode.  Inside an open step the change joins it; otherwise it is its own step.
-        ``old_value`` may be given when every pixel of ``region`` is known to hold it."""
+        ``old_value`` may be given when every pixel of ``region`` is known to hold it;
+        ``person=False`` (the scribble fill) leaves the ``painted`` map alone."""
         value = self.check_class(value)
-        return self._one_step("paint", lambda: self._paint(bbox, region, value, old_value))
+        return self._one_step("paint", lambda: self._paint(bbox, region, value, old_value, person))
 
-    def _paint(self, bbox, region, value, old_value=None) -> Change | None:
+    def _paint(self, bbox, region, value, old_value=None, person=True) -> Change | None:
         crop = self.mask[brush.bbox_slices(bbox)]
-        if old_value is not None and old_value != value:
-            changed = region
-        else:
-            changed = region & (crop != value)
         writable = self._writable(crop)
-        if writable is not None:
-            changed = changed & writable
+        touched = region if writable is None else region & writable
+        if old_value is not None and old_value != value:
+            changed = touched
+        else:
+            changed = touched & (crop != value)
         if changed is region:  # never keep a reference to the caller's array
             changed = np.array(region, dtype=bool, copy=True)
-        if not changed.any():
+        flips = self.touch(bbox, touched, person)
+        if not flips and not changed.any():
             return None
         old = old_value if old_value is not None else crop[changed]
-        self.history.record(bbox, changed, old, value)
+        self.history.record(bbox, changed, old, value, flips)
         crop[changed] = value
         return Change(bbox, changed, value)
 
@@ -229,7 +281,7 @@ class LabelLayer:
 
     # ------------------------------------------------------------ undo/redo
     def undo(self) -> Change | None:
-        return self.history.undo(self.mask)
+        return self.history.undo(self.mask, self._maps())
 
     def redo(self) -> Change | None:
-        return self.history.redo(self.mask)
+        return self.history.redo(self.mask, self._maps())

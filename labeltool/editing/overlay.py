@@ -28,10 +28,13 @@ def pack_argb(rgb: np.ndarray, alpha: int = 255) -> np.ndarray:
 
 
 class Overlay:
-    """Palette-coloured view of a mask; hidden classes are transparent."""
+    """Palette-coloured view of a mask; hidden classes and ``unpainted`` pixels (the layer's map of
+    pixels nobody painted, read at every update; None: none) are transparent."""
 
-    def __init__(self, mask: np.ndarray, palette: np.ndarray, visible: np.ndarray | None = None):
+    def __init__(self, mask: np.ndarray, palette: np.ndarray, visible: np.ndarray | None = None,
+                 unpainted: np.ndarray | None = None):
         self.mask = mask
+        self.unpainted = unpainted
         self.buffer = np.zeros(mask.shape, dtype=np.uint32)
         self.lut = np.zeros(256, dtype=np.uint32)
         self.set_palette(palette, visible)
@@ -50,11 +53,22 @@ class Overlay:
     def refresh(self) -> None:
         """Recolour the whole image (used on load and palette changes only)."""
         np.take(self.lut, self.mask, out=self.buffer)
+        if self.unpainted is not None:
+            self.buffer[self.unpainted] = 0
+
+    def set_unpainted(self, unpainted: np.ndarray | None) -> None:
+        self.unpainted = unpainted
+        self.refresh()
 
     def update(self, change: Change | BBox | None) -> BBox | None:
         """Recolour only what ``change`` touched; returns the bbox to repaint."""
         if change is None:
             return None
+        if self.unpainted is not None:  # an edit may have painted pixels it did not recolour
+            bbox = change.bbox if isinstance(change, Change) else change
+            sl = bbox_slices(bbox)
+            self.buffer[sl] = np.where(self.unpainted[sl], np.uint32(0), self.lut[self.mask[sl]])
+            return bbox
         if isinstance(change, Change):
             sl = bbox_slices(change.bbox)
             if change.region is not None and change.value is not None:

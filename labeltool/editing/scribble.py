@@ -12,7 +12,9 @@ Applying a result to a :class:`~labeltool.editing.layer.LabelLayer` is ONE undo 
 user keeps scribbling (and nothing else edits the mask in between) each new result replaces the
 previous one, so a single undo goes back to the mask from before the first stroke. With a
 proposal's confidence map, only pixels below ``threshold`` are replaced (the network keeps what it is
-sure of); the layer's preserve mode is honoured like for every other tool.
+sure of); the layer's preserve mode is honoured like for every other tool. Pixels a person painted
+since the image was loaded (the layer's ``painted`` map: brush, fill, wand, eraser, ...) are never
+changed by the fill, in any mode: the proposal's confidence is from before those fixes.
 
 Also here: classical region proposals for the superpixel tool (SLIC, quickshift, Felzenszwalb),
 selectable with :func:`compute_regions`.
@@ -163,40 +165,61 @@ def _upsample(a: np.ndarray, feats: Features) -> np.ndarray:
     return np.ascontiguousarray(a[:h, :w])
 
 
-def merged_mask(mask: np.ndarray, result: ScribbleResult, scribbles: np.ndarray,
-                confidence: np.ndarray | None = None, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
-    """The mask after applying ``result``: every pixel (or, with a proposal's ``confidence``, those below
-    ``threshold``) takes the classifier's class; scribbled pixels always take their drawn class."""
-    out = np.array(mask, dtype=np.uint8, copy=True)
+def fill_pixels(scribbles: np.ndarray, confidence: np.ndarray | None = None,
+                threshold: float = DEFAULT_THRESHOLD, keep: np.ndarray | None = None) -> np.ndarray:
+    """The pixels the scribble fill writes (bool H x W): all of them, or with a proposal's ``confidence``
+    those below ``threshold`` plus the scribbled ones; never those of ``keep`` (painted by a person)."""
+    scribbles = np.asarray(scribbles)
     if confidence is None:
-        out[...] = result.labels
+        out = np.ones(scribbles.shape, dtype=bool)
     else:
-        if np.shape(confidence) != out.shape:
-            raise ValueError(f"confidence of shape {np.shape(confidence)} does not match the mask {out.shape}")
-        low = np.asarray(confidence) < threshold
-        out[low] = result.labels[low]
-    drawn = scribbles != NO_LABEL
-    out[drawn] = scribbles[drawn]
+        if np.shape(confidence) != scribbles.shape:
+            raise ValueError(f"confidence of shape {np.shape(confidence)} does not match the mask "
+                             f"{scribbles.shape}")
+        out = np.asarray(confidence) < threshold
+        out |= scribbles != NO_LABEL
+    if keep is not None:
+        out &= ~np.asarray(keep, dtype=bool)
     return out
 
 
-def apply_mask(layer, new_mask: np.ndarray, label: str = "scribble") -> Change | None:
-    """Write ``new_mask`` into ``layer`` as ONE undo step (preserve mode honoured); None when nothing changed."""
+def merged_mask(mask: np.ndarray, result: ScribbleResult, scribbles: np.ndarray,
+                confidence: np.ndarray | None = None, threshold: float = DEFAULT_THRESHOLD,
+                keep: np.ndarray | None = None) -> np.ndarray:
+    """The mask after applying ``result``: every pixel (or, with a proposal's ``confidence``, those below
+    ``threshold``) takes the classifier's class; scribbled pixels take their drawn class; pixels of
+    ``keep`` (painted by a person) keep theirs."""
+    out = np.array(mask, dtype=np.uint8, copy=True)
+    if out.shape != np.shape(scribbles):
+        raise ValueError(f"scribbles of shape {np.shape(scribbles)} do not match the mask {out.shape}")
+    labels = np.where(scribbles != NO_LABEL, scribbles, result.labels)
+    write = fill_pixels(scribbles, confidence, threshold, keep)
+    out[write] = labels[write]
+    return out
+
+
+def apply_mask(layer, new_mask: np.ndarray, label: str = "scribble",
+               written: np.ndarray | None = None) -> Change | None:
+    """Write ``new_mask`` into ``layer`` as ONE undo step (preserve mode honoured; not counted as painted by
+    a person); None when nothing changed. ``written``: the pixels the fill decided (None: all), which also
+    leave the layer's ``unpainted`` map where they already held their class."""
     new_mask = np.asarray(new_mask)
     if new_mask.shape != layer.mask.shape:
         raise ValueError(f"mask of shape {new_mask.shape} does not fit the layer {layer.mask.shape}")
-    diff = new_mask != layer.mask
-    rows = np.flatnonzero(diff.any(axis=1))
+    touch = new_mask != layer.mask
+    if layer.unpainted is not None:
+        touch |= layer.unpainted if written is None else layer.unpainted & written
+    rows = np.flatnonzero(touch.any(axis=1))
     if rows.size == 0:
         return None
-    cols = np.flatnonzero(diff[rows[0]:rows[-1] + 1].any(axis=0))
+    cols = np.flatnonzero(touch[rows[0]:rows[-1] + 1].any(axis=0))
     bbox = (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
     sl = brush.bbox_slices(bbox)
-    crop_diff, crop_new = diff[sl], new_mask[sl]
+    crop_touch, crop_new = touch[sl], new_mask[sl]
     layer.begin_step(label)
     try:
-        for c in np.unique(crop_new[crop_diff]):
-            layer.paint_region(bbox, crop_diff & (crop_new == c), int(c))
+        for c in np.unique(crop_new[crop_touch]):
+            layer.paint_region(bbox, crop_touch & (crop_new == c), int(c), person=False)
     finally:
         change = layer.end_step()
     return change
@@ -319,8 +342,9 @@ class ScribbleSession:
                 and layer.history.can_undo():
             undone = layer.undo()
         conf = self.confidence if self.only_unsure else None
-        new_mask = merged_mask(layer.mask, result, self.labels, conf, self.threshold)
-        change = apply_mask(layer, new_mask)
+        new_mask = merged_mask(layer.mask, result, self.labels, conf, self.threshold, keep=layer.painted)
+        written = fill_pixels(self.labels, conf, self.threshold, layer.painted)
+        change = apply_mask(layer, new_mask, written=written)
         self._applied_state = layer.history.state_id if change is not None else None
         if undone is None:
             return change
@@ -365,4 +389,5 @@ def regions_async(image: np.ndarray, method: str = "slic", **kwargs) -> Future:
 
 
 __all__ = ["Features", "MAX_FEATURE_PIXELS", "NO_LABEL", "REGION_METHODS", "ScribbleResult", "ScribbleSession",
-           "apply_mask", "classify", "compute_regions", "image_features", "merged_mask", "regions_async"]
+           "apply_mask", "classify", "compute_regions", "fill_pixels", "image_features", "merged_mask",
+           "regions_async"]

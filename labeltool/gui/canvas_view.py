@@ -82,7 +82,7 @@ class ImageView(QWidget):
             self.overlay = self._qimage = self._qoverlay = None
         else:
             self._qimage = self._picture(image)
-            self.overlay = Overlay(layer.mask, layer.palette, layer.visible)
+            self.overlay = Overlay(layer.mask, layer.palette, layer.visible, layer.unpainted)
             self._qoverlay = _wrap_argb(self.overlay.buffer)
         self._auto_fit = True
         self.fit_to_window()

@@ -158,7 +158,10 @@ class EditorWidget(QWidget):
 
     # ------------------------------------------------------------ loading
     def load(self, image: np.ndarray, mask: np.ndarray | None, names: list[str], palette: np.ndarray,
-             void_index: int | None) -> None:
+             void_index: int | None, unpainted: np.ndarray | None = None) -> None:
+        """Show ``image`` with ``mask`` (None: a new mask). Without a mask in a project without a Void
+        class every pixel starts *unpainted* (shown clear, refused by Accept until painted); for a
+        saved mask, ``unpainted`` is the map its stamp kept (``Project.load_unpainted``), if any."""
         raw = np.asarray(image)  # the data as read (any dtype and bands); the canvas shows it windowed
         raw = raw[:, :, None] if raw.ndim == 2 else raw
         if raw.ndim != 3 or raw.shape[2] < 1:
@@ -171,6 +174,7 @@ class EditorWidget(QWidget):
                 warn = "No Void/unlabelled class: the eraser paints class 0 (" + str(names[0] if names else "") + ")"
         if mask is None:
             mask = np.full(image.shape[:2], void_index or 0, dtype=np.uint8)
+            unpainted = np.ones(mask.shape, dtype=bool) if void_index is None else None
         elif np.shape(mask) != image.shape[:2]:
             raise ValueError(f"mask shape {np.shape(mask)} does not match image {image.shape[:2]}")
         previous = self.layer
@@ -179,7 +183,7 @@ class EditorWidget(QWidget):
         keep_preserve = (self.preserve_combo.currentIndex(), self.preserve_class_combo.currentIndex()) \
             if same_classes else None
         keep_conf = self.conf_check.isChecked() if same_classes else False
-        layer = LabelLayer(mask, names, palette, void_index)
+        layer = LabelLayer(mask, names, palette, void_index, unpainted=unpainted)
         self.layer = layer
         if void_index is not None:
             layer.visible[void_index] = False  # unlabelled pixels show the image
@@ -217,6 +221,15 @@ class EditorWidget(QWidget):
         if self.layer is not None:
             self.layer.mark_saved(state_id)
         self._set_dirty(self.is_dirty())
+
+    def set_unpainted(self, unpainted: np.ndarray | None) -> None:
+        """Replace the shown image's map of pixels nobody painted (None: every pixel counts as painted)."""
+        if self.layer is None:
+            raise ValueError("load an image before setting its unpainted pixels")
+        self.layer.set_unpainted(unpainted)
+        if self.canvas.overlay is not None:
+            self.canvas.overlay.set_unpainted(self.layer.unpainted)
+        self.canvas.update()
 
     def set_confidence(self, conf: np.ndarray | None) -> None:
         if conf is not None and self.layer is None:

@@ -204,7 +204,7 @@ def install(editor) -> ScribbleTool:
     combo.currentIndexChanged.connect(lambda _i: tool.set_region_method(combo.currentData()))
     only = QCheckBox("Scribble: only unsure", editor, checked=True)
     only.setToolTip("With a proposal's confidence map, scribble results replace only the pixels the network "
-                    "is unsure of (confidence below 50 %)")
+                    "is unsure of (confidence below 50 %). Pixels you painted are never replaced.")
     only.toggled.connect(tool.set_only_unsure)
     editor.toolbar.addSeparator()
     editor.toolbar.addWidget(combo)
