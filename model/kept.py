@@ -2,7 +2,7 @@
 ``has_kept_proposal``), and where a mask goes when a person replaces or removes it, so that nothing a
 model or a person made is lost by a click: ``.labeltool/proposals/NAME_P.png`` keeps the proposal a
 person first saved over ("Revert to proposal" restores it), ``.labeltool/removed/NAME_P.<time>.png``
-keeps a removed mask. The file helpers' callers hold the project's write lock.
+keeps a removed mask (and the person's mask a revert replaced). The file helpers' callers hold the project's write lock.
 """
 
 from __future__ import annotations
@@ -49,8 +49,7 @@ def restore_kept(state_dir: Path, name: str, label: Path) -> bytes:
     return data
 
 
-def move_aside(state_dir: Path, name: str, label: Path) -> Path | None:
-    """Move a mask file into ``.labeltool/removed/`` under a timestamped name; None when there is none."""
+def _removed_path(state_dir: Path, name: str) -> Path:
     folder = state_dir / REMOVED_DIR
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{name}{MASK_SUFFIX[:-4]}.{time.strftime('%Y%m%d-%H%M%S')}"
@@ -58,6 +57,23 @@ def move_aside(state_dir: Path, name: str, label: Path) -> Path | None:
     n = 1
     while target.exists():
         target, n = folder / f"{stem}-{n}.png", n + 1
+    return target
+
+
+def copy_aside(state_dir: Path, name: str, label: Path) -> Path | None:
+    """Copy a mask file into ``.labeltool/removed/`` (a timestamped name) before it is replaced."""
+    try:
+        data = label.read_bytes()
+    except FileNotFoundError:
+        return None
+    return atomic_write_bytes(_removed_path(state_dir, name), data)
+
+
+def move_aside(state_dir: Path, name: str, label: Path) -> Path | None:
+    """Move a mask file into ``.labeltool/removed/`` under a timestamped name; None when there is none."""
+    if not label.exists():
+        return None
+    target = _removed_path(state_dir, name)
     try:
         os.replace(label, target)
     except FileNotFoundError:
@@ -100,7 +116,8 @@ class StatusActions:
     def set_status(self, name: str, status: str) -> None:
         """A person sets the image's status: ``corrected`` (Mark corrected: the mask file as it is becomes
         theirs; refused while it records unpainted pixels), ``edited`` (Mark not checked), ``proposed``
-        (Revert to proposal: the proposal kept when a person first saved over it comes back) or ``none``
+        (Revert to proposal: the proposal kept when a person first saved over it comes back; the mask it
+        replaces is copied into ``.labeltool/removed/``) or ``none``
         (the mask file is moved into ``.labeltool/removed/``, never deleted)."""
         if status not in STATUSES or status == "unknown":
             raise ValueError(f"cannot set status {status!r}; expected one of none, proposed, edited, corrected")
@@ -141,6 +158,7 @@ class StatusActions:
         if decide(prov) != "proposed":
             raise MaskError(kept, "is no longer a model's proposal as written; it was not restored")
         try:
+            copy_aside(self.state_dir, name, path)  # the person's mask it replaces is kept too
             restore_kept(self.state_dir, name, path)
             st = path.stat()
         except OSError as exc:

@@ -215,7 +215,8 @@ class Project(StatusActions):
             self.db.put(name, **values)
 
     def _reconcile(self, names: list[str] | None = None) -> dict[str, str]:
-        """Statuses of ``names`` (default all), checking every mask file's stat against the record and re-reading only the files that changed; the record is updated in one transaction."""
+        """Statuses of ``names`` (default all), checking every mask file's stat against the record and
+        re-reading only the files that changed; the record is updated in one transaction."""
         statuses, updates = reconcile(self.root, self._images if names is None else names, self.db.stats(),
                                       self.warnings)
         if updates:

@@ -261,6 +261,8 @@ def test_revert_to_proposal_restores_the_kept_proposal(tmp_path):
     project.set_status("f1", "proposed")
     assert project.status("f1") == "proposed" and not project.has_kept_proposal("f1")
     assert (project.load_mask("f1") == striped()).all()
+    replaced = list((tmp_path / ".labeltool" / "removed").glob("f1_P.*.png"))
+    assert len(replaced) == 1 and (read_mask(replaced[0]) == striped(2)).all()  # the person's mask is kept
     assert project.record("f1").model == "m" and project.record("f1").mean_confidence == 0.8
     assert Project.open(tmp_path).status("f1") == "proposed"
     with pytest.raises(MaskError, match="f2_P.png.*no kept proposal"):
