@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import layout
 from .atomic import atomic_write_bytes
-from .provenance import pixel_hash, read_provenance, stamp
+from .mask_status import decide, stat_values
+from .provenance import decoded_hash, read_provenance, stamp
 from .record import now_iso
 
 if TYPE_CHECKING:
@@ -40,8 +41,9 @@ def read_legacy_state(state_dir: Path) -> tuple[Any, str | None]:
 
 
 def legacy_status(state: Any, name: str, st: os.stat_result) -> str:
-    """The status labeltool 0.1's record gives a mask file without provenance: ``unknown`` whenever it
-    cannot be told (a garbage record, a proposal whose file changed since), never a correction by guess."""
+    """labeltool 0.1's verdict on a mask file without provenance (the evidence
+    :func:`model.mask_status.decide` takes): ``unknown`` whenever it cannot be told (a garbage record, a
+    proposal whose file changed since), never a correction by guess."""
     images = state.get("images") if isinstance(state, dict) else None
     if not isinstance(images, dict):
         return "unknown"
@@ -85,7 +87,7 @@ def migrate_legacy_state(project: Project) -> None:
         record = images.get(name) if isinstance(images, dict) else None
         if images is not None and name in images and not isinstance(record, dict):
             project.warnings.append(f"{path}: the record of {name} is not an object; its mask is marked unknown")
-        status = legacy_status(state, name, st)
+        status = decide(prov, legacy=legacy_status(state, name, st))
         values: dict[str, Any] = {"status": status}
         data = label.read_bytes()
         if status == "proposed":
@@ -93,8 +95,7 @@ def migrate_legacy_state(project: Project) -> None:
             atomic_write_bytes(label, data)
             values["model"] = LEGACY_MODEL
             values.update(confidences.get(name, {}))
-        new = label.stat()
-        values.update(size=new.st_size, mtime_ns=new.st_mtime_ns, pixels=pixel_hash(data))
+        values.update(stat_values(label.stat()), pixels=decoded_hash(data))
         updates.append((name, values))
     project.db.put_many(updates)
     if isinstance(state, dict) and state.get("palette") is not None:

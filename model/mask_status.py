@@ -1,52 +1,110 @@
-"""Mask statuses from the files, by the provenance rule, given what the record remembers.
+"""The status rule, in one place: :func:`decide`. Everything that asks what a mask is (the record, the
+app, ``status``, ``predict``, ``train``, ``export``, labeltool 0.1's migration) comes through here.
 
-``verify_mask_file`` decides one file; ``reconcile`` brings a record's rows in line with the folder
-(re-reading only files whose size or mtime changed); ``read_statuses`` does it read-only, for commands
-that must not change a dataset (``check``, ``export``). model.project's ``Project`` uses the first two.
+- no mask file: ``none``;
+- a person's stamp: ``corrected``, or ``edited`` when it says ``"checked": false`` (a v1 person stamp
+  without ``checked`` is a checked one). A person's stamp always beats the index row;
+- a model's stamp whose decoded pixels still match its proof: ``proposed``; any other model stamp:
+  ``unknown`` (never trained on);
+- a stamp that cannot be read (or of a source this version does not know): ``unknown``;
+- no labeltool stamp: ``corrected`` (another tool, an import), except that a file whose pixels are the
+  ones the index recorded for a ``proposed``/``edited``/``unknown`` mask keeps that status (a tool
+  stripped the chunk but kept the pixels), and that labeltool 0.1's record decides for the masks it
+  knew (:mod:`model.legacy`).
+
+``verify_mask_file`` reads one file and asks :func:`decide`; ``reconcile`` brings a record's rows in line
+with the folder, trusting a row only while its file's size, mtime, inode and ctime are unchanged;
+``read_statuses`` does it read-only, for commands that must not change a dataset (``check``, ``export``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import layout
 from .imageio import MASK_SUFFIX
-from .legacy import legacy_status, read_legacy_state
-from .provenance import read_provenance, status_of
+from .provenance import Provenance, read_provenance
 from .record import DB_FILE, ImageRecord
 
 STATE_DIR = ".labeltool"
+STICKY = ("proposed", "edited", "unknown")  # statuses a chunk-less file with the recorded pixels keeps
+UNTRAINED = ("none", "proposed", "edited", "unknown")  # everything but "corrected" stays out of training
 
 
-def verify_mask_file(path: Path | str, row, warnings: list[str]) -> tuple[str, str | None]:
-    """(status, pixel hash or None) of the mask file at ``path`` by the provenance rule
-    (:func:`model.provenance.status_of`). A record ``row`` (ImageRecord or a ``Record.stats`` tuple) that
-    says "proposed"/"unknown" keeps that status while the file's pixels are the ones it recorded."""
+def decide(prov: Provenance | None, row_status: str | None = None, row_pixels: str | None = None,
+           legacy: str | None = None) -> str:
+    """THE status rule. ``prov``: what the mask file says (None: no file); ``row_status``/``row_pixels``:
+    what the index recorded for it (its pixel hash); ``legacy``: labeltool 0.1's verdict on a file
+    without a stamp (:func:`model.legacy.legacy_status`), when that record exists."""
+    if prov is None:
+        return "none"
+    source = prov.source
+    if source == "person":
+        return "edited" if prov.info.get("checked") is False else "corrected"
+    if source == "model":
+        return "proposed" if prov.proven else "unknown"
+    if prov.info is not None:  # unreadable, or a source we do not know
+        return "unknown"
+    if row_status in STICKY and row_pixels and row_pixels in (prov.pixels, prov.idat):
+        return row_status
+    if legacy is not None:
+        return legacy
+    return "corrected"
+
+
+def row_matches(row: ImageRecord | tuple | None, st: os.stat_result) -> bool:
+    """The index row still describes the file: same size, mtime, inode and ctime (a row of an older
+    index without inode/ctime is not trusted once)."""
+    if row is None:
+        return False
+    if isinstance(row, ImageRecord):
+        size, mtime, inode, ctime = row.size, row.mtime_ns, row.inode, row.ctime_ns
+    else:
+        size, mtime, inode, ctime = row[1], row[2], row[4], row[5]
+    return size == st.st_size and mtime == st.st_mtime_ns and inode == st.st_ino and ctime == st.st_ctime_ns
+
+
+def stat_values(st: os.stat_result) -> dict[str, int]:
+    """The file facts a row is trusted by."""
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino, "ctime_ns": st.st_ctime_ns}
+
+
+NO_FILE = {"size": None, "mtime_ns": None, "inode": None, "ctime_ns": None}
+
+
+def verify_mask_file(path: Path | str, row, warnings: list[str], legacy: str | None = None
+                     ) -> tuple[str, str | None]:
+    """(status, pixel hash or None) of the mask file at ``path`` by :func:`decide`, given the record's
+    ``row`` (ImageRecord or a ``Record.stats`` tuple) and labeltool 0.1's verdict ``legacy``."""
     if isinstance(row, ImageRecord):
         status_then, pixels_then = row.status, row.pixels
     else:
         status_then, pixels_then = (row[0], row[3]) if row else (None, None)
-    sticky = status_then in ("proposed", "unknown") and bool(pixels_then)
+    sticky = status_then in STICKY and bool(pixels_then)
     try:
-        prov = read_provenance(path, need_pixels=sticky)
+        prov = read_provenance(path)
+        if prov.info is None and sticky:  # no stamp: are these the pixels the record knew?
+            prov = read_provenance(path, need_pixels=True)
     except FileNotFoundError:
         return "none", None
     except OSError as exc:
         warnings.append(f"{path}: cannot be read ({exc.strerror or exc}); counted as unknown")
         return "unknown", None
-    status = status_of(prov)
-    if status == "corrected" and prov.source != "model" and sticky and prov.pixels == pixels_then:
-        status = status_then  # the pixels it recorded: e.g. a copy that lost nothing but its mtime
-    return status, prov.pixels
+    status = decide(prov, status_then, pixels_then, legacy)
+    keep = pixels_then if status == status_then and status in STICKY and not prov.pixels else None
+    return status, prov.pixels or prov.idat or keep
 
 
-def reconcile(root: Path, names, rows: dict[str, tuple], warnings: list[str]
+def reconcile(root: Path, names, rows: dict[str, tuple], warnings: list[str],
+              legacy: Callable[[str, os.stat_result], str | None] | None = None
               ) -> tuple[dict[str, str], list[tuple[str, dict[str, Any]]]]:
     """Statuses of ``names`` given the record's ``rows`` (``Record.stats()``) and the mask files on disk,
-    and the record updates that bring it in line (files whose size or mtime differ are re-read)."""
+    and the record updates that bring it in line (files whose size, mtime, inode or ctime differ are
+    re-read). ``legacy(name, stat)``: labeltool 0.1's verdict on a file without a stamp."""
     files = layout.scan_labels(root)
     labels = str(layout.labels_dir(root))
     statuses: dict[str, str] = {}
@@ -57,14 +115,16 @@ def reconcile(root: Path, names, rows: dict[str, tuple], warnings: list[str]
         if st is None:
             statuses[name] = "none"
             if row is not None and row[0] != "none":
-                updates.append((name, {"status": "none", "size": None, "mtime_ns": None}))
+                updates.append((name, {"status": "none", **NO_FILE}))
             continue
-        if row is not None and row[1] == st.st_size and row[2] == st.st_mtime_ns:
+        if (row is not None and row[1] == st.st_size and row[2] == st.st_mtime_ns and row[4] == st.st_ino
+                and row[5] == st.st_ctime_ns):  # row_matches, inline: this loop runs 100,000 times at open
             statuses[name] = row[0]
             continue
-        status, pixels = verify_mask_file(os.path.join(labels, name + MASK_SUFFIX), row, warnings)
+        verdict = legacy(name, st) if legacy is not None else None
+        status, pixels = verify_mask_file(os.path.join(labels, name + MASK_SUFFIX), row, warnings, verdict)
         statuses[name] = status
-        updates.append((name, {"status": status, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "pixels": pixels}))
+        updates.append((name, {"status": status, **stat_values(st), "pixels": pixels}))
     return statuses, updates
 
 
@@ -73,6 +133,8 @@ def read_statuses(root: Path, names) -> tuple[dict[str, str], dict[str, Any] | N
     the saved palette if any: the record is opened read-only when it exists."""
     import sqlite3
 
+    from .legacy import legacy_status, read_legacy_state
+
     rows: dict[str, tuple] = {}
     palette = None
     db = Path(root) / STATE_DIR / DB_FILE
@@ -80,20 +142,21 @@ def read_statuses(root: Path, names) -> tuple[dict[str, str], dict[str, Any] | N
         try:
             conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
             try:
-                rows = {r[0]: r[1:] for r in conn.execute("SELECT name, status, size, mtime_ns, pixels FROM images")}
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(images)")}
+                extra = "inode, ctime_ns" if {"inode", "ctime_ns"} <= columns else "NULL, NULL"
+                rows = {r[0]: r[1:] for r in conn.execute(f"SELECT name, status, size, mtime_ns, pixels, {extra} "
+                                                          "FROM images")}
                 found = conn.execute("SELECT value FROM meta WHERE key='palette'").fetchone()
                 palette = json.loads(found[0]) if found else None
             finally:
                 conn.close()
         except (sqlite3.Error, ValueError):
             rows, palette = {}, None
-    statuses, _ = reconcile(Path(root), names, rows, [])
+    legacy = None
     if not db.exists():  # never opened by this version: labeltool 0.1's record decides for unstamped masks
         state, _problem = read_legacy_state(Path(root) / STATE_DIR)
         if state is not None:
             palette = state.get("palette") if isinstance(state, dict) else None
-            files = layout.scan_labels(Path(root))
-            for name, status in statuses.items():
-                if status == "corrected" and read_provenance(layout.label_path(Path(root), name)).info is None:
-                    statuses[name] = legacy_status(state, name, files[name])
+            legacy = lambda name, st: legacy_status(state, name, st)  # noqa: E731
+    statuses, _ = reconcile(Path(root), names, rows, [], legacy)
     return statuses, palette

@@ -3,13 +3,15 @@
 Layout (see :mod:`model.layout`): ``images/NAME.<suffix>`` (or a flat folder of images),
 ``labels/NAME_P.png``, ``codes.txt``, optional ``valid.txt`` and ``test.txt``.
 
-Statuses: ``none`` (no mask file), ``proposed`` (the mask file carries a model's provenance chunk and
-its pixels are still the model's), ``corrected`` (any other mask: a person in labeltool, another tool,
-an import) and ``unknown`` (a proposal of labeltool < 0.2 whose origin can no longer be proven; never
-trained on; Accept makes it corrected). The proof lives in the mask file itself
+Statuses (:data:`STATUSES`; the rule is :func:`model.mask_status.decide`): ``none`` (no mask file),
+``proposed`` (a model's stamp whose pixels are still the model's), ``edited`` (a person's work saved
+without being checked: never trained on, never overwritten by proposals), ``corrected`` (a person's
+checked mask, or a mask without any labeltool stamp: another tool, an import; the only masks trained
+on) and ``unknown`` (a model's stamp whose pixels changed, an unreadable stamp, a labeltool 0.1 leftover;
+never trained on; Accept makes it corrected). The proof lives in the mask file itself
 (:mod:`model.provenance`), so copies keep it; ``.labeltool/record.sqlite`` (:mod:`model.record`) is the
 index that makes every question O(1) and holds what the files cannot: confidence, who and when.
-Statuses from the files alone are in :mod:`model.mask_status`; labeltool 0.1's record in :mod:`model.legacy`.
+labeltool 0.1's record is read by :mod:`model.legacy`; kept proposals and removed masks by :mod:`model.kept`.
 
 Every write of a mask happens under one inter-process lock (``.labeltool/lock``) together with the
 check that decides whether it may happen, so a ``labeltool predict`` in a terminal and the app never
@@ -23,7 +25,7 @@ import getpass
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +37,12 @@ from .codes import find_void, read_codes, write_codes
 from .errors import DatasetError, MaskError
 from .filelock import flocked  # the app, its worker threads and terminal commands take turns writing masks
 from .imageio import MASK_SUFFIX, encode_mask, image_size, mask_shape_problem, read_mask
+from .kept import SAVED, STATUSES, StatusActions, drop_kept, keep_proposal
 from .legacy import migrate_legacy_state
-from .mask_status import STATE_DIR, read_statuses, reconcile, verify_mask_file
+from .mask_status import STATE_DIR, decide, read_statuses, reconcile, row_matches, stat_values, verify_mask_file
 from .palette import default_palette, validate_palette
-from .provenance import pixel_hash, stamp
+from .provenance import array_hash, person_info, stamp
 from .record import DB_FILE, ImageRecord, Record, now_iso
-
-STATUSES = ("none", "proposed", "corrected", "unknown")
 
 
 class NeedsCodesError(DatasetError):
@@ -59,7 +60,7 @@ def current_user() -> str:
         return "unknown"
 
 
-class Project:
+class Project(StatusActions):
     writable = True  # False when the record cannot be written (a read-only folder)
     def __init__(self, root: Path, codes: list[str]):
         self.root = root
@@ -203,10 +204,10 @@ class Project:
         except FileNotFoundError:
             return "none"
         row = self.db.get(name)
-        if row is not None and row.size == st.st_size and row.mtime_ns == st.st_mtime_ns:
+        if row_matches(row, st):
             return row.status
         status, pixels = self._verify(path, row)
-        self._remember(name, status=status, size=st.st_size, mtime_ns=st.st_mtime_ns, pixels=pixels)
+        self._remember(name, status=status, **stat_values(st), pixels=pixels)
         return status
 
     def _remember(self, name: str, **values: Any) -> None:
@@ -214,8 +215,8 @@ class Project:
             self.db.put(name, **values)
 
     def _reconcile(self, names: list[str] | None = None) -> dict[str, str]:
-        """Statuses of ``names`` (default all), checking every mask file's size and mtime against the
-        record and re-reading only the files that changed; the record is updated in one transaction."""
+        """Statuses of ``names`` (default all), checking every mask file's stat against the record and
+        re-reading only the files that changed; the record is updated in one transaction."""
         statuses, updates = reconcile(self.root, self._images if names is None else names, self.db.stats(),
                                       self.warnings)
         if updates:
@@ -318,22 +319,29 @@ class Project:
         return mask
 
     def save_mask(self, name: str, mask: np.ndarray, status: str = "corrected", *, model: str | None = None,
-                  summary: dict[str, float] | None = None) -> Path:
+                  summary: dict[str, float] | None = None, guard: Callable[[], None] | None = None,
+                  unpainted: np.ndarray | None = None) -> Path:
         """Write ``labels/NAME_P.png`` atomically, with its provenance inside, and record it.
 
         ``status="proposed"`` (a model's proposal, ``model`` naming it, ``summary`` its confidence
         figures) is refused with :class:`ProposalRefused`, leaving the file untouched, when the mask on
-        disk is a correction (or of unknown origin) or the image is open in an editor; the check and the
-        write happen under one inter-process lock. ``status="corrected"`` is a person's mask.
+        disk is a person's (edited or corrected) or of unknown origin, or the image is open in an editor.
+        ``"edited"`` is a person's work saved without being checked (``unpainted``: the bool H x W map of
+        pixels nobody painted, kept in its stamp); ``"corrected"`` a person's checked mask. A person's save
+        over a proposal first keeps the proposal (``has_kept_proposal``; ``set_status(name, "proposed")``).
+        ``guard`` runs under the write lock right before the write (raise to abort). The checks and the
+        write happen under one inter-process lock.
         """
-        if status not in ("proposed", "corrected"):
-            raise ValueError(f"a saved mask is 'proposed' or 'corrected', not {status!r}")
+        if status not in SAVED:
+            raise ValueError(f"a saved mask is one of {SAVED}, not {status!r}")
         path = self.label_path(name)
         mask = self._checked(name, mask)
+        unpainted = self._unpainted_checked(path, mask, status, unpainted)
         png = encode_mask(mask, self.palette, path)
         now = now_iso()
         if status == "proposed":
-            png = stamp(png, {"source": "model", "model": model or "unknown", "at": now}, with_pixels=True)
+            png = stamp(png, {"source": "model", "model": model or "unknown", "at": now}, with_pixels=True,
+                        pixels=mask)
             values: dict[str, Any] = {"model": model, "proposed_at": now, "corrected_by": None, "corrected_at": None,
                                       "mean_confidence": None, "unsure_fraction": None, "entropy": None,
                                       "margin": None}
@@ -342,49 +350,32 @@ class Project:
                     values[key] = None if value is None else float(value)
         else:
             user = current_user()
-            png = stamp(png, {"source": "person", "by": user, "at": now}, with_pixels=False)
+            png = stamp(png, person_info(user, now, checked=status == "corrected", unpainted=unpainted))
             values = {"corrected_by": user, "corrected_at": now}
         with self._write_lock():
+            current = self.status(name)
             if status == "proposed":
                 if self.db.held(name):
                     raise ProposalRefused(path, "is open in an editor; the proposal was not written")
-                current = self.status(name)
-                if current in ("corrected", "unknown"):
-                    raise ProposalRefused(path, f"has a {current} mask; a proposal never overwrites it")
+                if current in ("edited", "corrected", "unknown"):
+                    raise ProposalRefused(path, f"has {'an' if current[0] in 'eu' else 'a'} {current} mask; "
+                                                "a proposal never overwrites it")
+            if guard is not None:
+                guard()
             try:
+                if status == "proposed":
+                    drop_kept(self.state_dir, name)
+                elif current == "proposed":
+                    keep_proposal(self.state_dir, name, path)  # for "Revert to proposal"
                 atomic_write_bytes(path, png)
                 st = path.stat()
             except OSError as exc:
                 raise MaskError(path, f"cannot be written ({exc.strerror or exc}); nothing was changed") from exc
-            self._remember(name, status=status, size=st.st_size, mtime_ns=st.st_mtime_ns, pixels=pixel_hash(png),
-                           **values)
+            self._remember(name, status=status, **stat_values(st), pixels=array_hash(mask), **values)
         return path
-
-    def set_status(self, name: str, status: str) -> None:
-        """``corrected``: a person accepts the mask file as it is (it is re-saved as theirs, so copies
-        agree); ``none``: the mask file is removed. A proposal can only come from a model (save_mask)."""
-        if status not in STATUSES:
-            raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
-        self.image_path(name)
-        path = self.label_path(name)
-        if status == "none":
-            with self._write_lock():
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                with contextlib.suppress(FileNotFoundError):
-                    self.confidence_path(name).unlink()
-                self._remember(name, status="none", size=None, mtime_ns=None, pixels=None)
-            return
-        if status != "corrected":
-            raise ValueError(f"cannot set status {status!r} by hand; only 'corrected' or 'none'")
-        mask = self.load_mask(name)
-        if mask is None:
-            raise MaskError(path, "cannot mark as corrected: the mask file does not exist")
-        self.save_mask(name, mask, "corrected")
-
 
 
 __all__ = [
     "Project", "NeedsCodesError", "ProposalRefused", "STATUSES", "MASK_SUFFIX", "ImageRecord", "STATE_DIR",
-    "read_statuses", "reconcile", "verify_mask_file",
+    "read_statuses", "reconcile", "verify_mask_file", "decide",
 ]

@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import DatasetError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: inode and ctime_ns (a row is trusted only while its file's stat is unchanged)
 DB_FILE = "record.sqlite"
 
 _SCHEMA = """
@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS images (
     status TEXT NOT NULL,
     size INTEGER,
     mtime_ns INTEGER,
+    inode INTEGER,
+    ctime_ns INTEGER,
     pixels TEXT,
     model TEXT,
     mean_confidence REAL,
@@ -56,6 +58,8 @@ class ImageRecord:
     status: str = "none"
     size: int | None = None
     mtime_ns: int | None = None
+    inode: int | None = None
+    ctime_ns: int | None = None
     pixels: str | None = None
     model: str | None = None
     mean_confidence: float | None = None
@@ -70,7 +74,7 @@ class ImageRecord:
 
     def public(self) -> dict[str, Any]:
         """The fields a person or a script cares about (no file stat)."""
-        skip = {"size", "mtime_ns", "pixels", "serial"}
+        skip = {"size", "mtime_ns", "inode", "ctime_ns", "pixels", "serial"}
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
 
 
@@ -133,11 +137,21 @@ class Record:
         conn = self.conn
         conn.executescript(_SCHEMA)
         version = self.get_meta("schema_version")
-        if version is None:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        elif int(version) > SCHEMA_VERSION:
+        if version is not None and int(version) > SCHEMA_VERSION:
             raise DatasetError(self.path, f"written by a newer labeltool (schema {version}, this one knows "
                                           f"{SCHEMA_VERSION}); update labeltool")
+        if version is None or int(version) < SCHEMA_VERSION:
+            self._migrate(conn)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Bring an older index up to this schema (columns added; their rows are re-checked once)."""
+        with self.transaction():
+            have = {row[1] for row in conn.execute("PRAGMA table_info(images)")}
+            for column, kind in (("inode", "INTEGER"), ("ctime_ns", "INTEGER")):
+                if column not in have:
+                    conn.execute(f"ALTER TABLE images ADD COLUMN {column} {kind}")
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                         (json.dumps(SCHEMA_VERSION),))
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -196,9 +210,10 @@ class Record:
         rows = self.conn.execute(f"SELECT {', '.join(COLUMNS)} FROM images").fetchall()
         return {row[0]: ImageRecord(*row) for row in rows}
 
-    def stats(self) -> dict[str, tuple[str, int | None, int | None, str | None]]:
-        """name -> (status, size, mtime_ns, pixels): what opening a project compares with the files."""
-        rows = self.conn.execute("SELECT name, status, size, mtime_ns, pixels FROM images").fetchall()
+    def stats(self) -> dict[str, tuple]:
+        """name -> (status, size, mtime_ns, pixels, inode, ctime_ns): what opening a project compares with
+        the files."""
+        rows = self.conn.execute("SELECT name, status, size, mtime_ns, pixels, inode, ctime_ns FROM images").fetchall()
         return {row[0]: row[1:] for row in rows}
 
     def put(self, name: str, **values: Any) -> None:

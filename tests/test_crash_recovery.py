@@ -76,3 +76,49 @@ def test_temporaries_left_by_a_killed_write_are_removed_on_open(dataset):
     project = Project.open(dataset)
     assert not stale.exists() and fresh.exists()
     assert project.status("img0") == "none"
+
+
+_ACCEPT_CHILD = """
+import sys, time
+import numpy as np
+from model.project import Project
+
+project = Project.open(sys.argv[1])
+remember = project._remember
+
+def killed_before_the_record(name, **values):  # Accept's rename is done; its record update never comes
+    if values.get("status") == "corrected":
+        print("RENAMED", flush=True)
+        time.sleep(60)
+    remember(name, **values)
+
+project._remember = killed_before_the_record
+project.save_mask("img1", project.load_mask("img1"), "corrected")  # Accept of an untouched proposal
+"""
+
+
+def test_sigkill_between_accepts_rename_and_its_record_update_keeps_the_acceptance(dataset):
+    from model.project import ProposalRefused
+
+    project = Project.open(dataset)
+    proposal = np.zeros((64, 96), np.uint8)
+    proposal[:, 40:] = 1
+    project.save_mask("img1", proposal, "proposed", model="m")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    child = subprocess.Popen([sys.executable, "-c", _ACCEPT_CHILD, str(dataset)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = child.stdout.readline()
+        assert line.strip() == "RENAMED", child.stderr.read()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    assert project.db.get("img1").status == "proposed"  # the index never heard of the acceptance
+    accepted = (dataset / "labels" / "img1_P.png").read_bytes()
+    for fresh in (project, Project.open(dataset)):
+        assert fresh.status("img1") == "corrected"
+        assert "img1" in fresh.training_names()[0]
+        with pytest.raises(ProposalRefused, match="img1_P.png"):
+            fresh.save_mask("img1", np.full((64, 96), 2, np.uint8), "proposed", model="m2")
+    assert (dataset / "labels" / "img1_P.png").read_bytes() == accepted
+    assert Project.open(dataset).has_kept_proposal("img1")  # and Revert to proposal still can

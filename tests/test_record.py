@@ -72,7 +72,7 @@ def test_deleted_record_folder_keeps_every_proposal_a_proposal(tmp_path):
     assert Project.open(tmp_path).statuses() == EXPECTED
 
 
-def test_a_proposal_edited_by_another_tool_that_keeps_the_chunk_counts_as_corrected(tmp_path):
+def test_a_proposal_edited_by_another_tool_that_keeps_the_chunk_is_unknown_and_never_trained_on(tmp_path):
     populated(tmp_path)
     path = tmp_path / "labels" / "f2_P.png"
     data = bytearray(path.read_bytes())
@@ -85,7 +85,9 @@ def test_a_proposal_edited_by_another_tool_that_keeps_the_chunk_counts_as_correc
     other = other.replace(b'"source":"model"', b'"pixels":"' + info["pixels"].encode() + b'","source":"model"')
     assert other != bytes(data)
     path.write_bytes(other)
-    assert Project.open(tmp_path).status("f2") == "corrected"
+    project = Project.open(tmp_path)
+    assert project.status("f2") == "unknown"  # a model's stamp that no longer matches: nobody checked it
+    assert "f2" not in project.training_names()[0]
 
 
 def test_accepting_a_proposal_writes_the_persons_provenance_so_copies_agree(tmp_path):
@@ -290,7 +292,7 @@ def test_status_command_lists_the_record_of_a_copied_dataset(tmp_path, capsys):
     subprocess.run(["cp", "-r", str(tmp_path / "a"), str(tmp_path / "b")], check=True)
     assert main(["status", str(tmp_path / "b"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["counts"] == {"none": 1, "proposed": 2, "corrected": 3, "unknown": 0}
+    assert out["counts"] == {"none": 1, "proposed": 2, "edited": 0, "corrected": 3, "unknown": 0}
     f2 = next(row for row in out["images"] if row["name"] == "f2")
     assert f2["status"] == "proposed" and f2["model"] == "model-a" and f2["mean_confidence"] == pytest.approx(0.7)
     f0 = next(row for row in out["images"] if row["name"] == "f0")
