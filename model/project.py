@@ -273,9 +273,13 @@ class Project:
             depth = getattr(self._lock_depth, "n", 0)
             self._lock_depth.n = depth + 1
             try:
-                if depth or not self.writable:
+                if depth:
                     yield
                     return
+                if not self.writable:  # no lock can be taken: nothing is written outside it
+                    raise DatasetError(self.state_dir, "cannot be written, so the dataset opened read-only; "
+                                                       "nothing was saved. Make the folder writable and open it "
+                                                       "again")
                 with flocked(self.state_dir / "lock"):
                     yield
             finally:

@@ -64,6 +64,32 @@ def shard() -> tuple[int, int]:
     return (rank, world) if world > 1 and 0 <= rank < world else (0, 1)
 
 
+def require_writable(project) -> None:
+    """DatasetError naming the folder unless predict can write everything it writes: the record and the
+    lock (``.labeltool/``), the confidence maps and the masks (``labels/``). Checked before the model is
+    loaded, so a read-only dataset stops here with nothing written."""
+    import tempfile
+
+    from model.errors import DatasetError
+    from model.filelock import open_lock_file
+
+    if not project.writable:
+        raise DatasetError(project.state_dir, "cannot be written (see the warning below), so predict cannot keep "
+                                              "its record or take the dataset's lock; nothing was proposed. Make "
+                                              "the folder writable for this user, or copy the dataset, and run "
+                                              "predict again" + "".join(f"\n  {w}" for w in project.warnings))
+    open_lock_file(project.state_dir / "lock").close()  # a folder in its place: DatasetError naming it
+    for folder in (project.labels_dir, project.state_dir / "confidence"):
+        probe = folder if folder.is_dir() else folder.parent
+        try:
+            with tempfile.TemporaryFile(dir=probe, prefix=".labeltool-probe-"):
+                pass
+        except OSError as exc:
+            raise DatasetError(probe, f"cannot be written ({exc.strerror or exc}); predict writes proposals and "
+                                      "their confidence maps there; nothing was proposed. Make the folder "
+                                      "writable for this user and run predict again") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from model.progress import format_event
     from model.project import Project
@@ -80,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
 
     project = Project.open(args.dataset)
+    require_writable(project)  # before any mask is written: a proposal is never written outside the lock
     model_path = resolve_model_path(project, args.model)
     if getattr(args, "serve", False):
         return serve(project, args, emit, model_path)
