@@ -350,8 +350,9 @@ class Project:
             values = {"corrected_by": user, "corrected_at": now}
         with self._write_lock():
             if status == "proposed":
-                if self.db.held(name):
-                    raise ProposalRefused(path, "is open in an editor; the proposal was not written")
+                hold = self.db.holder(name)  # names the machine and since when
+                if hold is not None:
+                    raise ProposalRefused(path, f"is {hold.describe()}; the proposal was not written")
                 current = self.status(name)
                 if current in ("corrected", "unknown"):
                     raise ProposalRefused(path, f"has a {current} mask; a proposal never overwrites it")

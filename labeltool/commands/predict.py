@@ -90,6 +90,16 @@ def require_writable(project) -> None:
                                       "writable for this user and run predict again") from None
 
 
+def skip_reason(project, name: str) -> str:
+    """Why a proposal was left unwritten: the editor holding the image (machine and since when), else
+    a person's mask."""
+    try:
+        hold = project.db.holder(name)
+    except Exception:  # noqa: BLE001 - the reason is a courtesy; the skip stands
+        hold = None
+    return hold.describe() if hold is not None else "corrected or open in an editor"
+
+
 def run(args: argparse.Namespace) -> int:
     from model.progress import format_event
     from model.project import Project
@@ -142,7 +152,10 @@ def run(args: argparse.Namespace) -> int:
 
     def on_skip(name: str) -> None:  # corrected meanwhile, or open in an editor
         left_alone.append(name)
-        emit({"event": "skipped", "name": name, "reason": "corrected or open in an editor"})
+        reason = skip_reason(project, name)
+        emit({"event": "skipped", "name": name, "reason": reason})
+        if not args.json:
+            print(f"\nleft {name} alone: {reason}", file=sys.stderr)
 
     emit({"event": "start", "command": "predict", "model": str(model_path), "images": len(names) - skipped,
           **({"rank": rank, "world": world} if world > 1 else {})})
@@ -190,7 +203,7 @@ def serve(project, args: argparse.Namespace, emit, model_path) -> int:
                             on_ready=lambda name: say({"event": "proposed", "name": name}),
                             on_error=failed,
                             on_skip=lambda name: say({"event": "skipped", "name": name,
-                                                      "reason": "corrected or open in an editor"}))
+                                                      "reason": skip_reason(project, name)}))
     say({"event": "start", "command": "predict", "serve": True, "model": str(model_path),
          "pid": os.getpid()})
     try:
