@@ -77,7 +77,7 @@ def require_writable(project) -> None:
         raise DatasetError(project.state_dir, "cannot be written (see the warning below), so predict cannot keep "
                                               "its record or take the dataset's lock; nothing was proposed. Make "
                                               "the folder writable for this user, or copy the dataset, and run "
-                                              "predict again" + "".join(f"\n  {w}" for w in project.warnings))
+                                              "predict again" + "".join(f"\n  {w}" for w in project.warnings if "cannot be written" in w))
     open_lock_file(project.state_dir / "lock").close()  # a folder in its place: DatasetError naming it
     for folder in (project.labels_dir, project.state_dir / "confidence"):
         probe = folder if folder.is_dir() else folder.parent
