@@ -134,23 +134,21 @@ def read_statuses(root: Path, names) -> tuple[dict[str, str], dict[str, Any] | N
     import sqlite3
 
     from .legacy import legacy_status, read_legacy_state
+    from .readonly_db import read_only_connection
 
     rows: dict[str, tuple] = {}
     palette = None
     db = Path(root) / STATE_DIR / DB_FILE
     if db.exists():
         try:
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            try:
+            with read_only_connection(db) as conn:  # leaves no -wal/-shm behind
                 columns = {r[1] for r in conn.execute("PRAGMA table_info(images)")}
                 extra = "inode, ctime_ns" if {"inode", "ctime_ns"} <= columns else "NULL, NULL"
                 rows = {r[0]: r[1:] for r in conn.execute(f"SELECT name, status, size, mtime_ns, pixels, {extra} "
                                                           "FROM images")}
                 found = conn.execute("SELECT value FROM meta WHERE key='palette'").fetchone()
                 palette = json.loads(found[0]) if found else None
-            finally:
-                conn.close()
-        except (sqlite3.Error, ValueError):
+        except (sqlite3.Error, OSError, ValueError):
             rows, palette = {}, None
     legacy = None
     if not db.exists():  # never opened by this version: labeltool 0.1's record decides for unstamped masks

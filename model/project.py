@@ -274,9 +274,13 @@ class Project(StatusActions):
             depth = getattr(self._lock_depth, "n", 0)
             self._lock_depth.n = depth + 1
             try:
-                if depth or not self.writable:
+                if depth:
                     yield
                     return
+                if not self.writable:  # no lock can be taken: nothing is written outside it
+                    raise DatasetError(self.state_dir, "cannot be written, so the dataset opened read-only; "
+                                                       "nothing was saved. Make the folder writable and open it "
+                                                       "again")
                 with flocked(self.state_dir / "lock"):
                     yield
             finally:
@@ -355,8 +359,9 @@ class Project(StatusActions):
         with self._write_lock():
             current = self.status(name)
             if status == "proposed":
-                if self.db.held(name):
-                    raise ProposalRefused(path, "is open in an editor; the proposal was not written")
+                hold = self.db.holder(name)  # names the machine and since when
+                if hold is not None:
+                    raise ProposalRefused(path, f"is {hold.describe()}; the proposal was not written")
                 if current in ("edited", "corrected", "unknown"):
                     raise ProposalRefused(path, f"has {'an' if current[0] in 'eu' else 'a'} {current} mask; "
                                                 "a proposal never overwrites it")

@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DatasetError
+from .mounts import journal_mode, network_share
 
 SCHEMA_VERSION = 2  # 2: inode and ctime_ns (a row is trusted only while its file's stat is unchanged)
 DB_FILE = "record.sqlite"
+HOLD_EXPIRY_S = 12 * 3600  # a hold older than this no longer counts, whoever left it (a crashed editor elsewhere)
+HOLD_REFRESH_S = 3600  # a live editor holds its image again this often, well inside the expiry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -104,10 +107,27 @@ class Record:
                 self._memory.executescript(_SCHEMA)
             return self._memory
         conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
+        mode = self._journal_mode()
+        if mode == "WAL":
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        else:  # a network share: a rollback journal (leaving WAL needs the database to itself; else it stays)
+            with contextlib.suppress(sqlite3.OperationalError):
+                conn.execute(f"PRAGMA journal_mode={mode}")
+            conn.execute("PRAGMA synchronous=FULL")
         return conn
+
+    def _journal_mode(self) -> str:
+        """WAL on a local disk, a rollback journal on a network share (model.mounts decides, once per
+        record); a share is said in ``warnings``."""
+        mode = getattr(self, "_journal", None)
+        if mode is None:
+            mode = self._journal = journal_mode(self.path.parent)
+            warning = share_warning(self.path.parent) if mode != "WAL" else None
+            if warning:
+                self.warnings.append(warning)
+        return mode
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -126,7 +146,7 @@ class Record:
                 raise
             aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
             self._local = threading.local()
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", "-journal"):
                 with contextlib.suppress(OSError):
                     Path(str(self.path) + suffix).rename(str(aside) + suffix)
             self.warnings.append(f"{self.path}: unreadable ({exc}); moved to {aside.name} and rebuilt from the "
@@ -259,17 +279,50 @@ class Record:
         with self.transaction() as conn:
             conn.execute("DELETE FROM holds WHERE name=? AND pid=? AND host=?", (name, os.getpid(), _host()))
 
-    def held(self, name: str) -> bool:
-        row = self.conn.execute("SELECT pid, host FROM holds WHERE name=?", (name,)).fetchone()
+    def holder(self, name: str) -> Hold | None:
+        """Who holds the image open in an editor, or None. A hold is stale, and removed, when its editor
+        on this machine is gone, or when it is older than HOLD_EXPIRY_S (an editor that crashed on another
+        machine; a live editor holds its image again every HOLD_REFRESH_S)."""
+        row = self.conn.execute("SELECT pid, host, since FROM holds WHERE name=?", (name,)).fetchone()
         if row is None:
-            return False
-        pid, host = row
-        if host == _host() and not _alive(pid):  # an editor that crashed: its hold is stale
+            return None
+        hold = Hold(name, *row)
+        expired = hold.since is None or time.time() - hold.since > HOLD_EXPIRY_S
+        if expired or (hold.host == _host() and not _alive(hold.pid)):
             with contextlib.suppress(sqlite3.Error):
                 with self.transaction() as conn:
-                    conn.execute("DELETE FROM holds WHERE name=? AND pid=?", (name, pid))
-            return False
-        return True
+                    conn.execute("DELETE FROM holds WHERE name=? AND pid=? AND host=? AND since IS ?",
+                                 (name, hold.pid, hold.host, hold.since))
+            return None
+        return hold
+
+    def held(self, name: str) -> bool:
+        return self.holder(name) is not None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An image open in an editor: which process on which machine, since when (seconds since the epoch)."""
+
+    name: str
+    pid: int
+    host: str
+    since: float | None
+
+    def describe(self) -> str:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.since)) if self.since else "an unknown time"
+        return f"open in an editor on {self.host} (process {self.pid}) since {when}"
+
+
+def share_warning(folder: str | Path) -> str | None:
+    """What ``status``, ``check`` and the app say when a dataset's folder is on a network share (None
+    on a local disk)."""
+    share = network_share(folder)
+    if share is None:
+        return None
+    return (f"{folder}: on a network share ({share}); the record keeps a rollback journal there (SQLite's WAL "
+            f"does not work across machines), and an image held open by an editor on another machine is "
+            f"released after {HOLD_EXPIRY_S // 3600} h")
 
 
 def _host() -> str:

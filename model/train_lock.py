@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LabeltoolError
+from .filelock import open_lock_file
 
 try:
     import fcntl
@@ -38,7 +39,7 @@ def train_lock(models_dir: str | Path, by: str | None = None) -> Iterator[Path]:
     models_dir = Path(models_dir)
     models_dir.mkdir(parents=True, exist_ok=True)
     path = models_dir / TRAIN_LOCK
-    handle = open(path, "a+")  # noqa: SIM115 - held for the whole run
+    handle = open_lock_file(path)  # held for the whole run; a folder in its place is a DatasetError
     try:
         if fcntl is not None:
             try:

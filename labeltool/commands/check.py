@@ -17,6 +17,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from model.record import share_warning
+
     report = check_dataset(args.dataset, log=lambda line: print(line, file=sys.stderr))
+    warning = share_warning(report.root / ".labeltool")
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     print(format_report(report))
     return 0 if report.ok else 1

@@ -64,6 +64,42 @@ def shard() -> tuple[int, int]:
     return (rank, world) if world > 1 and 0 <= rank < world else (0, 1)
 
 
+def require_writable(project) -> None:
+    """DatasetError naming the folder unless predict can write everything it writes: the record and the
+    lock (``.labeltool/``), the confidence maps and the masks (``labels/``). Checked before the model is
+    loaded, so a read-only dataset stops here with nothing written."""
+    import tempfile
+
+    from model.errors import DatasetError
+    from model.filelock import open_lock_file
+
+    if not project.writable:
+        raise DatasetError(project.state_dir, "cannot be written (see the warning below), so predict cannot keep "
+                                              "its record or take the dataset's lock; nothing was proposed. Make "
+                                              "the folder writable for this user, or copy the dataset, and run "
+                                              "predict again" + "".join(f"\n  {w}" for w in project.warnings if "cannot be written" in w))
+    open_lock_file(project.state_dir / "lock").close()  # a folder in its place: DatasetError naming it
+    for folder in (project.labels_dir, project.state_dir / "confidence"):
+        probe = folder if folder.is_dir() else folder.parent
+        try:
+            with tempfile.TemporaryFile(dir=probe, prefix=".labeltool-probe-"):
+                pass
+        except OSError as exc:
+            raise DatasetError(probe, f"cannot be written ({exc.strerror or exc}); predict writes proposals and "
+                                      "their confidence maps there; nothing was proposed. Make the folder "
+                                      "writable for this user and run predict again") from None
+
+
+def skip_reason(project, name: str) -> str:
+    """Why a proposal was left unwritten: the editor holding the image (machine and since when), else
+    a person's mask."""
+    try:
+        hold = project.db.holder(name)
+    except Exception:  # noqa: BLE001 - the reason is a courtesy; the skip stands
+        hold = None
+    return hold.describe() if hold is not None else "corrected or open in an editor"
+
+
 def run(args: argparse.Namespace) -> int:
     from model.progress import format_event
     from model.project import Project
@@ -80,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
 
     project = Project.open(args.dataset)
+    require_writable(project)  # before any mask is written: a proposal is never written outside the lock
     model_path = resolve_model_path(project, args.model)
     if getattr(args, "serve", False):
         return serve(project, args, emit, model_path)
@@ -115,7 +152,10 @@ def run(args: argparse.Namespace) -> int:
 
     def on_skip(name: str) -> None:  # corrected meanwhile, or open in an editor
         left_alone.append(name)
-        emit({"event": "skipped", "name": name, "reason": "corrected or open in an editor"})
+        reason = skip_reason(project, name)
+        emit({"event": "skipped", "name": name, "reason": reason})
+        if not args.json:
+            print(f"\nleft {name} alone: {reason}", file=sys.stderr)
 
     emit({"event": "start", "command": "predict", "model": str(model_path), "images": len(names) - skipped,
           **({"rank": rank, "world": world} if world > 1 else {})})
@@ -163,7 +203,7 @@ def serve(project, args: argparse.Namespace, emit, model_path) -> int:
                             on_ready=lambda name: say({"event": "proposed", "name": name}),
                             on_error=failed,
                             on_skip=lambda name: say({"event": "skipped", "name": name,
-                                                      "reason": "corrected or open in an editor"}))
+                                                      "reason": skip_reason(project, name)}))
     say({"event": "start", "command": "predict", "serve": True, "model": str(model_path),
          "pid": os.getpid()})
     try:

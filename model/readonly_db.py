@@ -1,0 +1,67 @@
+"""Reading a SQLite database without changing its folder (``check`` and ``export`` promise that).
+
+A plain ``mode=ro`` connection to a database in WAL mode still creates ``NAME-wal`` and ``NAME-shm``
+beside it when no writer has them open, and they stay behind. So, by what is there:
+
+- no ``-wal`` file: no writer is active and everything is in the main file: it is opened with
+  ``immutable=1``, which reads the file and creates, locks and changes nothing;
+- ``-wal`` and ``-shm`` both there (a writer is active, or one was killed): ``mode=ro``, which uses
+  them as they are (and creates nothing new);
+- otherwise (a ``-wal`` without its ``-shm``, or a read-only open that fails): the database and its
+  ``-wal`` are copied to a temporary folder and read there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+
+def _uri(path: Path, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"file:{quote(str(path))}?{query}"
+
+
+@contextlib.contextmanager
+def read_only_connection(db: str | Path) -> Iterator[sqlite3.Connection]:
+    """A connection to ``db`` that leaves its folder byte-for-byte unchanged (see the module doc).
+    sqlite3.Error when the database cannot be read at all."""
+    db = Path(db)
+    wal, shm = Path(f"{db}-wal"), Path(f"{db}-shm")
+    if not wal.exists():
+        conn = sqlite3.connect(_uri(db, immutable="1"), uri=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    if shm.exists():
+        conn = None
+        try:
+            conn = sqlite3.connect(_uri(db, mode="ro"), uri=True)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails here when it cannot read
+        except sqlite3.Error:
+            if conn is not None:
+                conn.close()
+            conn = None
+        if conn is not None:
+            try:
+                yield conn
+            finally:
+                conn.close()
+            return
+    with tempfile.TemporaryDirectory(prefix="labeltool-ro-") as tmp:
+        copy = Path(tmp) / db.name
+        shutil.copyfile(db, copy)
+        with contextlib.suppress(FileNotFoundError):  # checkpointed and removed meanwhile: the main file has it
+            shutil.copyfile(wal, f"{copy}-wal")
+        conn = sqlite3.connect(str(copy))
+        try:
+            yield conn
+        finally:
+            conn.close()
