@@ -97,3 +97,18 @@ def test_a_correct_list_keeps_its_images_out_of_the_cards_training_images(tmp_pa
     path = train_dataset(root, TrainConfig(**TINY, epochs=1))
     card = load_model(path).card
     assert card["training_images"] == ["img04", "img05"]
+
+
+def test_the_apps_retrain_reports_the_file_and_line(tmp_path, qtbot, monkeypatch):
+    """The app's Retrain runs `labeltool train --json` as a child: its failure text is the error event."""
+    pytest.importorskip("PySide6")
+    from labeltool.gui.workers import TrainProcess
+
+    root = make_dataset(tmp_path / "ds")
+    (root / "valid.txt").write_bytes(b"img00.png\nimg01\xe9.png\n")
+    monkeypatch.setenv("LABELTOOL_OFFLINE", "1")
+    trainer = TrainProcess(str(root), ["--encoder-weights", "none", "--threads", "1"])
+    with qtbot.waitSignal(trainer.finished, timeout=120_000) as done:
+        trainer.start()
+    ok, message = done.args
+    assert not ok and "valid.txt: line 2: not UTF-8" in message
