@@ -128,26 +128,40 @@ def scan_labels(root: Path) -> dict[str, os.stat_result]:
     return found
 
 
-def read_split_list(path: Path, images: ImageMap) -> tuple[list[str], list[LabeltoolError]]:
-    """Image names listed in ``valid.txt``/``test.txt``, in file order, and the problems of lines that
-    name no image. A line is a file name relative to the images folder (fastai) or a bare name; a line
-    ``a.png`` when the image is ``a.jpg`` is a problem (fastai would not match it), never a silent match."""
+class SplitListError(DatasetError):
+    """A problem in ``valid.txt``/``test.txt``: a line that names no image, an unreadable or non-UTF-8 file.
+    Training never proceeds on a partially read list (a test image could be trained on), so
+    :func:`split_list_names` raises it; read-only views (``labeltool check``) list every problem instead."""
+
+    def __init__(self, path: str | Path, detail: str, line: int | None = None):
+        self.detail, self.line = detail, line
+        super().__init__(path, detail)
+
+
+def read_split_list(path: Path, images: ImageMap) -> tuple[list[str], list[SplitListError]]:
+    """Image names listed in ``valid.txt``/``test.txt``, in file order, and the problems of the list, each
+    naming the file and line. A line is a file name relative to the images folder (fastai) or a bare name;
+    a line ``a.png`` when the image is ``a.jpg`` is a problem (fastai would not match it), never a silent
+    match. A missing file is an empty list; a list that exists but cannot be read (unreadable, not UTF-8,
+    a link leading nowhere) is a problem, never an empty list."""
     from .datasets.staging import read_list, relative_entry
 
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return [], []
+    if not path.exists():
+        return [], [SplitListError(path, "a symbolic link that leads to no file (broken or looping)")]
     names: list[str] = []
-    problems: list[LabeltoolError] = []
+    problems: list[SplitListError] = []
     try:
         rows = read_list(path)
-    except LabeltoolError as exc:
-        return [], [exc]
+    except DatasetError as exc:
+        return [], [SplitListError(path, str(exc).removeprefix(f"{path}: "), getattr(exc, "line", None))]
     by_file = {images.file_name(n): n for n in images}
     for line, fields in rows:
         try:
-            entry = relative_entry(" ".join(fields), path, line)
-        except LabeltoolError as exc:
-            problems.append(exc)
+            entry = relative_entry(" ".join(fields), None, line)
+        except DatasetError as exc:
+            problems.append(SplitListError(path, str(exc), line))
             continue
         if entry.name in by_file:
             name = by_file[entry.name]
@@ -156,8 +170,21 @@ def read_split_list(path: Path, images: ImageMap) -> tuple[list[str], list[Label
         else:
             other = images.get(entry.stem)
             hint = f" ({other.name} exists; fastai matches whole file names)" if other else ""
-            problems.append(DatasetError(path, f"line {line}: {entry} is not an image of this dataset{hint}"))
+            problems.append(SplitListError(path, f"line {line}: {entry} is not an image of this dataset{hint}", line))
             continue
         if name not in names:
             names.append(name)
     return names, problems
+
+
+def split_list_names(path: Path, images: ImageMap) -> list[str]:
+    """The strict reader training uses: the names of :func:`read_split_list`, or :class:`SplitListError`
+    naming the file and the first bad line (and how many more there are) when the list has any problem."""
+    names, problems = read_split_list(path, images)
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s) in this file; `labeltool check` lists them all)" \
+            if len(problems) > 1 else ""
+        raise SplitListError(path, f"{first.detail}{more}. Nothing is trained or measured while a split list has "
+                                   "a problem (its images could be trained on): fix or remove the line", first.line)
+    return names

@@ -142,17 +142,16 @@ class Project(StatusActions):
         return self.state_dir / "confidence" / f"{name}.png"
 
     def valid_names(self) -> set[str]:
+        """Images listed in valid.txt; layout.SplitListError (naming the file and line) when the list has
+        any problem: nothing is trained or measured on a partly read list."""
         return set(self._split_list("valid"))
 
     def test_names(self) -> set[str]:
+        """Images listed in test.txt; layout.SplitListError when the list has any problem (see valid_names)."""
         return set(self._split_list("test"))
 
     def _split_list(self, subset: str) -> list[str]:
-        names, problems = layout.read_split_list(self.root / layout.LIST_FILES[subset], self._images)
-        for problem in problems:
-            if str(problem) not in self.warnings:
-                self.warnings.append(str(problem))
-        return names
+        return layout.split_list_names(self.root / layout.LIST_FILES[subset], self._images)
 
     def rescan(self) -> tuple[list[str], list[str]]:
         """Look at the images folder again: (names added, names removed) since the last scan."""
@@ -254,7 +253,8 @@ class Project(StatusActions):
 
     def training_names(self) -> tuple[list[str], list[str]]:
         """(images to train on, images to validate on): corrected masks only; test.txt images are
-        never in either; valid.txt images are never trained on."""
+        never in either; valid.txt images are never trained on. layout.SplitListError (naming the file and
+        line) when either list has a problem: training never proceeds on a partly read list."""
         corrected = self.corrected_names()
         valid, test = self.valid_names(), self.test_names()
         train = [n for n in corrected if n not in valid and n not in test]

@@ -136,17 +136,20 @@ def test_round_trip_is_pixel_identical(tmp_path, capsys, fmt):
     assert np.array_equal(Project.open(back).palette, COLOURS)
 
 
-def test_only_corrected_leaves_out_proposals(tmp_path, capsys):
+def test_only_corrected_is_the_default_and_still_accepted(tmp_path, capsys):
     src = tmp_path / "src"
     make_native(src)
     save_image(src / "images" / "0016E5_003.png", rgb(seed=9))
     project = Project.open(src)  # masks already there count as corrected
     project.save_mask("0016E5_003", np.zeros((8, 12), np.uint8), status="proposed")
     code, out, _ = run_cli(capsys, "export", src, tmp_path / "all", "--format", "fastai")
-    assert (tmp_path / "all" / "images" / "0016E5_003.png").exists()
+    assert code == 0 and not (tmp_path / "all" / "images" / "0016E5_003.png").exists()
     code, out, _ = run_cli(capsys, "export", src, tmp_path / "corr", "--format", "cvat-camvid", "--only-corrected")
     assert code == 0 and "left out 1 images" in out
     assert "0016E5_003" not in (tmp_path / "corr" / "train.txt").read_text()
+    code, _, err = run_cli(capsys, "export", src, tmp_path / "x", "--format", "voc", "--only-corrected",
+                           "--include-proposals")
+    assert code == 2 and "contradict" in err
 
 
 def test_export_of_a_broken_dataset_stops_naming_the_file(tmp_path, capsys):

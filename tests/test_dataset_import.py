@@ -55,7 +55,7 @@ def test_segnet_list_paths_are_reduced_to_file_names(tmp_path):
 def test_segnet_without_lists_scans_folders(tmp_path):
     make_segnet(tmp_path / "src", lists=False)
     result = import_dataset(tmp_path / "src", tmp_path / "dst", limit=1)
-    assert result.counts == {"train": 1, "valid": 1, "test": 1, "labelled": 3}
+    assert result.counts == {"train": 1, "valid": 1, "test": 1, "labelled": 3, "proposals": 0}
 
 
 def test_cvat_camvid_import_maps_colours_to_indices(tmp_path):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from model.datasets.export_coco import export_coco
 from model.datasets.export_cvat import export_cvat
 from model.datasets.export_fastai import export_fastai
 from model.datasets.export_voc import export_voc
+from model.datasets.unchecked import UNCHECKED_FILE, left_out_text
 
 EXPORTERS = {"fastai": export_fastai, "cvat-camvid": export_cvat, "voc": export_voc, "coco": export_coco}
 
@@ -24,12 +26,16 @@ def register(subparsers) -> None:
                     "<subset>annot/ colour masks and <subset>.txt lists, as CVAT's 'CamVid 1.0' import reads them. "
                     "voc: VOCdevkit/VOC2012/{JPEGImages, SegmentationClass, ImageSets/Segmentation} as torchvision's "
                     "VOCSegmentation reads it (Void = 255). coco: annotations/instances_<split>.json with RLE "
-                    "masks and images/<split>/.")
+                    "masks and images/<split>/. Only corrected masks (checked by a person) are exported unless "
+                    "--include-proposals is given.")
     parser.add_argument("src", help="the dataset folder (native layout)")
     parser.add_argument("dst", help="the folder to create (must not exist or be empty, unless --force)")
     parser.add_argument("--format", required=True, choices=sorted(EXPORTERS), help="the layout to write")
-    parser.add_argument("--only-corrected", action="store_true",
-                        help="export only images whose mask a person made or corrected (not bare proposals)")
+    parser.add_argument("--include-proposals", action="store_true",
+                        help="also export masks nobody checked (proposed, edited, unknown), marked as such "
+                             f"({UNCHECKED_FILE}; COCO: \"unchecked\": true) so `labeltool import` brings them "
+                             "back as proposals; by default only corrected masks are exported")
+    parser.add_argument("--only-corrected", action="store_true", help=argparse.SUPPRESS)  # the default now
     parser.add_argument("--force", action="store_true", help="replace DST when it exists and is not empty")
     parser.add_argument("--lossless", action="store_true",
                         help="voc: keep PNG images as PNG (default: saved as JPEG, quality 95, which VOC readers "
@@ -54,7 +60,11 @@ def run(args) -> int:
     elif args.instances or args.crowd:
         print("labeltool export: --instances and --crowd apply to --format coco only", file=sys.stderr)
         return 2
-    counts = EXPORTERS[args.format](args.src, args.dst, only_corrected=args.only_corrected, force=args.force,
+    if args.include_proposals and args.only_corrected:
+        print("labeltool export: --only-corrected (the default) and --include-proposals contradict each other",
+              file=sys.stderr)
+        return 2
+    counts = EXPORTERS[args.format](args.src, args.dst, include_proposals=args.include_proposals, force=args.force,
                                     log=print, **options)
     total = counts["train"] + counts["valid"] + counts["test"]
     print(f"exported {total} images (train {counts['train']}, valid {counts['valid']}, test {counts['test']}) "
@@ -70,6 +80,11 @@ def run(args) -> int:
     if "annotations" in counts:
         print(f"{counts['annotations']} annotations")
     if counts.get("skipped"):
-        reason = "not marked corrected or without a mask" if args.only_corrected else "without a mask"
-        print(f"left out {counts['skipped']} images {reason}")
+        why = "without a mask" if args.include_proposals else "without a corrected mask"
+        print(f"left out {counts['skipped']} images {why} ({left_out_text(counts['left_out'])})"
+              + ("" if args.include_proposals else "; --include-proposals exports the unchecked ones, marked"))
+    if counts.get("unchecked"):
+        where = "\"unchecked\": true in the annotation files" if args.format == "coco" else UNCHECKED_FILE
+        print(f"{counts['unchecked']} masks nobody checked are marked ({where}); `labeltool import` brings them "
+              "back as proposals, never as corrections")
     return 0

@@ -38,4 +38,7 @@ def run(args) -> int:
     print(f"imported {counts['train'] + counts['valid'] + counts['test']} images ({counts['labelled']} with masks; "
           f"train {counts['train']}, valid {counts['valid']}, test {counts['test']}), {result.classes} classes "
           f"-> {result.destination}")
+    if counts.get("proposals"):
+        print(f"{counts['proposals']} of the masks were never checked (marked so in the source): imported as "
+              "proposals, not corrections")
     return 0

@@ -9,7 +9,9 @@ its pixels in an image (the default; COCO-stuff style), or as **instances**, one
 (4-connected region, the rule of :mod:`labeltool.editing.instances`). Semantic annotations have
 ``iscrowd`` 0 unless the class is named in ``crowd`` (then 1, "a group of objects" that detection
 training ignores); instances always have 0. Void pixels get no annotation; the Void class is kept as a
-category so a re-import restores the class list exactly. Images without a mask are left out.
+category so a re-import restores the class list exactly. Images without a mask are left out, and so
+are unchecked masks unless ``include_proposals``; then their image entry has ``"unchecked": true`` and
+their annotations ``"attributes": {"unchecked": true}`` (model.datasets.unchecked).
 """
 
 from __future__ import annotations
@@ -120,9 +122,9 @@ def image_annotations(mask: np.ndarray, image_id: int, first_id: int, void: int 
     return found
 
 
-def export_coco(src: str | Path, dst: str | Path, only_corrected: bool = False, force: bool = False,
+def export_coco(src: str | Path, dst: str | Path, include_proposals: bool = False, force: bool = False,
                 log: Callable[[str], None] | None = None, instances: Iterable[str] | None = None,
-                crowd: Iterable[str] | None = None) -> dict[str, int]:
+                crowd: Iterable[str] | None = None) -> dict:
     data = load_source(src)
     codes_path = data.root / "codes.txt"
     thing = _class_set(instances, data.codes, "--instances", codes_path)
@@ -130,16 +132,14 @@ def export_coco(src: str | Path, dst: str | Path, only_corrected: bool = False, 
     if thing & crowded:
         raise DatasetError(codes_path, f"{data.codes[min(thing & crowded)]} is in both --instances and --crowd; "
                                        "instances are never crowds")
-    names, skipped = selected_names(data, only_corrected, labelled_only=True)
-    if not names:
-        raise DatasetError(data.root, "nothing to export: no labelled images" +
-                           (" marked corrected" if only_corrected else ""))
+    chosen = selected_names(data, include_proposals, labelled_only=True)
+    names, unchecked = chosen.names, set(chosen.unchecked)
     void = find_void(data.codes)
     categories = [{"id": i + 1, "name": name, "supercategory": "void" if i == void else "",
                    "isthing": int(i in thing), "color": [int(c) for c in data.palette[i]]}
                   for i, name in enumerate(data.codes)]
     documents: dict[str, dict] = {}
-    counts = {"train": 0, "valid": 0, "test": 0, "skipped": skipped, "annotations": 0}
+    counts = {"train": 0, "valid": 0, "test": 0, "annotations": 0, **chosen.counts()}
     with staged(dst, force=force, src=data.root) as tmp:
         for number, name in enumerate(names, start=1):
             (width, height), mask = read_checked_mask(data, name)
@@ -153,9 +153,14 @@ def export_coco(src: str | Path, dst: str | Path, only_corrected: bool = False, 
             file_name = f"{name}{image.suffix.lower()}"
             copy_file(image, tmp / "images" / split / file_name)
             image_id = len(doc["images"]) + 1
-            doc["images"].append({"id": image_id, "file_name": file_name, "width": width, "height": height})
-            doc["annotations"] += image_annotations(mask, image_id, len(doc["annotations"]) + 1, void, thing,
-                                                    crowded)
+            entry = {"id": image_id, "file_name": file_name, "width": width, "height": height}
+            found = image_annotations(mask, image_id, len(doc["annotations"]) + 1, void, thing, crowded)
+            if name in unchecked:  # nobody checked this mask: say so on the image and on each annotation
+                entry["unchecked"] = True
+                for ann in found:
+                    ann["attributes"] = {"unchecked": True}
+            doc["images"].append(entry)
+            doc["annotations"] += found
             counts[subset] += 1
             if log is not None and number % 100 == 0:
                 log(f"  {number}/{len(names)} images")

@@ -4,6 +4,11 @@
     <subset>/NAME.png|jpg        images; subsets train/val/test from valid.txt and test.txt,
     <subset>annot/NAME.png       RGB masks painted with the class colours   or "default" when there is no split
     <subset>.txt                 "/<subset>/NAME.png /<subset>annot/NAME.png" per image
+    unchecked.list               with --include-proposals: the images whose mask nobody checked (not a
+                                 .txt: CVAT reads every .txt here as a subset list)
+
+Only corrected masks are exported unless ``include_proposals``; then images without a mask are listed
+without one too (model.datasets.unchecked).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from model.imageio import write_image
 
 from .export_fastai import load_source, read_checked_mask, selected_names
 from .staging import copy_file, staged
+from .unchecked import write_unchecked
 
 SUBSET_NAMES = {"train": "train", "valid": "val", "test": "test"}
 
@@ -38,15 +44,14 @@ def label_colors_text(names: list[str], palette: np.ndarray, source: Path) -> st
     return "".join(lines)
 
 
-def export_cvat(src: str | Path, dst: str | Path, only_corrected: bool = False, force: bool = False,
-                log: Callable[[str], None] | None = None) -> dict[str, int]:
+def export_cvat(src: str | Path, dst: str | Path, include_proposals: bool = False, force: bool = False,
+                log: Callable[[str], None] | None = None) -> dict:
     data = load_source(src)
-    names, skipped = selected_names(data, only_corrected, labelled_only=only_corrected)
-    if not names:
-        raise DatasetError(data.root, "nothing to export" + (": no image is marked corrected" if only_corrected else ""))
+    chosen = selected_names(data, include_proposals, labelled_only=False)
+    names = chosen.names
     colours_text = label_colors_text(data.codes, data.palette, data.root / "codes.txt")
     split = any(data.lists.get(s) for s in ("valid", "test"))
-    counts = {"train": 0, "valid": 0, "test": 0, "unlabelled": 0, "skipped": skipped}
+    counts = {"train": 0, "valid": 0, "test": 0, "unlabelled": 0, **chosen.counts()}
     lists: dict[str, list[str]] = {}
     with staged(dst, force=force, src=data.root) as tmp:
         atomic_write_text(tmp / "label_colors.txt", colours_text)
@@ -69,4 +74,5 @@ def export_cvat(src: str | Path, dst: str | Path, only_corrected: bool = False, 
                 log(f"  {number}/{len(names)} images")
         for folder, lines in lists.items():
             atomic_write_text(tmp / f"{folder}.txt", "".join(lines))
+        write_unchecked(tmp, chosen.unchecked)
     return counts

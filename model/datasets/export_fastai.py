@@ -5,6 +5,9 @@
     path/codes.txt               class names, line number = class index
     path/valid.txt               validation image file names (relative to images/), LF line endings
     path/test/NAME.png + test.txt  held-out test images, kept out of images/ so they never train
+    path/unchecked.list          with --include-proposals: the images whose mask nobody checked
+
+Only corrected masks are exported unless ``include_proposals`` (model.datasets.unchecked).
 
 Masks are greyscale, not indexed-with-colours like the native ones: fastai opens a mask with
 ``Image.open(fn).convert('L')``, which turns a palette image into the grey level of each class *colour*.
@@ -25,6 +28,7 @@ from model.imageio import MASK_SUFFIX, read_image, read_mask
 
 from .native import NativeDataset, scan_native, write_list
 from .staging import copy_file, staged
+from .unchecked import Selection, require_some, select, write_unchecked
 
 
 def load_source(src: str | Path) -> NativeDataset:
@@ -37,15 +41,11 @@ def load_source(src: str | Path) -> NativeDataset:
     return data
 
 
-def selected_names(data: NativeDataset, only_corrected: bool, labelled_only: bool) -> tuple[list[str], int]:
-    """Names to export and how many were left out."""
-    keep = []
-    for name in data.images:
-        status = data.statuses.get(name, "none")
-        if (only_corrected and status != "corrected") or (labelled_only and name not in data.labels):
-            continue
-        keep.append(name)
-    return keep, len(data.images) - len(keep)
+def selected_names(data: NativeDataset, include_proposals: bool, labelled_only: bool) -> Selection:
+    """What to export: corrected masks only, unless ``include_proposals`` (model.datasets.unchecked)."""
+    chosen = select(data.statuses, data.images, data.labels, include_proposals, labelled_only)
+    require_some(chosen, data.root, include_proposals)
+    return chosen
 
 
 def read_checked_mask(data: NativeDataset, name: str):
@@ -63,14 +63,12 @@ def write_grey_mask(path: Path, mask: np.ndarray) -> None:
     atomic_write(path, lambda tmp: image.save(tmp, format="PNG", compress_level=3))
 
 
-def export_fastai(src: str | Path, dst: str | Path, only_corrected: bool = False, force: bool = False,
-                  log: Callable[[str], None] | None = None) -> dict[str, int]:
+def export_fastai(src: str | Path, dst: str | Path, include_proposals: bool = False, force: bool = False,
+                  log: Callable[[str], None] | None = None) -> dict:
     data = load_source(src)
-    names, skipped = selected_names(data, only_corrected, labelled_only=True)
-    if not names:
-        raise DatasetError(data.root, "nothing to export: no labelled images" +
-                           (" marked corrected" if only_corrected else ""))
-    counts = {"train": 0, "valid": 0, "test": 0, "skipped": skipped}
+    chosen = selected_names(data, include_proposals, labelled_only=True)
+    names = chosen.names
+    counts = {"train": 0, "valid": 0, "test": 0, **chosen.counts()}
     lists: dict[str, list[str]] = {"valid": [], "test": []}
     with staged(dst, force=force, src=data.root) as tmp:
         write_codes(tmp / "codes.txt", data.codes)
@@ -89,6 +87,7 @@ def export_fastai(src: str | Path, dst: str | Path, only_corrected: bool = False
         write_list(tmp / "valid.txt", lists["valid"])
         if lists["test"]:
             write_list(tmp / "test.txt", lists["test"])
+        write_unchecked(tmp, chosen.unchecked)
         from model.project import Project  # keeps the class colours for a later import
 
         Project.open(tmp).set_palette(data.palette)

@@ -6,12 +6,14 @@
                                                               (and test when the dataset has test images)
     DST/VOCdevkit/VOC2012/labelmap.txt                        "name:r,g,b::" per pixel value (CVAT/datumaro)
     DST/VOCdevkit/VOC2012/codes.txt                           labeltool's own class order (for a re-import)
+    DST/VOCdevkit/VOC2012/unchecked.list                      with --include-proposals: unchecked masks
 
 Pixel values: the classes other than Void are numbered 0, 1, 2, ... in codes.txt order; Void is VOC's 255
 ("ignore" in every VOC trainer). Masks are exact. Images: JPEGs are copied byte for byte; other 8-bit
 images are saved as JPEG (quality 95, no chroma subsampling) because VOC readers open ``NAME.jpg``, unless
 ``lossless`` keeps them in their own format (datumaro and CVAT read that, torchvision's VOCSegmentation
-does not). Images without a mask are left out (VOC has a mask for every listed image).
+does not). Images without a mask are left out (VOC has a mask for every listed image), and so are
+unchecked masks unless ``include_proposals`` (model.datasets.unchecked).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from model.imageio import read_raw, write_mask
 
 from .export_fastai import load_source, read_checked_mask, selected_names
 from .staging import copy_file, staged
+from .unchecked import write_unchecked
 
 VOC_DIR = Path("VOCdevkit") / "VOC2012"
 VOID_VALUE = 255
@@ -90,18 +93,16 @@ def _write_image(image: Path, target_dir: Path, name: str, lossless: bool) -> tu
     return f"{name}{suffix}", False
 
 
-def export_voc(src: str | Path, dst: str | Path, only_corrected: bool = False, force: bool = False,
-               log: Callable[[str], None] | None = None, lossless: bool = False) -> dict[str, int]:
+def export_voc(src: str | Path, dst: str | Path, include_proposals: bool = False, force: bool = False,
+               log: Callable[[str], None] | None = None, lossless: bool = False) -> dict:
     data = load_source(src)
-    names, skipped = selected_names(data, only_corrected, labelled_only=True)
-    if not names:
-        raise DatasetError(data.root, "nothing to export: no labelled images" +
-                           (" marked corrected" if only_corrected else ""))
+    chosen = selected_names(data, include_proposals, labelled_only=True)
+    names = chosen.names
     codes_path = data.root / "codes.txt"
     lookup, void = voc_values(data.codes, codes_path)
     table = voc_palette(data.codes, data.palette, lookup, void)
     labelmap = labelmap_text(data.codes, data.palette, void, codes_path)
-    counts = {"train": 0, "valid": 0, "test": 0, "skipped": skipped, "converted": 0, "kept_format": 0}
+    counts = {"train": 0, "valid": 0, "test": 0, "converted": 0, "kept_format": 0, **chosen.counts()}
     sets: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
     with staged(dst, force=force, src=data.root) as tmp:
         root = tmp / VOC_DIR
@@ -124,4 +125,5 @@ def export_voc(src: str | Path, dst: str | Path, only_corrected: bool = False, f
             atomic_write_text(folder / SET_FILES["test"], "".join(f"{n}\n" for n in sets["test"]))
         atomic_write_text(root / "labelmap.txt", labelmap)
         write_codes(root / "codes.txt", data.codes)
+        write_unchecked(root, chosen.unchecked)
     return counts

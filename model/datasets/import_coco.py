@@ -6,7 +6,9 @@ Classes are the categories in id order, plus a Void class (unless one is named s
 labeltool export of classes without Void) for pixels no annotation covers. Segmentations may be RLE (compressed or not) or polygons; each annotation paints its
 category over the mask in file order (where annotations overlap the later one wins, and the import
 warns). Images with no annotation are imported without a mask. The split comes from the file name:
-``val`` -> valid, ``test`` -> test, anything else -> train.
+``val`` -> valid, ``test`` -> test, anything else -> train. An image entry with ``"unchecked": true`` (or
+annotations with ``attributes.unchecked``: a labeltool export with --include-proposals) comes in as a
+proposal, never as a correction.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .import_colour import load_class_file
 from .native import Item
 from .plan import ImportPlan
 from .staging import check_name, relative_entry
+from .unchecked import mark_proposals
 
 
 def find_coco_files(src: Path) -> list[Path]:
@@ -142,6 +145,7 @@ def plan_coco(src: Path, class_file: Path | None) -> ImportPlan:
     void = find_void(names)
     plan = ImportPlan("coco", names, palette, [], None, warnings)
     annotations: dict[str, tuple[Path, dict, list[dict]]] = {}
+    unchecked: set[str] = set()
     for path, doc in files:
         by_image: dict = {}
         for ann in doc.get("annotations") or []:
@@ -161,6 +165,8 @@ def plan_coco(src: Path, class_file: Path | None) -> ImportPlan:
             anns = by_image.pop(image_id, [])
             annotations[name] = (path, entry, anns)
             plan.items.append(Item(name, image, path if anns else None, _subset(path)))
+            if anns and _unchecked(entry, anns):  # a labeltool export with --include-proposals
+                unchecked.add(name)
         if by_image:
             orphan = next(iter(by_image.values()))[0]
             raise DatasetError(path, f"annotation {orphan.get('id')} refers to image id {orphan.get('image_id')}, "
@@ -194,4 +200,11 @@ def plan_coco(src: Path, class_file: Path | None) -> ImportPlan:
         return mask
 
     plan.mask_reader = read
+    mark_proposals(plan.items, unchecked, src)
     return plan
+
+
+def _unchecked(entry: dict, anns: list[dict]) -> bool:
+    """The image entry, or any of its annotations, says nobody checked the mask."""
+    return entry.get("unchecked") is True or any(
+        isinstance(ann.get("attributes"), dict) and ann["attributes"].get("unchecked") is True for ann in anns)

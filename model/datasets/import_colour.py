@@ -18,6 +18,7 @@ from model.palette import default_palette
 from .native import Item
 from .plan import ImportPlan, subset_for
 from .staging import check_name, read_list, relative_entry
+from .unchecked import mark_proposals, read_unchecked
 
 COLOUR_MASK_SUFFIX = "_L.png"
 # datumaro's default CamVid label map (used when a CVAT CamVid export has no label_colors.txt).
@@ -166,13 +167,15 @@ def plan_cvat(src: Path, class_file: Path | None, unknown_as_void: bool) -> Impo
                         raise DatasetError(list_path, f"line {line}: {path.relative_to(src)} does not exist")
                 name = check_name(image.stem, list_path)
                 plan.items.append(Item(name, image, mask, subset_for(list_path.stem)))
-        return plan
-    for annot in sorted(p for p in src.iterdir() if p.is_dir() and p.name.endswith("annot")):
-        folder = src / annot.name[: -len("annot")]
-        for image in sorted(_image_files(folder)):
-            mask = annot / f"{image.stem}.png"
-            plan.items.append(Item(check_name(image.stem, image), image, mask if mask.is_file() else None,
-                                   subset_for(folder.name)))
+    else:
+        for annot in sorted(p for p in src.iterdir() if p.is_dir() and p.name.endswith("annot")):
+            folder = src / annot.name[: -len("annot")]
+            for image in sorted(_image_files(folder)):
+                mask = annot / f"{image.stem}.png"
+                plan.items.append(Item(check_name(image.stem, image), image, mask if mask.is_file() else None,
+                                       subset_for(folder.name)))
+    # a labeltool export with --include-proposals: its unchecked masks come in as proposals
+    mark_proposals(plan.items, read_unchecked(src, [item.name for item in plan.items]), src)
     return plan
 
 

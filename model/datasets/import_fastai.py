@@ -1,6 +1,7 @@
 """The fastai/native layout as a source: copied and normalised (masks re-written as indexed PNGs with the
 palette, codes.txt and the list files rewritten cleanly). Strict: any problem ``labeltool check`` would
-report stops the import, naming the file."""
+report stops the import, naming the file. Masks nobody checked (not *corrected* in the source, or named in
+its ``unchecked.list``) come in as proposals (model.datasets.unchecked)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from model.palette import default_palette
 from .import_colour import load_class_file
 from .native import Item, scan_native
 from .plan import ImportPlan
+from .unchecked import is_checked, mark_proposals, read_unchecked
 
 
 def plan_fastai(src: Path, class_file: Path | None) -> ImportPlan:
@@ -42,4 +44,7 @@ def plan_fastai(src: Path, class_file: Path | None) -> ImportPlan:
     plan.mask_reader = read
     for name, image in data.images.items():
         plan.items.append(Item(name, image, data.labels.get(name), data.subset_of(name)))
+    # masks nobody checked stay proposals: a labeltool dataset's own provenance, or an export's unchecked.list
+    unchecked = {n for n in data.labels if not is_checked(data.statuses.get(n, "none"))}
+    mark_proposals(plan.items, unchecked | read_unchecked(data.root, data.images), src)
     return plan

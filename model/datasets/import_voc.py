@@ -4,6 +4,8 @@
 Classes, first found: ``--codes``; ``codes.txt`` beside ``labelmap.txt`` (a labeltool export: exact class
 order and Void); ``labelmap.txt`` ("name:r,g,b:parts:actions", line = pixel value; CVAT/datumaro) plus a
 Void class for 255; otherwise VOC's 21 classes plus Void. Without list files every mask is training data.
+Masks named in ``unchecked.list`` beside ``labelmap.txt`` (a labeltool export with --include-proposals)
+come in as proposals.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .import_colour import load_class_file
 from .native import Item
 from .plan import ImportPlan
 from .staging import check_name, read_list
+from .unchecked import mark_proposals, read_unchecked
 
 VOC_CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
@@ -195,7 +198,7 @@ def plan_voc(src: Path, class_file: Path | None) -> ImportPlan:
             if image is None:
                 raise DatasetError(mask, f"no image JPEGImages/{mask.stem}.jpg for this mask")
             plan.items.append(Item(check_name(mask.stem, mask), image, mask, "train"))
-        return plan
+        return _mark_unchecked(plan, root, src)
     seen: dict[str, Path] = {}
     for subset, list_path in lists:
         for line, fields in read_list(list_path):
@@ -208,4 +211,10 @@ def plan_voc(src: Path, class_file: Path | None) -> ImportPlan:
                 raise DatasetError(list_path, f"line {line}: no image JPEGImages/{name}.jpg")
             mask = masks_dir / f"{name}.png"
             plan.items.append(Item(name, image, mask if mask.is_file() else None, subset))
+    return _mark_unchecked(plan, root, src)
+
+
+def _mark_unchecked(plan: ImportPlan, root: Path, src: Path) -> ImportPlan:
+    """A labeltool export with --include-proposals: masks in its unchecked.list come in as proposals."""
+    mark_proposals(plan.items, read_unchecked(root, [item.name for item in plan.items]), src)
     return plan

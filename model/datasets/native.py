@@ -31,6 +31,7 @@ class Item:
     image: Path
     mask: Path | None = None
     subset: str = "train"
+    proposal_from: str | None = None  # the mask was never checked: it comes in as a proposal of this "model"
 
 
 @dataclass
@@ -112,7 +113,9 @@ def write_native(root: Path, codes: list[str], palette: np.ndarray, items: list[
                  log: Callable[[str], None] | None = None) -> dict[str, int]:
     """Write items into the (empty, staged) folder ``root`` in the native layout. Images are copied byte
     for byte after a full decode (so a truncated file fails here, naming it); masks are decoded by
-    ``read_item_mask(item, (width, height))`` and written as indexed PNGs with the palette."""
+    ``read_item_mask(item, (width, height))`` and written as indexed PNGs with the palette: as a person's
+    work, or, for an item with ``proposal_from`` (a mask nobody checked, model.datasets.unchecked), as a
+    proposal, never as a correction."""
     seen: dict[str, Item] = {}
     for item in items:
         check_name(item.name, item.image)
@@ -122,8 +125,9 @@ def write_native(root: Path, codes: list[str], palette: np.ndarray, items: list[
             raise DatasetError(item.image, f"same image name as {seen[item.name].image}; names must be unique")
         seen[item.name] = item
     write_codes(root / "codes.txt", codes)
-    counts = {"train": 0, "valid": 0, "test": 0, "labelled": 0}
+    counts = {"train": 0, "valid": 0, "test": 0, "labelled": 0, "proposals": 0}
     lists: dict[str, list[str]] = {"valid": [], "test": []}
+    proposals: list[tuple[Item, tuple[int, int]]] = []
     for number, item in enumerate(items, start=1):
         suffix = item.image.suffix.lower()
         if suffix not in IMAGE_SUFFIXES:
@@ -131,14 +135,10 @@ def write_native(root: Path, codes: list[str], palette: np.ndarray, items: list[
         height, width = read_image(item.image).shape[:2]
         target = root / "images" / f"{item.name}{suffix}"
         copy_file(item.image, target)
-        if item.mask is not None:
-            mask = read_item_mask(item, (width, height))
-            problem = mask_shape_problem(mask, width, height)
-            if problem:
-                raise MaskError(item.mask, f"{problem} (image {item.image.name})")
-            if mask.size and int(mask.max()) >= len(codes):
-                raise MaskError(item.mask, f"class index {int(mask.max())} is not in the class list "
-                                           f"({len(codes)} classes)")
+        if item.mask is not None and item.proposal_from is not None:
+            proposals.append((item, (width, height)))  # written through the project once it exists
+        elif item.mask is not None:
+            mask = _item_mask(item, (width, height), read_item_mask, len(codes))
             write_mask(root / "labels" / f"{item.name}{MASK_SUFFIX}", mask, palette)
             counts["labelled"] += 1
         counts[item.subset] += 1
@@ -149,10 +149,29 @@ def write_native(root: Path, codes: list[str], palette: np.ndarray, items: list[
     for subset, names in lists.items():
         if names:
             write_list(root / LIST_FILES[subset], names)
-    from model.project import Project  # records the palette and marks every imported mask as a person's work
+    from model.project import Project  # records the palette and marks every plain imported mask as a person's work
 
-    Project.open(root).set_palette(palette)
+    project = Project.open(root)
+    project.set_palette(palette)
+    with project.batch():
+        for item, size in proposals:
+            mask = _item_mask(item, size, read_item_mask, len(codes))
+            project.save_mask(item.name, mask, "proposed", model=item.proposal_from)
+            counts["labelled"] += 1
+            counts["proposals"] += 1
     return counts
+
+
+def _item_mask(item: Item, size: tuple[int, int], read_item_mask: MaskReader, classes: int) -> np.ndarray:
+    """The item's mask, decoded and checked against its image size and the class count."""
+    width, height = size
+    mask = read_item_mask(item, size)
+    problem = mask_shape_problem(mask, width, height)
+    if problem:
+        raise MaskError(item.mask, f"{problem} (image {item.image.name})")
+    if mask.size and int(mask.max()) >= classes:
+        raise MaskError(item.mask, f"class index {int(mask.max())} is not in the class list ({classes} classes)")
+    return mask
 
 
 def write_list(path: Path, names: list[str]) -> None:

@@ -27,7 +27,7 @@ def check_name(name: str, source: str | Path) -> str:
     return name
 
 
-def relative_entry(entry: str, source: str | Path, line: int) -> PurePosixPath:
+def relative_entry(entry: str, source: str | Path | None, line: int) -> PurePosixPath:
     """A list-file entry as a relative path that stays inside the dataset (``/x/y`` counts as ``x/y``).
 
     ``..`` anywhere, a drive letter or an empty entry is an error naming the list file and line.
@@ -54,11 +54,16 @@ def entry_basename(entry: str, source: str | Path, line: int) -> str:
 def read_list(path: Path) -> list[tuple[int, list[str]]]:
     """Non-blank lines of a list file as (line number, whitespace-separated fields); BOM and CRLF are fine."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
     except OSError as exc:
         raise DatasetError(path, f"cannot read ({exc.strerror or exc})") from exc
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DatasetError(path, f"not UTF-8 text (byte {exc.start})") from exc
+        line = exc.object[:exc.start].count(b"\n") + 1
+        error = DatasetError(path, f"line {line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8")
+        error.line = line  # type: ignore[attr-defined]
+        raise error from exc
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
