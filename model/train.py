@@ -369,7 +369,9 @@ class _Run:
                                     "encoder_pretrained": self.pretrained, "validation_images": self.val_names,
                                     "config": cfg.to_dict(), "history": history,
                                     "pseudo_labels": self.selftrain.summary},
-                       "seen_images": sorted(learned_from(self.train_names, self.init_path, self.project.models_dir))})
+                       "seen_images": sorted(learned_from(  # pseudo-labelled images were trained on too
+                           [*self.train_names, *(self.selftrain.names if self.selftrain.done else [])],
+                           self.init_path, self.project.models_dir))})
             validation, gate, active = self._gate(card)
             final = validation["metrics"]
             if final:
