@@ -3,8 +3,8 @@
 Rules (one place each):
 
 - **Seen images** (``seen_images``): every image a model's weights learned from: the card's
-  ``seen_images`` (its training images plus, through fine-tuning, everything the model it started from
-  had seen), or for older cards its ``training_images`` plus those of the ``fine_tuned_from`` model while
+  ``seen_images`` (its training and pseudo-labelled images plus, through fine-tuning, everything the
+  model it started from had seen), or for older cards its ``training_images`` plus those of the ``fine_tuned_from`` model while
   that card is still on disk. ``None`` when the card lists neither: such a model cannot be compared fairly.
 - **Unseen images** (``unseen_images``): the images of a list that none of the given models saw. The
   candidate's own validation, the gate's shared comparison set and ``labeltool models --evaluate`` all
