@@ -27,14 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import LabeltoolError, ModelFileError
 from .imageio import IMAGE_SUFFIXES
+from .modelfile import read_card
 
 MIOU_TOLERANCE = 0.01  # run-to-run noise of one retrain on a handful of images
 MIN_GATE_IMAGES = 3
 GATE_RULE = (f"promoted when its mIoU on validation images none of the compared models trained on (at least "
              f"{MIN_GATE_IMAGES}) is at least the active model's minus {MIOU_TOLERANCE} and at least the best "
              f"model's minus {MIOU_TOLERANCE} (pixel accuracy when mIoU is missing)")
-_LINEAGE_DEPTH = 50
 
 
 def _names(value) -> set[str] | None:
@@ -52,13 +53,9 @@ def seen_images(card: dict[str, Any], models_dir: str | Path | None = None) -> s
     if seen is None:
         return None
     parent = (card.get("training") or {}).get("fine_tuned_from")
-    depth, visited = 0, set()
-    while isinstance(parent, str) and models_dir is not None and depth < _LINEAGE_DEPTH and parent not in visited:
-        from .errors import ModelFileError
-        from .modelfile import read_card
-
+    visited: set[str] = set()
+    while isinstance(parent, str) and models_dir is not None and parent not in visited:
         visited.add(parent)
-        depth += 1
         try:
             parent_card = read_card(Path(models_dir) / Path(parent).name)
         except ModelFileError:
@@ -75,9 +72,6 @@ def learned_from(training_images: list[str], init: Path | None, models_dir: str 
     """A new model's ``seen_images``: its training images plus everything the model it fine-tunes had seen."""
     seen = set(training_images)
     if init is not None:
-        from .errors import ModelFileError
-        from .modelfile import read_card
-
         try:
             seen |= seen_images(read_card(init), models_dir) or set()
         except ModelFileError:
@@ -146,7 +140,6 @@ def contenders(models_dir: str | Path, classes: list[str],
     """The models a candidate is compared with: the active model and, when another one, the best model
     made for these classes (model.registry). ``load(path)`` gives (card, score) or raises LabeltoolError
     (then it is named with the reason and left out). Returns (contenders, the active model's path)."""
-    from .errors import LabeltoolError
     from .registry import active_model, best_model
 
     active = active_model(models_dir)
@@ -209,11 +202,19 @@ def compare(validation: list[str], candidate_seen: set[str], score_new: Callable
             "needed for a fair comparison, so it is not promoted automatically: list more corrected images "
             "that no model trained on in valid.txt, or promote by hand"))
     new = result["metrics"] if shared == own else score_new(shared)
-    figures = {c.role: c.score(shared) for c in usable}
+    gate["new"] = _figures(new)
+    figures = {}
     for c in usable:
-        gate[c.role] = {"name": c.name, **_figures(figures[c.role])}
+        try:
+            figures[c.role] = c.score(shared)
+            gate[c.role] = {"name": c.name, **_figures(figures[c.role])}
+        except LabeltoolError as exc:  # e.g. weights that load but cannot take these images
+            gate[c.role] = {"name": c.name, "error": str(exc)}
+    if "active" not in figures:
+        return result, dict(gate, promoted=True, reason=(f"the active model {active.name} cannot be scored on this "
+                                                         f"dataset ({gate['active']['error']})"))
     promoted, reason = decide(new, figures["active"], gate["best"] if "best" in figures else None)
-    return result, dict(gate, new=_figures(new), promoted=promoted, reason=reason)
+    return result, dict(gate, promoted=promoted, reason=reason)
 
 
 def verdict(name: str, validation: dict, gate: dict, active: str | None) -> str:

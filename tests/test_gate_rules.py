@@ -188,3 +188,20 @@ def test_retrain_after_valid_txt_changed_never_scores_the_active_model_on_its_tr
     assert verdict["promoted"] is False and "at least 3" in verdict["reason"]
     assert registry.active_model(root / "models") == first
     assert events[-1]["promoted"] is False and any("NOT promoted" in e.get("message", "") for e in events)
+
+
+def test_a_best_model_that_cannot_be_scored_is_named_and_the_active_one_still_decides():
+    from model.errors import ModelFileError
+
+    def broken(images):
+        raise ModelFileError("best.safetensors: weights do not match")
+
+    good = gate.Contender("active", "a.safetensors", {"t1"}, lambda images: {"miou": 0.5, "pixel_accuracy": 0.5})
+    bad = gate.Contender("best", "b.safetensors", {"t2"}, broken)
+    _, verdict = gate.compare(["v1", "v2", "v3"], {"t0"}, lambda images: {"miou": 0.45, "pixel_accuracy": 0.5},
+                              [good, bad])
+    assert verdict["best"] == {"name": "b.safetensors", "error": "best.safetensors: weights do not match"}
+    assert verdict["promoted"] is False and "vs active 0.500" in verdict["reason"]
+    _, verdict = gate.compare(["v1", "v2", "v3"], {"t0"}, lambda images: {"miou": 0.45},
+                              [gate.Contender("active", "a.safetensors", {"t1"}, broken)])
+    assert verdict["promoted"] is True and "cannot be scored" in verdict["reason"]
