@@ -1,7 +1,7 @@
 """The automatic hold-out: which corrected images a retrain validates on when valid.txt names none.
 
 About ``HOLDOUT_FRACTION`` of the corrected images are held out, whole sequences when the names show
-them (model.datasets.split's grouping), never images the active model trained on when others exist,
+them (model.datasets.split's grouping), never images the active or best model saw when others exist,
 and the same images stay held out in later retrains (so every model is scored on images it never saw).
 The list is kept in the registry (model.registry's ``record_trained``).
 """

@@ -40,7 +40,7 @@ class LoadedModel:
         return list(self.card["classes"])
 
 
-KEEP_MODELS = 3  # newest complete models kept in <dataset>/models/ (plus the active, pinned and best ones)
+KEEP_MODELS = 3  # newest complete models kept in <dataset>/models/ (plus active, rollback target, pinned, best)
 
 
 def names_hash(names: list[str]) -> str:
@@ -115,8 +115,9 @@ def save_model(models_dir: str | Path, net: nn.Module, card: dict[str, Any]) -> 
 
 def prune_models(models_dir: str | Path, keep: int) -> list[Path]:
     """Delete all but the ``keep`` newest complete models (weights and card); a retrain adds ~20-100 MB.
-    The active, pinned and best models (model.registry) are never deleted. Only called once a new model
-    is complete, so the previous one survives any failed run."""
+    The active model, the rollback target (the previously active one), pinned and best models
+    (model.registry.protected_models) are never deleted, however many retrains the gate turned down.
+    Only called once a new model is complete, so the previous one survives any failed run."""
     from .registry import protected_models
     from .runtime import derived_files  # ONNX files and the runtime choice beside the weights
 

@@ -12,13 +12,16 @@ Rules (one place each):
 - **Active model** = the registry's ``active`` when that model is complete; otherwise (a dataset from
   before the registry, or the file was removed by hand) the newest model the gate did not turn down.
   Proposals, evaluation and fine-tuning use it.
-- **Promotion gate** (``decide``): at the end of a retrain the new model and the active model are scored
-  on the same held-out images; the new one becomes active when its mIoU is at least the active model's
-  minus ``MIOU_TOLERANCE`` (0.01, run-to-run noise on a few images); pixel accuracy (Void excluded) is
-  compared when mIoU is missing. With nothing to compare against (no active model, another class list,
-  no held-out image) it is promoted and the card says why.
-- **Kept models**: the ``KEEP_MODELS`` newest, plus the active, pinned and best (highest validation mIoU
-  in its card) models, which are never pruned.
+- **Promotion gate** (model.gate, re-exported here): at the end of a retrain the new model, the active
+  model and the best model are scored on the same validation images, none of which any of them trained
+  on; the new one becomes active when its mIoU is at most ``MIOU_TOLERANCE`` below the active model's and
+  at most ``MIOU_TOLERANCE`` below the best model's (no drift). Too few such images: not promoted
+  automatically. With nothing to compare against (no active model, another class list, no held-out
+  image) it is promoted and the card says why.
+- **Best model** (``best_model``): the highest validation mIoU recorded in its card.
+- **Rollback target** (``rollback_target``): the most recent previously active model still on disk.
+- **Kept models**: the ``KEEP_MODELS`` newest, plus the active, the rollback target, pinned and best
+  models, which are never pruned.
 - **Automatic hold-out** (``choose_holdout``): when valid.txt names no corrected image, about
   ``HOLDOUT_FRACTION`` of the corrected images are held out, whole sequences when the names show them
   (model.datasets.split's grouping), never images the active model trained on when others exist, and
@@ -36,15 +39,13 @@ from typing import Any
 from .atomic import atomic_write_text
 from .errors import ModelFileError
 from .filelock import flocked
+from .gate import GATE_RULE, MIN_GATE_IMAGES, MIOU_TOLERANCE, decide, seen_images, unseen_images
 from .holdout import HOLDOUT_FRACTION, MIN_CORRECTED_FOR_HOLDOUT, MIN_TRAIN_IMAGES, choose_holdout
 from .modelfile import KEEP_MODELS, card_path, list_models, read_card
 from .train_lock import TRAIN_LOCK, TrainingLocked, train_lock
 
 REGISTRY_FILE = "registry.json"
 REGISTRY_LOCK = ".registry.lock"
-MIOU_TOLERANCE = 0.01
-GATE_RULE = (f"promoted when its mIoU on the held-out images is at least the active model's minus "
-             f"{MIOU_TOLERANCE} (pixel accuracy when mIoU is missing)")
 
 
 # ---- registry file -------------------------------------------------------------------------------
@@ -117,19 +118,31 @@ def validation_miou(card: dict[str, Any]) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def best_model(models_dir: str | Path, models: list[Path] | None = None) -> Path | None:
-    """The model with the highest validation mIoU recorded in its card (None when none was validated)."""
+def best_model(models_dir: str | Path, models: list[Path] | None = None,
+               classes: list[str] | None = None) -> Path | None:
+    """The model with the highest validation mIoU recorded in its card (None when none was validated);
+    with ``classes``, among the models made for that class list only (the gate's "best")."""
     models = list_models(models_dir) if models is None else models
-    scored = [(validation_miou(_card(p)), i, p) for i, p in enumerate(models)]
+    cards = [(_card(p), i, p) for i, p in enumerate(models)]
+    scored = [(validation_miou(c), i, p) for c, i, p in cards if classes is None or c.get("classes") == list(classes)]
     scored = [s for s in scored if s[0] is not None]
     return max(scored)[2] if scored else None
 
 
+def rollback_target(models_dir: str | Path, models: list[Path] | None = None) -> Path | None:
+    """The model ``roll_back`` would make active: the most recent previously active model still on disk."""
+    models = list_models(models_dir) if models is None else models
+    by_name = {p.name: p for p in models}
+    current = active_model(models_dir, models)
+    history = [n for n in read_registry(models_dir)["history"] if n in by_name and (current is None or n != current.name)]
+    return by_name[history[-1]] if history else None
+
+
 def protected_models(models_dir: str | Path, models: list[Path] | None = None) -> set[str]:
-    """File names of the models pruning never deletes: active, pinned and best."""
+    """File names of the models pruning never deletes: active, rollback target, pinned and best."""
     models = list_models(models_dir) if models is None else models
     keep = set(read_registry(models_dir)["pinned"])
-    for path in (active_model(models_dir, models), best_model(models_dir, models)):
+    for path in (active_model(models_dir, models), rollback_target(models_dir, models), best_model(models_dir, models)):
         if path is not None:
             keep.add(path.name)
     return keep
@@ -164,12 +177,11 @@ def promote(models_dir: str | Path, name: str) -> Path:
 
 def roll_back(models_dir: str | Path) -> Path:
     """Make the previously active model active again."""
-    models = {p.name: p for p in list_models(models_dir)}
     current = active_model(models_dir)
-    history = [n for n in read_registry(models_dir)["history"] if n in models and (current is None or n != current.name)]
-    if not history:
+    path = rollback_target(models_dir)
+    if path is None:
         raise ModelFileError(f"{registry_path(models_dir)}: no earlier active model to roll back to")
-    target = history[-1]
+    target = path.name
 
     def change(reg):
         reg["history"] = [n for n in reg["history"] if n not in (target,)]
@@ -178,7 +190,7 @@ def roll_back(models_dir: str | Path) -> Path:
         reg["active"] = target
 
     update_registry(models_dir, change)
-    return models[target]
+    return path
 
 
 def pin(models_dir: str | Path, name: str, pinned: bool = True) -> Path:
@@ -262,6 +274,9 @@ def model_rows(models_dir: str | Path) -> list[dict[str, Any]]:
             "promoted": gate.get("promoted"),
             "compared_with": (gate.get("active") or {}).get("name"),
             "compared_miou": _figure((gate.get("active") or {}).get("miou")),
+            "compared_best": (gate.get("best") or {}).get("name"),
+            "compared_best_miou": _figure((gate.get("best") or {}).get("miou")),
+            "compared_images": len(gate["images"]) if isinstance(gate.get("images"), list) else None,
             "gate_reason": gate.get("reason"),
             "seconds": training.get("seconds"),
             "epochs": training.get("epochs"),
@@ -269,23 +284,8 @@ def model_rows(models_dir: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-# ---- the promotion gate ------------------------------------------------------------------------
-def decide(new: dict[str, Any] | None, old: dict[str, Any] | None) -> tuple[bool, str]:
-    """(promote?, why) for the new and the active model's metrics on the same held-out images."""
-    if old is None:
-        return True, "no active model to compare with"
-    if new is None:
-        return True, "not measured (no held-out images)"
-    for key, label in (("miou", "mIoU"), ("pixel_accuracy", "pixel accuracy")):
-        a, b = new.get(key), old.get(key)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-            if a >= b - MIOU_TOLERANCE:
-                return True, f"{label} {a:.3f} vs active {b:.3f}: not worse"
-            return False, f"{label} {a:.3f} vs active {b:.3f}: worse by {b - a:.3f} (more than {MIOU_TOLERANCE})"
-    return True, "not measured (no scored pixels)"
-
-
-__all__ = ["GATE_RULE", "HOLDOUT_FRACTION", "KEEP_MODELS", "MIN_CORRECTED_FOR_HOLDOUT", "MIN_TRAIN_IMAGES",
-           "MIOU_TOLERANCE", "TRAIN_LOCK", "TrainingLocked", "active_model", "best_model",
+__all__ = ["GATE_RULE", "HOLDOUT_FRACTION", "KEEP_MODELS", "MIN_CORRECTED_FOR_HOLDOUT", "MIN_GATE_IMAGES",
+           "MIN_TRAIN_IMAGES", "MIOU_TOLERANCE", "TRAIN_LOCK", "TrainingLocked", "active_model", "best_model",
            "choose_holdout", "decide", "delete", "model_rows", "pin", "promote", "protected_models",
-           "read_registry", "record_trained", "resolve_model", "roll_back", "train_lock", "update_registry"]
+           "read_registry", "record_trained", "resolve_model", "roll_back", "rollback_target", "seen_images",
+           "train_lock", "unseen_images", "update_registry"]

@@ -28,13 +28,14 @@ from .config import TrainConfig
 from .data import build_datasets, make_loader, split_names
 from .defaults import detect_hardware, project_working_scale, resolve_config
 from .errors import LabeltoolError
+from .gate import compare, contenders, learned_from, seen_images, verdict
 from .imageio import image_size
 from .losses import build_loss, class_weights_from_counts
 from .modelfile import LoadedModel, load_model, make_card, read_card, save_model
 from .networks import build_model
 from .progress import Event, null_sink
 from .project import Project
-from .registry import GATE_RULE, active_model, choose_holdout, decide, read_registry, record_trained, train_lock
+from .registry import active_model, best_model, choose_holdout, read_registry, record_trained, train_lock
 from .semisup import SelfTraining
 
 PROBE_STEPS = 4  # steps timed before the schedule is sized to the time budget
@@ -102,11 +103,10 @@ class _Run:
     def _hold_out(self) -> None:
         """No valid.txt naming a corrected image: hold out some corrected images (model.registry rules)."""
         models_dir = self.project.models_dir
-        active = active_model(models_dir)
-        seen: list[str] = []
-        if active is not None:
-            with contextlib.suppress(LabeltoolError):
-                seen = list(read_card(active).get("training_images") or [])
+        seen: set[str] = set()
+        for path in {active_model(models_dir), best_model(models_dir, classes=self.codes)} - {None}:
+            with contextlib.suppress(LabeltoolError):  # images the gate's models saw are not held out if avoidable
+                seen |= seen_images(read_card(path), models_dir) or set()
         train, val, note = choose_holdout(self.train_names, read_registry(models_dir)["holdout"], seen)
         self.emit({"event": "notice", "message": note})
         if val:
@@ -324,44 +324,34 @@ class _Run:
         total = int(min(self.cfg.epochs, epochs_done + more))
         return int(tu.broadcast_number(total, self.dist, self.device))
 
-    def _score(self, predictor) -> dict:
-        """Metrics of a predictor on this run's validation images (model.evaluate, not saved)."""
+    def _score(self, predictor, names: list[str]) -> dict:
+        """Metrics of a predictor on these validation images (model.evaluate, not saved)."""
         from .evaluate import evaluate_project
 
-        result = evaluate_project(self.project, predictor=predictor, names=self.val_names, save=False)
+        result = evaluate_project(self.project, predictor=predictor, names=names, save=False)
         keys = ("pixel_accuracy", "error_rate_non_void", "miou", "per_class_iou", "per_class", "num_pixels", "classes",
                 "ignore_index", "confusion")
         return {k: result[k] for k in keys}
 
     def _gate(self, card: dict) -> tuple[dict, dict, Path | None]:
-        """Score the new and the active model on the same held-out images; (validation, gate, active)."""
+        """The promotion gate (model.gate): the new, the active and the best model scored on the same
+        validation images none of them trained on; (validation, gate, active) for the card."""
         from .predict import Predictor
         from .propose import load_checked_model
 
-        active = active_model(self.project.models_dir)
-        validation = {"source": self.val_source, "images": list(self.val_names), "metrics": {}}
-        if not self.val_names or not self.cfg.validate:
-            promoted, reason = True, "not measured (no validation images)"
-            return validation, {"promoted": promoted, "reason": reason, "rule": GATE_RULE, "new": None,
-                                "active": None}, active
-        self.emit({"event": "notice", "message": f"scoring the new model on {len(self.val_names)} validation images"})
-        new = self._score(Predictor(LoadedModel(self.net, card, Path("new")), device=self.device,
-                                    scale=self.cfg.scale))
-        validation["metrics"] = new
-        old, old_info = None, None
-        if active is not None:
-            try:
-                loaded = load_checked_model(self.project, active, str(self.device))
-                old = self._score(Predictor(loaded, device=self.device))
-                old_info = {"name": active.name, "miou": old["miou"], "pixel_accuracy": old["pixel_accuracy"]}
-            except LabeltoolError as exc:
-                old_info = {"name": active.name, "error": str(exc)}
-        promoted, reason = decide(new, old)
-        if active is not None and old is None:
-            reason = f"the active model {active.name} cannot be scored on this dataset ({old_info['error']})"
-        gate = {"promoted": promoted, "reason": reason, "rule": GATE_RULE,
-                "new": {"miou": new["miou"], "pixel_accuracy": new["pixel_accuracy"]}, "active": old_info}
-        return validation, gate, active
+        names = list(self.val_names) if self.cfg.validate else []
+        new_predictor = Predictor(LoadedModel(self.net, card, Path("new")), device=self.device, scale=self.cfg.scale)
+
+        def load(path: Path):
+            predictor = Predictor(load_checked_model(self.project, path, str(self.device)), device=self.device)
+            return predictor.card, lambda images: self._score(predictor, images)
+
+        others, active = contenders(self.project.models_dir, self.codes, load)
+        if names:
+            self.emit({"event": "notice", "message": f"scoring the new model on up to {len(names)} validation images"})
+        validation, gate = compare(names, set(card["seen_images"]), lambda images: self._score(new_predictor, images),
+                                   others)
+        return dict(validation, source=self.val_source), gate, active
 
     def _finish(self, history, metrics, used, epoch) -> Path:
         tu.barrier(self.dist)
@@ -378,7 +368,10 @@ class _Run:
                                     "fine_tuned_from": self.init_path.name if self.init_path else None,
                                     "encoder_pretrained": self.pretrained, "validation_images": self.val_names,
                                     "config": cfg.to_dict(), "history": history,
-                                    "pseudo_labels": self.selftrain.summary}})
+                                    "pseudo_labels": self.selftrain.summary},
+                       "seen_images": sorted(learned_from(  # pseudo-labelled images were trained on too
+                           [*self.train_names, *(self.selftrain.names if self.selftrain.done else [])],
+                           self.init_path, self.project.models_dir))})
             validation, gate, active = self._gate(card)
             final = validation["metrics"]
             if final:
@@ -391,19 +384,10 @@ class _Run:
                 from .runtime import after_training_export
 
                 after_training_export(path, on_event=self.emit, int8=False)
-            self.emit({"event": "notice", "message": self._verdict(path, gate, active)})
+            self.emit({"event": "notice", "message": verdict(path.name, validation, gate, active and active.name)})
             self.emit({"event": "done", "model": str(path), "seconds": round(time.monotonic() - self.t0, 2),
                        "epochs": len(history), "metrics": card["metrics"], "promoted": gate["promoted"],
                        "active": path.name if gate["promoted"] or active is None else active.name,
                        "validation_images": len(validation["images"]), "validation_source": validation["source"]})
         tu.barrier(self.dist)
         return path if path is not None else self.project.models_dir
-
-    def _verdict(self, path: Path, gate: dict, active: Path | None) -> str:
-        new = gate.get("new") or {}
-        figure = (f"mIoU {new['miou']:.3f} on {len(self.val_names)} validation images"
-                  if isinstance(new.get("miou"), (int, float)) else "not validated")
-        if gate["promoted"]:
-            return f"{path.name} ({figure}) is now the active model: {gate['reason']}"
-        return (f"{path.name} ({figure}) is NOT promoted: {gate['reason']}; {active.name if active else '?'} keeps "
-                f"proposing (promote it by hand in the Models panel or with labeltool models DATASET --promote)")

@@ -5,8 +5,9 @@ marks (active: the model that proposes; pinned: never pruned; best: highest vali
 as the app's Models panel shows them. --json prints the same list as one JSON object.
 
 A retrain's new model becomes active only when the promotion gate finds it not worse than the active
-model on the same held-out images (mIoU at most 0.01 lower); otherwise it is kept, marked "not
-promoted" with both figures, and can be promoted by hand with --promote.
+model and the best model (mIoU at most 0.01 lower than each) on the same validation images, none of
+which any of them trained on; otherwise (or when fewer than 3 such images are left) it is kept,
+marked "not promoted" with the figures, and can be promoted by hand with --promote.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def register(subparsers) -> None:
     action.add_argument("--unpin", metavar="NAME", help="let pruning delete this model again")
     action.add_argument("--delete", metavar="NAME", help="delete this model (not the active or a pinned one)")
     action.add_argument("--evaluate", metavar="NAME",
-                        help="score this model (or 'active') on the validation images of the active model's card")
+                        help="score this model (or 'active') on the current validation images it did not train on")
     parser.set_defaults(func=run)
 
 
@@ -51,7 +52,9 @@ def format_rows(rows: list[dict]) -> str:
     for r in rows:
         marks = [m for m in ("active", "pinned", "best") if r[m]]
         if r["promoted"] is False:
-            marks.append(f"not promoted (active {r['compared_with']}: mIoU {fig(r['compared_miou']).strip()})")
+            best = (f", best {r['compared_best']}: mIoU {fig(r['compared_best_miou']).strip()}"
+                    if r.get("compared_best") else "")
+            marks.append(f"not promoted (active {r['compared_with']}: mIoU {fig(r['compared_miou']).strip()}{best})")
         lines.append(f"{r['name'].removesuffix('.safetensors'):<32} {str(r['date'] or '')[:19]:<19} "
                      f"{r['training_images']:>5} {r['validation_images']:>5} {fig(r['pixel_accuracy'])} "
                      f"{fig(r['miou'])}  {', '.join(marks)}")
@@ -101,17 +104,27 @@ def _evaluate(project, args) -> int:
                                                                                                        args.evaluate)
     if path is None:
         raise DatasetError(models_dir, "no model yet")
-    names = validation_names(project)
-    if not names:
+    current = validation_names(project)
+    if not current:
         raise DatasetError(project.root / "valid.txt", "no validation images: list some corrected images in "
                                                        "valid.txt, or retrain (it holds some out automatically)")
+    seen = registry.seen_images(read_card(path), models_dir)
+    if seen is None:
+        raise DatasetError(path.with_suffix(".json"), "the card does not list the images this model trained on, "
+                                                      "so it cannot be scored fairly")
+    names, excluded = registry.unseen_images(current, [seen])  # never scored on an image it trained on
+    if not names:
+        raise DatasetError(project.root / "valid.txt", f"{path.name} trained on all {len(current)} current "
+                                                       "validation images: list others in valid.txt to score it")
     result = evaluate_project(project, model_path=path, names=names, save=False)
     result["model"] = path.name
+    result["images"], result["excluded"] = names, excluded
     result["card_validation"] = (read_card(path).get("validation") or {}).get("metrics")
     if args.json:
         sys.stdout.write(json.dumps(result, indent=1, allow_nan=False) + "\n")
     else:
-        print(f"{path.name} on {len(names)} validation images")
+        left_out = f" ({len(excluded)} it trained on left out)" if excluded else ""
+        print(f"{path.name} on {len(names)} validation images{left_out}")
         print(format_table(result))
     return 0
 
