@@ -9,6 +9,10 @@ half size, the mask sampled with nearest neighbour so classes never blend), is a
 When a network proposal with its confidence exists too, pixels where the network is sure
 (confidence >= ``threshold``) keep the network's class and the others take the warped mask.
 
+The warp is guarded (issue 18): frame names only make two images candidates (the project's
+``sequence_regex`` setting, ``model.datasets.split.project_group_regex``); the frame gap must be small and the
+warp must fit (:func:`fit_check`), else the network's proposal stands. See MAX_FRAME_GAP and FIT_THRESHOLD.
+
 Which of these wins was measured on CamVid-11's held-out ``val.txt`` sequence (see
 ``benchmarks/README_train.md``, "Proposals from a neighbouring frame"): the warp alone, with the network
 (one-click models that never saw the sequence) and with their combination; :data:`DEFAULT_METHOD` is the

@@ -148,7 +148,8 @@ def propose_dataset(
     ``neighbours``: a video frame whose previous or next frame has a corrected mask is proposed from that
     mask moved along the optical flow (``"warp"``, the default: it beat the network on held-out CamVid,
     benchmarks/README_train.md), the warp combined with the network by confidence (``"combine"``), or
-    by the network alone (``"off"``). The confidence map stays the network's. ``frames``: a
+    by the network alone (``"off"``); only where the warp passes its guard (``propagate.fit_check``, the frame gap, the
+    project's sequence setting), with a confidence map from the warp's fit. ``frames``: a
     ``model.propagate.FrameIndex`` of the project's names, for a caller that proposes a few images at a time
     (built here otherwise: 0.4 s at 100,000 images).
     """
@@ -204,6 +205,7 @@ def propose_dataset(
                 if on_progress is not None:
                     on_progress(done, total, name)
         predictions = predictor.predict_many(images) if images else []
+        del images  # a 50 MP photo is 150 MB: not held while its proposal is written
         sources = [None] * len(chunk)
         if frames is not None:  # outside the lock: optical flow takes a moment
             for i, name in enumerate(chunk):

@@ -84,7 +84,7 @@ def to_working(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
 
 
 def run_working(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, multiple: int = 32,
-                strip_pixels: int | None = None, overlap: int = 64) -> torch.Tensor:
+                strip_pixels: int | None = None, overlap: int = 128) -> torch.Tensor:
     """Logits (B, K, h, w) at the working-scale input's own size: reflect-pad to ``multiple``, run, crop.
 
     ``strip_pixels``: when the batch has more pixels than this, the network runs over full-width horizontal
