@@ -6,7 +6,10 @@ bands), normalised as the card says (``model.normalization``; old cards: 8-bit R
 Images of one size are batched; images with more pixels at the working scale than
 ``TileConfig.max_pixels`` go through sliding-window tiling (``model.tiling``) in bounded memory,
 so masks always come out at the image's full resolution. Resize, reflect padding to a multiple of
-32 and cropping back are ``tiling.run_scaled``, the same step training validation uses.
+32 and cropping are ``tiling.to_working`` and ``tiling.run_working``, the steps of ``tiling.run_scaled``
+that training validation uses; the working-scale logits are resized to full size and reduced to the
+mask, confidence, entropy and the proposal figures one band of rows at a time (``model.planes``), so a
+50 MP photo never holds K x H x W full-size floats (benchmarks/README_inference.md, "Memory").
 Optional horizontal-flip test-time augmentation averages the probabilities of the image and of its mirror (mirrored back);
 off by default: on a CamVid sequence the model never saw it left more pixels wrong for every model scored, at twice
 the CPU time (benchmarks/README_train.md, round 3). CUDA with autocast when available,
@@ -28,7 +31,8 @@ from . import normalization as nz
 from .fuse import fold_batchnorm_checked
 from .networks import ScaledInput
 from .normalization import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401 - kept importable from here
-from .tiling import TileConfig, predict_tiled, run_scaled
+from .planes import PlaneReducer, reduce_logits
+from .tiling import TileConfig, predict_tiled, run_scaled, run_working, scaled_size, to_working
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Prediction:
     mask: np.ndarray  # (H, W) uint8 class indices
     confidence: np.ndarray  # (H, W) float32, max softmax probability, 0..1
     entropy: np.ndarray | None = None  # (H, W) float32 nats, when asked for
+    stats: dict | None = None  # model.planes.PlaneReducer.stats(): the figures over every full-size pixel
 
 
 def _normalization(card: dict | None, normalization: dict | None) -> dict:
@@ -140,6 +145,25 @@ class Predictor:
         """The (H, W, C) array the network's normalisation applies to (8-bit RGB for old models)."""
         return nz.prepare(image, self.normalization)
 
+    def _working_input(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Prepared (H, W, C) images of one size -> normalised (B, C, h, w) float32 at the working scale,
+        one channel at a time (``tiling.to_working`` resizes channels independently): one full-size float
+        channel lives at once, not the whole float image (600 MB at 50 MP)."""
+        h, w = images[0].shape[:2]
+        sh, sw = scaled_size(h, w, self.scale) if self.scale != 1.0 else (h, w)
+        channels = images[0].shape[2]
+        x = torch.empty((len(images), channels, sh, sw), dtype=torch.float32, device=self.device)
+        a, b, lo, hi = self._affine
+        for i, image in enumerate(images):
+            for c in range(channels):
+                plane = torch.from_numpy(np.ascontiguousarray(nz.to_float(image[:, :, c])))
+                plane = plane.to(self.device).float().mul_(a[0, c]).add_(b[0, c])
+                if self._clip:
+                    plane = torch.maximum(torch.minimum(plane, hi[0, c]), lo[0, c])
+                x[i, c] = to_working(plane[None, None], self.scale)[0, 0]
+                del plane
+        return x
+
     def _to_input(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """Prepared (H, W, C) images -> normalised (B, C, H, W) float32 on the device."""
         batch = torch.from_numpy(np.stack([np.ascontiguousarray(nz.to_float(im)) for im in images]))
@@ -190,12 +214,21 @@ class Predictor:
         overlap = min(size - 1, round(self.tile.overlap / self.scale))
         return replace(self.tile, size=size, overlap=overlap)
 
-    def _reduce(self, probs: torch.Tensor) -> Prediction:
-        conf, cls = probs.max(dim=0)
-        entropy = None
-        if self.with_entropy:
-            entropy = (-(probs * probs.clamp_min(1e-12).log()).sum(dim=0)).float().cpu().numpy()
-        return Prediction(cls.to(torch.uint8).cpu().numpy(), conf.float().cpu().numpy(), entropy)
+    def _predict_whole(self, images: Sequence[np.ndarray]) -> list[Prediction]:
+        """Prepared images of one size in one forward pass at the working scale; each one's logits are
+        resized to full size and reduced band by band (``model.planes.reduce_logits``)."""
+        h, w = images[0].shape[:2]
+        x = self._working_input(images)
+        strips = self.tile.strip_pixels if self.tile is not None else None
+        logits = run_working(self._forward, x, strip_pixels=strips)
+        flipped = run_working(self._forward, x.flip(-1), strip_pixels=strips).flip(-1) if self.tta_flip else None
+        del x
+        out = []
+        for k in range(len(images)):
+            reducer = PlaneReducer(h, w, entropy_plane=self.with_entropy)
+            reduce_logits([logits[k]] if flipped is None else [logits[k], flipped[k]], reducer)
+            out.append(Prediction(reducer.mask, reducer.confidence, reducer.entropy, reducer.stats()))
+        return out
 
     # ---- public --------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -208,9 +241,10 @@ class Predictor:
             raise ValueError(f"cannot predict an empty image of shape {image.shape}")
         tiling = self._tile_config(h, w)
         if tiling is not None:
-            mask, conf, ent = predict_tiled(image, self._prepared_probabilities, tiling, self.with_entropy)
-            return Prediction(mask, conf, ent)
-        return self._reduce(self.probabilities([image], prepared=True)[0])
+            reducer = PlaneReducer(h, w, entropy_plane=self.with_entropy)
+            predict_tiled(image, self._prepared_probabilities, tiling, reducer=reducer)
+            return Prediction(reducer.mask, reducer.confidence, reducer.entropy, reducer.stats())
+        return self._predict_whole([image])[0]
 
     def predict_image(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.predict(image)
@@ -231,9 +265,8 @@ class Predictor:
         for indices in groups.values():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
-                probs = self.probabilities([images[i] for i in chunk], prepared=True)
-                for k, i in enumerate(chunk):
-                    out[i] = self._reduce(probs[k])
+                for i, pred in zip(chunk, self._predict_whole([images[i] for i in chunk]), strict=True):
+                    out[i] = pred
         return out  # type: ignore[return-value]
 
     def predict_batch(self, images: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -126,12 +126,14 @@ class Prefetcher:
         """The project's frames by sequence (neighbour proposals), built once and again when a rescan changed
         the number of images (building it takes 0.4 s at 100,000 images; an index that misses a new frame
         only means that frame gets the network's proposal instead of a warp)."""
+        from .datasets.split import project_group_regex
         from .propagate import FrameIndex
 
         names = self.project.names()
-        if self._frames is None or self._frames[0] != len(names):
-            self._frames = (len(names), FrameIndex(names))
-        return self._frames[1]
+        regex = project_group_regex(self.project)  # the project's sequence setting
+        if self._frames is None or self._frames[:2] != (len(names), regex):
+            self._frames = (len(names), regex, FrameIndex(names, regex))
+        return self._frames[2]
 
     def _ensure_predictor(self):
         from .predict import Predictor
@@ -142,7 +144,7 @@ class Prefetcher:
         key = (str(path), path.stat().st_mtime_ns)
         if self._predictor is None or key != self._model_key:
             loaded = load_checked_model(self.project, path, self.device)
-            predictor = Predictor(loaded, device=self.device, with_entropy=True, batch_size=1,
+            predictor = Predictor(loaded, device=self.device, batch_size=1,
                                   runtime=proposal_runtime(loaded, self.device))
             predictor.model_name = loaded.path.name
             self._predictor, self._model_key = predictor, key

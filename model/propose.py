@@ -20,8 +20,7 @@ from PIL import Image
 from .atomic import atomic_write
 from .errors import LabeltoolError, ModelFileError
 from .imageio import read_raw
-
-LOW_CONFIDENCE = 0.5  # pixels below this count as "unsure" in the summary
+from .planes import LOW_CONFIDENCE  # pixels below this count as "unsure" in the summary
 
 
 def resolve_model_path(project, model_path: str | Path | None = None) -> Path:
@@ -78,7 +77,18 @@ def rank_by_uncertainty(project) -> list[str]:
 
 def proposal_summary(pred, num_classes: int) -> dict[str, float]:
     """The figures recorded with a proposal: mean confidence, share of unsure pixels, mean entropy
-    normalised to 0..1 by log(classes), and mean margin between the two best classes when known."""
+    normalised to 0..1 by log(classes), and mean margin between the two best classes when known. A
+    ``Predictor``'s prediction carries them (``stats``, over every full-size pixel, taken while its planes
+    were made); otherwise they are computed from the planes."""
+    stats = getattr(pred, "stats", None)
+    if stats:
+        out = {"mean_confidence": round(float(stats["mean_confidence"]), 6),
+               "unsure_fraction": round(float(stats["unsure_fraction"]), 6)}
+        if stats.get("entropy") is not None and num_classes > 1:
+            out["entropy"] = round(float(stats["entropy"] / np.log(num_classes)), 6)
+        if stats.get("margin") is not None:
+            out["margin"] = round(float(stats["margin"]), 6)
+        return out
     conf = pred.confidence
     out = {"mean_confidence": round(float(conf.mean()), 6),
            "unsure_fraction": round(float((conf < LOW_CONFIDENCE).mean()), 6)}
@@ -92,8 +102,13 @@ def proposal_summary(pred, num_classes: int) -> dict[str, float]:
 
 
 def write_confidence(path: str | Path, confidence: np.ndarray) -> Path:
-    """Store a 0..1 confidence map as an 8-bit greyscale PNG (atomic)."""
-    scaled = np.clip(np.rint(np.asarray(confidence, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+    """Store a 0..1 confidence map as an 8-bit greyscale PNG (atomic); converted a band of rows at a time
+    (whole, the float temporaries of a 50 MP map were 200 MB each)."""
+    confidence = np.asarray(confidence)
+    scaled = np.empty(confidence.shape, dtype=np.uint8)
+    for top in range(0, confidence.shape[0], 256):
+        band = confidence[top:top + 256].astype(np.float32) * 255.0
+        scaled[top:top + 256] = np.clip(np.rint(band, out=band), 0, 255, out=band)
     image = Image.fromarray(scaled, mode="L")
     return atomic_write(path, lambda tmp: image.save(tmp, format="PNG", compress_level=3))
 
@@ -133,7 +148,8 @@ def propose_dataset(
     ``neighbours``: a video frame whose previous or next frame has a corrected mask is proposed from that
     mask moved along the optical flow (``"warp"``, the default: it beat the network on held-out CamVid,
     benchmarks/README_train.md), the warp combined with the network by confidence (``"combine"``), or
-    by the network alone (``"off"``). The confidence map stays the network's. ``frames``: a
+    by the network alone (``"off"``); only where the warp passes its guard (``propagate.fit_check``, the frame gap, the
+    project's sequence setting), with a confidence map from the warp's fit. ``frames``: a
     ``model.propagate.FrameIndex`` of the project's names, for a caller that proposes a few images at a time
     (built here otherwise: 0.4 s at 100,000 images).
     """
@@ -143,7 +159,8 @@ def propose_dataset(
         loaded = load_checked_model(project, model_path, device)
         from .runtime import proposal_runtime
 
-        predictor = Predictor(loaded, device=device, tta_flip=tta_flip, batch_size=batch_size, with_entropy=True,
+        # no entropy plane: the summary takes its mean from the prediction's figures (stats)
+        predictor = Predictor(loaded, device=device, tta_flip=tta_flip, batch_size=batch_size,
                               runtime=proposal_runtime(loaded, device))  # onnxruntime where measured faster
         model_name = loaded.path.name
     else:
@@ -163,9 +180,10 @@ def propose_dataset(
     if neighbours == "off" or (names is None and "corrected" not in statuses.values()):
         frames = None
     elif frames is None:
+        from .datasets.split import project_group_regex
         from .propagate import FrameIndex
 
-        frames = FrameIndex(project.names())
+        frames = FrameIndex(project.names(), project_group_regex(project))
     neighbour_statuses = statuses if names is None else None  # None: each neighbour's own status, O(1)
     total = len(todo)
     written: list[str] = []
@@ -187,6 +205,7 @@ def propose_dataset(
                 if on_progress is not None:
                     on_progress(done, total, name)
         predictions = predictor.predict_many(images) if images else []
+        del images  # a 50 MP photo is 150 MB: not held while its proposal is written
         sources = [None] * len(chunk)
         if frames is not None:  # outside the lock: optical flow takes a moment
             for i, name in enumerate(chunk):
@@ -223,7 +242,18 @@ def _from_neighbour(project, name: str, pred, frames, statuses: dict[str, str] |
         return pred, None
     if found is None:
         return pred, None
-    return dataclasses.replace(pred, mask=found.mask.astype(np.uint8)), found.source
+    return dataclasses.replace(pred, mask=found.mask.astype(np.uint8), confidence=found.confidence, entropy=None,
+                               stats=neighbour_stats(found.confidence)), found.source
+
+
+def neighbour_stats(confidence: np.ndarray) -> dict[str, float]:
+    """The proposal figures of a warped proposal, from its confidence c (1 / (1 + fit residual)) read as the
+    chance that the warped class is right against one alternative: entropy -(c ln c + (1-c) ln(1-c)) nats,
+    margin 2c - 1. So warped and network proposals share "to check" and the least-certain order."""
+    c = np.clip(np.asarray(confidence, dtype=np.float64), 1e-6, 1 - 1e-6)
+    entropy = -(c * np.log(c) + (1 - c) * np.log1p(-c))
+    return {"mean_confidence": float(c.mean()), "unsure_fraction": float((c < LOW_CONFIDENCE).mean()),
+            "entropy": float(entropy.mean()), "margin": float((2 * c - 1).mean())}
 
 
 def _write_proposal(project, name: str, pred, model_name: str) -> bool:

@@ -9,8 +9,9 @@ a few tiles' worth of probabilities, never C x H x W.
 
 ``run_scaled`` is THE resize/pad/crop step between an image and a network (training validation,
 ``Predictor``, ``evaluate`` and ``networks.ScaledInput`` all go through it): resize by the working
-scale (antialiased when shrinking), reflect-pad bottom/right to a multiple of 32, run, crop, resize the
-logits back to the input's size.
+scale (``to_working``: antialiased when shrinking), reflect-pad bottom/right to a multiple of 32, run,
+crop (``run_working``), resize the logits back to the input's size. ``Predictor`` uses the first two
+steps and resizes back band by band (``model.planes``), never holding K x H x W full-size floats.
 """
 
 from __future__ import annotations
@@ -23,19 +24,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .planes import PlaneReducer
+
 
 @dataclass(frozen=True)
 class TileConfig:
     """``max_pixels``: images with more pixels than this (at the working scale) are tiled: the memory
     budget of one forward pass. ``max_side``: optionally tile also when the longer side exceeds it.
     ``size``: tile side (a multiple of 32 keeps the network's strides aligned). ``overlap``: pixels
-    shared by neighbouring tiles. ``batch``: tiles pushed through the network at once."""
+    shared by neighbouring tiles. ``batch``: tiles pushed through the network at once. ``strip_pixels``:
+    an untiled image with more working-scale pixels than this runs through the network in full-width
+    strips (``run_working``): the network's activations set a large photo's peak memory."""
 
     size: int = 512
     overlap: int = 128
     max_side: int | None = None
     batch: int = 4
     max_pixels: int = 2048 * 2048
+    strip_pixels: int | None = 1 << 19
 
     def __post_init__(self):
         if self.size < 32:
@@ -66,17 +72,55 @@ def scaled_size(h: int, w: int, scale: float) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
+def to_working(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """The resize step of ``run_scaled``: a (B, C, H, W) input at the working ``scale`` (bilinear,
+    antialiased when shrinking). Channels are resized independently, so a caller may resize one
+    channel at a time (``Predictor`` does, to hold one full-size float channel instead of all)."""
+    if scale == 1.0:
+        return x
+    h, w = x.shape[-2:]
+    return F.interpolate(x, size=scaled_size(h, w, scale), mode="bilinear", align_corners=False,
+                         antialias=scale < 1.0)
+
+
+def run_working(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, multiple: int = 32,
+                strip_pixels: int | None = None, overlap: int = 128) -> torch.Tensor:
+    """Logits (B, K, h, w) at the working-scale input's own size: reflect-pad to ``multiple``, run, crop.
+
+    ``strip_pixels``: when the batch has more pixels than this, the network runs over full-width horizontal
+    strips (overlapping by at least ``overlap`` rows, logits blended by a raised-cosine ramp there), so its
+    activations are those of a strip: a U-Net/ResNet18 forward at 2 MP took 650 MB, the 12 and 50 MP photos'
+    peak (benchmarks/README_inference.md, "Memory")."""
+    h, w = x.shape[-2:]
+    batch = x.shape[0]
+    if strip_pixels is None or batch * h * w <= strip_pixels or h <= 2 * multiple + overlap:
+        x, (sh, sw) = pad_to_multiple(x, multiple)
+        return forward(x)[..., :sh, :sw]
+    budget_rows = max(2 * multiple + overlap, strip_pixels // (batch * w))
+    count = math.ceil((h - overlap) / (budget_rows - overlap))
+    rows = min(h, -(-math.ceil((h + (count - 1) * overlap) / count) // multiple) * multiple)
+    starts = tile_starts(h, rows, overlap)
+    out: torch.Tensor | None = None
+    weight = torch.zeros(h, dtype=torch.float32, device=x.device)
+    for i, y in enumerate(starts):
+        logits = run_working(forward, x[..., y:y + rows, :], multiple).float()
+        win = _ramp(rows, overlap, i > 0, i < len(starts) - 1).to(x.device)
+        if out is None:
+            out = torch.zeros((batch, logits.shape[1], h, w), dtype=torch.float32, device=x.device)
+        out[..., y:y + rows, :] += logits * win[:, None]
+        weight[y:y + rows] += win
+        del logits
+    return out.div_(weight[:, None])
+
+
 def run_scaled(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale: float = 1.0,
                multiple: int = 32) -> torch.Tensor:
     """Logits (B, K, H, W) at ``x``'s own size for a normalised (B, C, H, W) input run at ``scale``:
-    resize (antialiased when shrinking), reflect-pad to ``multiple``, ``forward``, crop, resize back."""
+    ``to_working``, ``run_working``, resize back (bilinear). ``Predictor`` stops before the resize back
+    and resizes the logits band by band (``model.planes``): at full size they are K x H x W floats."""
     h, w = x.shape[-2:]
-    if scale != 1.0:
-        x = F.interpolate(x, size=scaled_size(h, w, scale), mode="bilinear", align_corners=False,
-                          antialias=scale < 1.0)
-    x, (sh, sw) = pad_to_multiple(x, multiple)
-    logits = forward(x)[..., :sh, :sw]
-    if (sh, sw) != (h, w):
+    logits = run_working(forward, to_working(x, scale), multiple)
+    if logits.shape[-2:] != (h, w):
         logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
     return logits
 
@@ -121,20 +165,21 @@ def predict_tiled(
     probs_fn: ProbFn,
     config: TileConfig,
     with_entropy: bool = False,
+    reducer: PlaneReducer | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Predict an (H, W, C) image (any dtype) tile by tile.
 
     ``probs_fn(tiles)`` takes a list of equally sized (h, w, C) tiles (views of ``image``) and returns their class
     probabilities (B, C, h, w) (float, any device). Returns the (H, W) uint8 class mask, the (H, W)
     float32 confidence (blended max probability) and, if asked, the (H, W) float32 entropy (nats).
+    ``reducer``: a ``model.planes.PlaneReducer`` of the image's size to fill (its figures too).
     """
     height, width = image.shape[:2]
     th, tw = min(config.size, height), min(config.size, width)
     ys = tile_starts(height, th, config.overlap)
     xs = tile_starts(width, tw, config.overlap)
-    mask = np.empty((height, width), dtype=np.uint8)
-    confidence = np.empty((height, width), dtype=np.float32)
-    entropy = np.empty((height, width), dtype=np.float32) if with_entropy else None
+    if reducer is None:
+        reducer = PlaneReducer(height, width, entropy_plane=with_entropy)
 
     acc: torch.Tensor | None = None  # (C, th, W): weighted probabilities of the current band
     wacc = torch.zeros((th, width), dtype=torch.float32)  # summed weights
@@ -142,20 +187,17 @@ def predict_tiled(
     windows: dict[tuple[bool, bool, bool, bool], torch.Tensor] = {}
 
     def finalize(rows: int) -> None:
-        nonlocal acc, wacc, top
+        nonlocal top
         if rows <= 0:
             return
-        weight = wacc[:rows].to(acc.device)
-        probs = acc[:, :rows] / weight.clamp_min(1e-12)
-        conf, cls = probs.max(dim=0)
-        mask[top:top + rows] = cls.to(torch.uint8).cpu().numpy()
-        confidence[top:top + rows] = conf.float().cpu().numpy()
-        if entropy is not None:
-            ent = -(probs * probs.clamp_min(1e-12).log()).sum(dim=0)
-            entropy[top:top + rows] = ent.float().cpu().numpy()
-        # shift the unfinished rows up; the freed rows start at zero for the next band
-        acc = torch.cat([acc[:, rows:], torch.zeros_like(acc[:, :rows])], dim=1)
-        wacc = torch.cat([wacc[rows:], torch.zeros_like(wacc[:rows])], dim=0)
+        probs = acc[:, :rows].div_(wacc[:rows].to(acc.device).clamp_min(1e-12))
+        reducer.put(top, probs)
+        # move the unfinished rows up (in place); the freed rows start at zero for the next band
+        keep = acc.shape[1] - rows
+        acc[:, :keep] = acc[:, rows:].clone()
+        acc[:, keep:] = 0
+        wacc[:keep] = wacc[rows:].clone()
+        wacc[keep:] = 0
         top += rows
 
     for yi, y in enumerate(ys):
@@ -177,4 +219,4 @@ def predict_tiled(
                 wacc[:, tx:tx + tw] += win
             del probs
     finalize(height - top)
-    return mask, confidence, entropy
+    return reducer.mask, reducer.confidence, reducer.entropy

@@ -182,3 +182,23 @@ def test_training_validation_and_evaluate_score_the_same_way(tmp_path):
     assert card["input_scale"] == 0.7
     last_epoch = card["training"]["history"][-1]  # what training's own validation measured
     assert result["pixel_accuracy"] == pytest.approx(last_epoch["pixel_accuracy"], abs=1e-3)  # zero padding: 3e-3 off
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc to measure memory")
+def test_a_photo_at_the_default_working_scale_never_holds_full_size_class_scores():
+    """Issue 18: at the CPU default scale a 12 MP photo is not tiled; the logits were resized to full size and
+    softmax and entropy each made another K x H x W float tensor (4 GB at 12 MP). 3 MP and 12 classes here:
+    one such tensor is 144 MB; the banded path holds the planes, the working-scale logits and a band."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (1500, 2000, 3), dtype=np.uint8)
+    scale = default_scale((2000, 1500), CPU)
+    assert scale < 1.0
+    predictor = Predictor(_tiny_net(classes=12), {"input_scale": scale}, device="cpu", fuse_bn=False)
+    assert predictor._tile_config(1500, 2000) is None  # the untiled path, as for a photo at the default scale
+    predictor.predict(image[:64, :64])  # warm up the allocator and torch's kernels
+    with _PeakRss() as mem:
+        pred = predictor.predict(image)
+    assert pred.mask.shape == (1500, 2000) and pred.stats is not None
+    assert 0.0 < pred.stats["mean_confidence"] <= 1.0
+    # measured: 470 MB at the parent commit (full-size logits, softmax, entropy), 122 MB now
+    assert mem.delta < 250 << 20, f"peak memory grew by {mem.delta >> 20} MB"

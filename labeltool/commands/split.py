@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from model.datasets.split import DEFAULT_GROUP_REGEX, split_dataset
+from model.datasets.split import DEFAULT_GROUP_REGEX, SEQUENCE_SETTING, project_group_regex, split_dataset
+
+NO_SEQUENCES = r"(?!)"  # matches nothing: every image is its own group
 
 
 def register(subparsers) -> None:
@@ -15,18 +18,30 @@ def register(subparsers) -> None:
     parser.add_argument("dataset", help="the dataset folder")
     parser.add_argument("--valid", type=float, default=0.2, metavar="FRACTION",
                         help="fraction of the images for validation (default 0.2)")
-    parser.add_argument("--group-regex", default=DEFAULT_GROUP_REGEX, metavar="REGEX",
+    parser.add_argument("--group-regex", default=None, metavar="REGEX",
                         help="the group (video) of an image name: the first capture group, else the whole match; "
-                             f"a name that does not match is its own group (default {DEFAULT_GROUP_REGEX!r}, "
-                             "the prefix before the first _ or -)")
+                             "a name that does not match is its own group (default: the project's "
+                             f"{SEQUENCE_SETTING} setting, the one neighbour proposals and the hold-out use; unset: "
+                             f"{DEFAULT_GROUP_REGEX!r}, the prefix before the first _ or -)")
     parser.add_argument("--seed", type=int, default=0, help="seed for choosing groups (default 0)")
     parser.add_argument("--dry-run", action="store_true", help="show the split, write nothing")
     parser.add_argument("--force", action="store_true", help="replace an existing, different valid.txt")
     parser.set_defaults(func=run)
 
 
+def group_regex(dataset: str) -> str:
+    """The project's sequence setting when DATASET is already a labeltool project, else the default."""
+    if not (Path(dataset) / ".labeltool").is_dir():
+        return DEFAULT_GROUP_REGEX
+    from model.project import Project
+
+    regex = project_group_regex(Project.open(dataset))
+    return NO_SEQUENCES if regex is None else regex
+
+
 def run(args) -> int:
-    plan = split_dataset(args.dataset, args.valid, args.group_regex, args.seed, force=args.force,
+    regex = args.group_regex if args.group_regex is not None else group_regex(args.dataset)
+    plan = split_dataset(args.dataset, args.valid, regex, args.seed, force=args.force,
                          dry_run=args.dry_run)
     print(f"{'group':<24} {'images':>7}  side")
     for group in sorted(plan.groups):

@@ -1,0 +1,222 @@
+"""Peak memory of `labeltool predict` on one large photo, before and after the banded reduction (issue 18).
+
+Each measurement is a child process, `python -m labeltool predict PROJECT --only photo --model M`, on a
+project holding one synthetic photo (a CamVid frame resized up, with fine noise, saved as JPEG) of
+1, 12 or 50 MP; the model is smp U-Net/ResNet18, 12 classes, random init with randomised BatchNorm
+statistics, its card's ``input_scale`` the CPU default for that size (``model.defaults.default_scale``,
+2 MP per image), as the one-click retrain would train it. Peak RSS is the child's ``ru_maxrss``
+(``os.wait4``). "before" runs the same command with the parent commit's code (``--before REV``,
+exported with ``git archive``); a child whose RSS passes ``--cap-gb`` is stopped and reported as over.
+
+``--agreement N``: on N real CamVid frames (native 480x360, and resized up to 12 MP), the masks and the
+proposal figures of the new path against the old one (full-size logits, softmax, max: still callable as
+``Predictor.probabilities``).
+
+    python benchmarks/bench_memory.py --sizes 1 12 50 --before 1bf00fe --agreement 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import CAMVID, REPO, RESULTS, write_json
+
+if not CAMVID.exists():  # a worktree beside the main checkout
+    CAMVID = Path("/work/shared/camvid11")
+
+CLASSES = ["Sky", "Building", "Pole", "Road", "Sidewalk", "Tree", "SignSymbol", "Fence", "Car", "Pedestrian",
+           "Bicyclist", "Void"]
+
+
+def make_net():
+    import segmentation_models_pytorch as smp
+    import torch
+
+    torch.manual_seed(0)
+    net = smp.Unet("resnet18", encoder_weights=None, classes=len(CLASSES))
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    return net.eval()
+
+
+def camvid_frames(count: int) -> list[Path]:
+    frames = sorted((CAMVID / "train").glob("*.png"))
+    step = max(1, len(frames) // max(1, count))
+    return frames[::step][:count]
+
+
+def photo(mp: float, seed: int = 0) -> np.ndarray:
+    from PIL import Image
+
+    w = int(round((mp * 1e6 * 4 / 3) ** 0.5))
+    h = int(round(w * 3 / 4))
+    frames = camvid_frames(4)
+    if frames:
+        with Image.open(frames[seed % len(frames)]) as im:
+            image = np.asarray(im.convert("RGB").resize((w, h), Image.BILINEAR))
+    else:
+        image = np.zeros((h, w, 3), np.uint8)
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(-8, 9, (h, 1, 1), dtype=np.int16) + rng.integers(-8, 9, (1, w, 1), dtype=np.int16)
+    return np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+
+def make_project(root: Path, mp: float) -> tuple[Path, Path, tuple[int, int]]:
+    from PIL import Image
+
+    from model.defaults import Hardware, default_scale
+    from model.modelfile import make_card, save_model
+
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    (root / "codes.txt").write_text("\n".join(CLASSES) + "\n")
+    image = photo(mp)
+    h, w = image.shape[:2]
+    Image.fromarray(image).save(root / "images" / "photo.jpg", quality=92)
+    del image
+    scale = default_scale((w, h), Hardware("cpu", 2))
+    card = make_card(arch="Unet", encoder="resnet18", classes=CLASSES, void_index=11,
+                     normalization={"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+                     input_size=[round(h * scale), round(w * scale)], training_images=[], input_scale=scale)
+    model = save_model(root / "models", make_net(), card)
+    return root, model, (w, h)
+
+
+def peak_rss(code_dir: Path, project: Path, model: Path, cap_bytes: int) -> tuple[float | None, float, bool]:
+    """(peak RSS in MB or None, seconds, stopped at the cap) of one `labeltool predict` child."""
+    env = dict(os.environ, PYTHONPATH=str(code_dir), LABELTOOL_RUNTIME="torch")
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "labeltool", "predict", str(project), "--only", "photo",
+                              "--model", str(model), "--threads", "2", "--neighbours", "off"],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(code_dir))
+    stopped = threading.Event()
+
+    def watch():
+        page = os.sysconf("SC_PAGE_SIZE")
+        while child.poll() is None:
+            try:
+                with open(f"/proc/{child.pid}/statm") as fh:
+                    if int(fh.read().split()[1]) * page > cap_bytes:
+                        stopped.set()
+                        child.kill()
+                        return
+            except (OSError, ValueError):
+                return
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    _pid, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    err = child.stderr.read().decode(errors="replace")
+    watcher.join()
+    seconds = time.perf_counter() - start
+    if stopped.is_set():
+        return None, seconds, True
+    if child.returncode != 0:
+        raise RuntimeError(f"predict failed ({child.returncode}): {err[-2000:]}")
+    return usage.ru_maxrss / 1024.0, seconds, False
+
+
+def agreement(count: int) -> list[dict]:
+    """New path vs the old full-size path on real CamVid frames, at the CPU default scale."""
+    import torch
+    from PIL import Image
+
+    from model.defaults import Hardware, default_scale
+    from model.predict import Predictor
+    from model.propose import proposal_summary
+
+    torch.set_num_threads(2)
+    net = make_net()
+    rows = []
+    for label, up in (("native 480x360", 1), ("12 MP (x8.33 resized up)", 4000 / 480)):
+        same = total = 0
+        figures = []
+        for path in camvid_frames(count):
+            with Image.open(path) as im:
+                im = im.convert("RGB")
+                if up != 1:
+                    im = im.resize((round(im.width * up), round(im.height * up)), Image.BILINEAR)
+                image = np.asarray(im)
+            h, w = image.shape[:2]
+            predictor = Predictor(net, {"input_scale": default_scale((w, h), Hardware("cpu", 2)),
+                                        "classes": CLASSES}, device="cpu", with_entropy=True)
+            new = predictor.predict(image)
+            probs = predictor.probabilities([image])[0]  # the old path: full-size logits -> softmax -> max
+            conf, cls = probs.max(dim=0)
+            ent = torch.special.entr(probs).sum(dim=0)
+            old_mask = cls.to(torch.uint8).numpy()
+            old = proposal_summary(type("P", (), {"confidence": conf.numpy(), "entropy": ent.numpy()})(), len(CLASSES))
+            del probs, conf, cls, ent
+            same += int((new.mask == old_mask).sum())
+            total += old_mask.size
+            figures.append((old, proposal_summary(new, len(CLASSES))))
+        diffs = {k: max(abs(a[k] - b[k]) for a, b in figures) for k in ("mean_confidence", "unsure_fraction", "entropy")}
+        rows.append({"frames": label, "count": len(figures), "mask_agreement": same / total,
+                     "max_abs_diff": diffs})
+        print(f"{label:<28} {len(figures)} frames: masks agree on {100 * same / total:.4f} % of pixels; largest "
+              "summary difference " + ", ".join(f"{k} {v:.2e}" for k, v in diffs.items()), flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1, 12, 50], help="megapixels")
+    parser.add_argument("--before", metavar="REV", help="also measure this commit's code (git archive)")
+    parser.add_argument("--cap-gb", type=float, default=6.0, help="stop a child past this RSS (shared machine)")
+    parser.add_argument("--agreement", type=int, default=0, metavar="N", help="CamVid frames for the agreement check")
+    parser.add_argument("--out", default=str(RESULTS / "memory.json"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench_memory_"))
+    result: dict = {"load_average_start": os.getloadavg(), "cap_gb": args.cap_gb, "rows": []}
+    try:
+        codes = {"after": REPO}
+        if args.before:
+            before = work / "before"
+            before.mkdir()
+            archive = subprocess.run(["git", "-C", str(REPO), "archive", args.before], check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+            codes = {"before": before, **codes}
+            result["before"] = args.before
+        print(f"{'MP':>5} {'size':>11} {'scale':>6} " + " ".join(f"{k + ' MB':>10} {k + ' s':>8}" for k in codes),
+              flush=True)
+        for mp in args.sizes:
+            project, model, (w, h) = make_project(work / f"p{mp:g}", mp)
+            from model.defaults import Hardware, default_scale
+
+            row = {"megapixels": round(w * h / 1e6, 2), "size": f"{w}x{h}",
+                   "scale": round(default_scale((w, h), Hardware("cpu", 2)), 4)}
+            for key, code in codes.items():  # one child at a time
+                mb, seconds, stopped = peak_rss(code, project, model, int(args.cap_gb * (1 << 30)))
+                row[key] = {"peak_rss_mb": None if mb is None else round(mb), "seconds": round(seconds, 1),
+                            "stopped_at_cap": stopped}
+            result["rows"].append(row)
+            cells = " ".join((f"{'>' + format(args.cap_gb * 1024, '.0f'):>10}" if row[k]["stopped_at_cap"]
+                              else f"{row[k]['peak_rss_mb']:>10}") + f" {row[k]['seconds']:>8}" for k in codes)
+            print(f"{row['megapixels']:>5} {row['size']:>11} {row['scale']:>6} {cells}", flush=True)
+            shutil.rmtree(project, ignore_errors=True)
+        if args.agreement:
+            result["agreement"] = agreement(args.agreement)
+        result["load_average_end"] = os.getloadavg()
+        write_json(args.out, result)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
