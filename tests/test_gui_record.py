@@ -260,7 +260,7 @@ def test_a_failed_background_save_comes_back_on_screen_and_retry_saves_it(window
     restore = _fail_saves(window, monkeypatch, dataset)
     window.step(-1)  # switching saves in the background: it fails
     wait_shown(window, qtbot)
-    qtbot.waitUntil(lambda: "img6" in window._failed, timeout=5000)
+    qtbot.waitUntil(lambda: "img6" in window.saves.failed, timeout=5000)
     show(window, qtbot, "img6")  # its pixels are back, unsaved
     assert window.editor.mask()[5, 5] == 1 and window.editor.is_dirty()
     restore()
@@ -342,9 +342,9 @@ def test_two_windows_never_silently_replace_each_others_corrections(window, data
 def test_opening_a_large_folder_keeps_the_window_answering(qtbot, dataset, monkeypatch):
     import time
 
-    from labeltool.gui import io_threads
+    from labeltool.workspace import loader
 
-    real = io_threads.open_project
+    real = loader.open_project
 
     def slow_open(*args):
         time.sleep(0.6)  # a folder scan of 100,000 images

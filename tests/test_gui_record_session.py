@@ -1,4 +1,4 @@
-"""The window's rules without Qt (labeltool.session) and the I/O threads headless (labeltool.gui.io_threads):
+"""The window's rules without Qt (labeltool.workspace.session) and the I/O threads headless (labeltool.workspace):
 navigation order, filter, uncertainty, pixels to check, Accept, and the writer's conflict rule."""
 
 from types import SimpleNamespace
@@ -6,8 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from labeltool.gui.io_threads import ConflictError, ImageLoader, MaskWriter, Snapshot, fingerprint, open_project
-from labeltool.session import Session, accept_action, pixels_to_check, uncertainty
+from labeltool.workspace.loader import ImageLoader, fingerprint, open_project
+from labeltool.workspace.session import Session, accept_action, pixels_to_check, uncertainty
+from labeltool.workspace.writer import ConflictError, MaskWriter, Snapshot
 from model.codes import write_codes
 from model.imageio import read_mask, write_image
 from model.project import Project
@@ -153,7 +154,7 @@ def test_open_project_headless(project, tmp_path):
 
 
 def test_headless_accept_and_next(project, tmp_path):
-    from labeltool.gui.io_threads import accept_and_next
+    from labeltool.workspace.saves import accept_and_next
 
     opened = open_project(tmp_path)
     s, writer = opened.session, MaskWriter(opened.project)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from labeltool.session import FILTERS, ORDERS, Session
+from labeltool.workspace.session import FILTERS, ORDERS, Session
 
 STATUS_TEXT = {"none": "no mask", "proposed": "proposed", "corrected": "corrected", "unknown": "unknown"}
 STATUS_COLOUR = {"none": QColor(150, 150, 150), "proposed": QColor(214, 140, 0), "corrected": QColor(30, 150, 60),

@@ -300,7 +300,7 @@ class Session:
         k = int(np.searchsorted(self.position[walk], pos, side="right"))
         return int(walk[k % len(walk)])
 
-    # ---- headless load/save (scripts and tests; the window goes through labeltool.gui.io_threads) ----
+    # ---- headless load/save (scripts and tests; the window goes through labeltool.workspace.writer) ----
     def load(self, index: int) -> Loaded:
         from model.imageio import read_image
 
