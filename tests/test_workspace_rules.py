@@ -51,6 +51,9 @@ def test_proposal_plan_skips_corrected_images_and_an_edited_screen():
     assert proposal_plan(s, "a", dirty=False, count=2) == ["a", "c", "d"]
     assert proposal_plan(s, "a", dirty=True, count=2) == ["c", "d"]  # edits on screen: no proposal under them
     assert proposal_plan(s, None, dirty=False, count=2) == []
+    s.update("c", "edited")  # a person's unchecked work: never planned for a proposal (the engine refuses it)
+    s.update("a", "unknown")
+    assert proposal_plan(s, "a", dirty=False, count=2) == ["d", "e"]
 
 
 def test_a_read_only_window_neither_saves_nor_proposes():
@@ -130,3 +133,38 @@ def test_the_retrain_options_refuse_the_working_scale_training_would_refuse():
     assert settings == {"retrain": {"arch": "FPN"}, "working_scale": 0.5}
     assert check_working_scale(None) is None
     assert options_to_args(settings["retrain"]) == ["--arch", "FPN"]
+
+
+def test_a_recovery_file_goes_into_the_dataset_when_the_cache_cannot_be_written(tmp_path, monkeypatch):
+    from labeltool.workspace.recovery import write_recovery
+
+    (tmp_path / "not-a-folder").write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    project = SimpleNamespace(root=tmp_path / "ds", state_dir=tmp_path / "ds" / ".labeltool",
+                              palette=np.zeros((3, 3), np.uint8))
+    path = write_recovery(project, "img", np.ones((4, 5), np.uint8))
+    assert path == tmp_path / "ds" / ".labeltool" / "recovery" / "img_P.png" and path.is_file()
+
+
+def test_the_conflict_check_runs_inside_the_projects_write(tmp_path):
+    """save_snapshot hands the check to save_mask(guard=...): it runs under the project's write lock."""
+    from labeltool.workspace.writer import save_snapshot
+
+    calls = []
+
+    class Spy:
+        def label_path(self, name):
+            return tmp_path / f"{name}_P.png"
+
+        def status(self, name):
+            return "corrected"
+
+        def save_mask(self, name, mask, status, *, guard=None, unpainted=None):
+            calls.append(("lock taken", status))
+            (tmp_path / f"{name}_P.png").write_bytes(b"someone else's")
+            guard()  # raises: someone else's mask appeared since the image was opened
+            calls.append("written")
+
+    with pytest.raises(ConflictError):
+        save_snapshot(Spy(), Snapshot("x", np.zeros((2, 2), np.uint8), base_fingerprint=None))
+    assert calls == [("lock taken", "edited")]

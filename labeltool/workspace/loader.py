@@ -88,6 +88,8 @@ class Bundle:
     record: Any
     fingerprint: Fingerprint
     generation: int = 0
+    unpainted: np.ndarray | None = None  # pixels nobody painted, as the edited mask's stamp recorded them
+    kept_proposal: bool = False  # a proposal is kept for "Revert to proposal"
 
 
 def load_bundle(project: Project, name: str) -> Bundle:
@@ -105,7 +107,9 @@ def load_bundle(project: Project, name: str) -> Bundle:
     confidence = None
     if status in ("proposed", "unknown"):
         confidence = read_confidence_map(project, name)
-    return Bundle(name, image, mask, confidence, status, record, fp)
+    unpainted = project.load_unpainted(name) if status == "edited" else None
+    return Bundle(name, image, mask, confidence, status, record, fp, unpainted=unpainted,
+                  kept_proposal=project.has_kept_proposal(name))
 
 
 def read_confidence_map(project: Project, name: str) -> np.ndarray | None:

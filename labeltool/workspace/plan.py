@@ -21,8 +21,9 @@ MAX_LOOK = 200  # list rows looked at to find the next images that may get a pro
 
 
 def may_get_proposal(status: str) -> bool:
-    """A proposal may be written over this status (the engine refuses the others: ProposalRefused)."""
-    return status != "corrected"
+    """A proposal may be written over this status: none or proposed. The engine refuses edited, corrected
+    and unknown masks (ProposalRefused); planning them would only cost the child a refusal."""
+    return status in ("none", "proposed")
 
 
 def upcoming(session: Session, max_look: int = MAX_LOOK) -> Iterator[int]:
@@ -74,10 +75,16 @@ def order_after_proposals(session: Session, user_chose: bool) -> str | None:
     return "resort" if session.order_mode != "name" else None
 
 
-def enabled_actions(has_project: bool, opening: bool, read_only: bool, busy: bool) -> dict[str, bool]:
-    """Which of the window's actions are enabled now."""
+def enabled_actions(has_project: bool, opening: bool, read_only: bool, busy: bool, status: str | None = None,
+                    dirty: bool = False, kept_proposal: bool = False) -> dict[str, bool]:
+    """Which of the window's actions are enabled now; ``status``, ``dirty`` and ``kept_proposal`` describe
+    the image on screen (None: no image shown)."""
     has = has_project and not opening
     writable = has and not read_only
+    shown = writable and status is not None
     return {"prev": has, "next": has, "next_todo": has, "save": writable, "accept": writable,
             "open": not opening, "propose": writable and not busy, "retrain": writable and not busy,
-            "cancel": busy}
+            "cancel": busy,
+            "mark_corrected": shown and (dirty or status in ("proposed", "edited", "unknown")),
+            "mark_unchecked": shown and (dirty or status in ("proposed", "corrected", "unknown")),
+            "revert_proposal": shown and kept_proposal}

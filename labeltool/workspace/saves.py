@@ -6,7 +6,9 @@ Rules:
 - Each image's latest save is the one that counts: an older save that fails after a newer one was asked
   for is superseded (the newer one has these pixels and more).
 - A failed save stays "failed" until a later save of that image succeeds, its pixels go back on screen
-  (they are the editor's again, unsaved), or the person discards them on purpose.
+  (they are the editor's again, unsaved), or the person discards them on purpose. Its *alert* (the window's
+  persistent banner, naming the recovery file the writer wrote: labeltool.workspace.recovery) stays until a
+  save of that image succeeds or its edits are discarded or saved elsewhere on purpose.
 - Nothing closes (nor opens another folder) while a save failed, unless the person chooses: retry, save
   elsewhere, discard or cancel (the question is a callback: the window asks with a dialog, tests answer).
 - The image with unsaved edits is held in the record (``Project.hold``) so that proposals of any process
@@ -22,7 +24,8 @@ import numpy as np
 
 from labeltool.workspace.loader import Bundle, ImageLoader, fingerprint
 from labeltool.workspace.plan import decode_plan
-from labeltool.workspace.session import Session
+from labeltool.workspace.recovery import recovery_of
+from labeltool.workspace.session import ACCEPT_STATUS, Session
 from labeltool.workspace.writer import ConflictError, MaskWriter, Snapshot
 
 
@@ -33,10 +36,20 @@ class SaveBook:
         self.latest: dict[str, tuple[Snapshot, Future]] = {}  # name -> (snapshot, future) of its latest save
         self.failed: dict[str, tuple[Snapshot, BaseException]] = {}  # name -> (snapshot, exception)
         self._handled: set[int] = set()
+        self.alerts: dict[str, str] = {}  # name -> what the banner says: a failed save not resolved yet
 
     def clear(self) -> None:
         self.latest.clear()
         self.failed.clear()
+        self.alerts.clear()
+
+    def banner(self) -> str | None:
+        """The persistent banner's text while any failed save is unresolved, else None."""
+        if not self.alerts:
+            return None
+        text = next(iter(self.alerts.values()))
+        more = len(self.alerts) - 1
+        return text + (f" ({more} more image{'s' if more > 1 else ''} not saved either)" if more else "")
 
     def submitted(self, snap: Snapshot, future: Future) -> None:
         if snap.target is None:
@@ -69,12 +82,15 @@ class SaveBook:
             if latest is not None and latest[0] is not snap:
                 return None  # a later save of this image (with these pixels and more) supersedes this one
             self.failed[snap.name] = (snap, exc)
+            self.alerts[snap.name] = alert_text(snap.name, exc)
             return "failed"
         if latest is not None and latest[0] is snap:
             del self.latest[snap.name]
         failed = self.failed.get(snap.name)
         if failed is not None and failed[0].serial < snap.serial:
             del self.failed[snap.name]
+        if snap.name not in self.failed:
+            self.alerts.pop(snap.name, None)
         return "saved"
 
     def finished(self) -> list[tuple[Snapshot, Future]]:
@@ -104,6 +120,11 @@ class SaveBook:
             self._handled.add(entry[0].serial)
             del self.latest[name]
 
+    def resolve(self, name: str) -> None:
+        """The image's unsaved edits were discarded or saved elsewhere on purpose: nothing is unsaved."""
+        self.forget(name)
+        self.alerts.pop(name, None)
+
     def first_failed(self) -> tuple[str, Snapshot, BaseException] | None:
         for name, (snap, exc) in self.failed.items():
             return name, snap, exc
@@ -128,14 +149,22 @@ class SaveBook:
             if choice == "cancel":
                 return False
             if choice == "discard":
-                self.forget(name)
+                self.resolve(name)
                 resolved(name)
             elif choice == "retry":
                 del self.failed[name]
                 retry(snap, isinstance(exc, ConflictError))
             elif choice == "save_as" and save_as(name, snap):
-                self.forget(name)
+                self.resolve(name)
                 resolved(name)
+
+
+def alert_text(name: str, exc: BaseException) -> str:
+    """The banner's words for a failed save: what failed, and where the unsaved pixels are."""
+    path = recovery_of(exc)
+    where = (f"Its unsaved pixels were written to {path}." if path is not None else
+             "Its unsaved pixels are only in this window: keep it open until they are saved (Save as… on close).")
+    return f"Could not save {name}: {exc}. {where}"
 
 
 class Hold:
@@ -165,7 +194,7 @@ def accept_and_next(session: Session, loader: ImageLoader, writer: MaskWriter, m
     to the next image to correct and return (the save's Future, that image's decoded Bundle or None at the
     end); the images after it are prefetched as the window does (:func:`labeltool.workspace.plan.decode_plan`)."""
     name = session.current
-    save = writer.save(Snapshot(name, mask.copy(), fingerprint(session.project.label_path(name))))
+    save = writer.save(Snapshot(name, mask.copy(), fingerprint(session.project.label_path(name)), status=ACCEPT_STATUS))
     loader.invalidate(name)
     target = session.next_not_corrected()
     if target is None:
