@@ -6,7 +6,11 @@ The window never decodes or writes a file itself (labeltool.workspace's loader a
 - the open image is held (``Project.hold``) from its first edit until its edits are saved: proposals of
   any process leave it alone meanwhile (an untouched open image gets its proposal like any other); a new
   mask for the open image is offered, never loaded under the user;
-- Accept saves the pixels on screen as corrected, whatever the file on disk says by then;
+- autosave (2 s idle), switching image, closing and Ctrl+S save the mask as *edited* (a person's work, not
+  checked: never trained on, never overwritten by proposals); only Accept (Enter) and Mark corrected make
+  *corrected*; Accept saves the pixels on screen, whatever the file on disk says by then;
+- a failed save raises a banner that stays until the save succeeds or is discarded, and its pixels are
+  written to a recovery file (labeltool.workspace.recovery);
 - closing or opening another folder stops when a save failed, with the reason and Retry / Save as… /
   Discard / Cancel: edits go only when saved or discarded on purpose;
 - model jobs belong to the folder that started them.
@@ -25,6 +29,8 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from labeltool.gui.disk_changes import DiskChanges
@@ -33,10 +39,12 @@ from labeltool.gui.file_list import FileList
 from labeltool.gui.futures import future_signals, wait_future
 from labeltool.gui.model_jobs import ModelJobs
 from labeltool.gui.proposal_server import ProposalsAhead
+from labeltool.gui.save_banner import SaveBanner
 from labeltool.gui.window_actions import build_actions
 from labeltool.gui.window_jobs import ModelWork
 from labeltool.gui.window_open import Opening
 from labeltool.gui.window_saves import Saving
+from labeltool.gui.window_status import StatusActions
 from labeltool.workspace.folder_lock import FolderLock
 from labeltool.workspace.loader import ImageLoader, Opened, open_project
 from labeltool.workspace.plan import PREFETCH, decode_plan, enabled_actions
@@ -49,7 +57,7 @@ POLL_MS = 1000  # how often the record is asked what changed (other processes in
 RESCAN_MS = 120_000  # a folder rescan even without a file-system notification (network folders)
 
 
-class MainWindow(Opening, Saving, ModelWork, DiskChanges, QMainWindow):
+class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWindow):
     imageShown = Signal(str, bool)  # an image is on screen (name, with a mask): the proposal child plans on it
 
     def __init__(self) -> None:
@@ -62,6 +70,7 @@ class MainWindow(Opening, Saving, ModelWork, DiskChanges, QMainWindow):
         self.read_only = False
         self.shown: str | None = None  # the image whose pixels are in the editor
         self._shown_fp = None  # its mask file when it was loaded or last saved here
+        self._kept_proposal = False  # the image on screen has a kept proposal (Revert to proposal)
         self._want: str | None = None  # the image being loaded
         self.saves = SaveBook()  # the latest save of each image, the failed ones nobody resolved yet
         self._serial = 0
@@ -85,7 +94,14 @@ class MainWindow(Opening, Saving, ModelWork, DiskChanges, QMainWindow):
         self.jobs.failed.connect(lambda title, text: QMessageBox.warning(self, title, text))
         self.jobs.finished.connect(self._job_finished)
         self.editor = EditorWidget(self)
-        self.setCentralWidget(self.editor)
+        self.banner = SaveBanner(self.retry_failed)  # while a save failed: what, and where its pixels went
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.banner)
+        column.addWidget(self.editor, 1)
+        self.setCentralWidget(centre)
         self.files = FileList(self)
         dock = QDockWidget("Images", self)
         dock.setObjectName("images")
@@ -163,6 +179,8 @@ class MainWindow(Opening, Saving, ModelWork, DiskChanges, QMainWindow):
             self._poll_done(tag[1], future)
         elif kind == "proposal":
             self._proposal_decoded(tag[1], future)
+        elif kind == "status":
+            self._status_done(tag[1], future)
 
     # ---- opening -------------------------------------------------------------------------------
     def _open_in_thread(self, folder: str, codes: list[str] | None = None) -> Opened:
@@ -182,6 +200,7 @@ class MainWindow(Opening, Saving, ModelWork, DiskChanges, QMainWindow):
         self.shown = self._want = None
         self._shown_fp = None
         self.saves.clear()
+        self.banner.show_text(None)
         self._serial = opened.serial
         self._hide_newer()
         self.loader.set_project(project)
@@ -244,8 +263,9 @@ class MainWindow(Opening, Saving, ModelWork, DiskChanges, QMainWindow):
         previous = self.shown
         failed = self.saves.take_back(name)  # a failed save's pixels come back on screen, unsaved
         mask = failed[0].mask if failed else bundle.mask
+        unpainted = failed[0].unpainted if failed else bundle.unpainted
         try:
-            self.editor.load(bundle.image, mask, project.codes, project.palette, project.void_index)
+            self.editor.load(bundle.image, mask, project.codes, project.palette, project.void_index, unpainted)
         except ValueError as exc:
             self._want = None
             QMessageBox.warning(self, "Cannot open image", f"{project.image_path(name)}: {exc}")
@@ -257,6 +277,7 @@ class MainWindow(Opening, Saving, ModelWork, DiskChanges, QMainWindow):
         self.shown = name
         self._want = None
         self._shown_fp = bundle.fingerprint
+        self._kept_proposal = bundle.kept_proposal
         self._hide_newer()
         if previous != name:
             self._release_hold()  # after its save: the writer keeps the order
@@ -297,7 +318,9 @@ class MainWindow(Opening, Saving, ModelWork, DiskChanges, QMainWindow):
             self._record_call(self.session.project.set_palette, palette)
 
     def _update_enabled(self) -> None:
-        enabled = enabled_actions(self.session is not None, self._opening, self.read_only, self.jobs.busy())
+        status = self.session.status(self.shown) if self.session is not None and self.shown is not None else None
+        enabled = enabled_actions(self.session is not None, self._opening, self.read_only, self.jobs.busy(),
+                                  status, self.editor.is_dirty(), self._kept_proposal)
         for key, on in enabled.items():
             self.actions_by_name[key].setEnabled(on)
 
@@ -308,6 +331,7 @@ class MainWindow(Opening, Saving, ModelWork, DiskChanges, QMainWindow):
         status = self.session.status(self.shown)
         ro = " (read-only)" if self.read_only else ""
         self.setWindowTitle(f"{dirty}{self.shown} ({status}) — labeltool — {self.session.project.root}{ro}")
+        self._update_enabled()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self._closed:

@@ -73,12 +73,17 @@ def window_shortcuts() -> list[Shortcut]:
     s = Shortcut
     return [
         s("open", ("Ctrl+O",), "Open a dataset folder", "Window"),
-        s("save", ("Ctrl+S",), "Save the mask on screen", "Window"),
+        s("save", ("Ctrl+S",), "Save the mask on screen, as edited (not checked: not trained on)", "Window"),
         s("accept", ("Return", "Enter"), "Accept: save the mask on screen as corrected and go to the next image "
                                          "to correct", "Window"),
         s("prev", ("PgUp", "A"), "Previous image in the list", "Window"),
         s("next", ("PgDown", "D"), "Next image in the list", "Window"),
         s("next_todo", ("N",), "Next image without a corrected mask, in the list's order", "Window"),
+        s("mark_corrected", ("Ctrl+Return",), "Mark corrected: the mask on screen is checked and trained on "
+                                              "(stays on this image)", "Window"),
+        s("mark_unchecked", ("Ctrl+U",), "Mark not checked: the mask stays, as edited (not trained on)", "Window"),
+        s("revert_proposal", ("Ctrl+Shift+R",), "Revert to proposal: the model's proposal this mask was made "
+                                                "from comes back", "Window"),
         s("quit", ("Ctrl+Q",), "Quit", "Window"),
         s("help", ("F1",), "This shortcut sheet", "Help"),
     ]

@@ -28,7 +28,7 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu]:
     w = window
     a = {
         "open": _action(w, "open", "Open folder…", w.ask_open_folder),
-        "save": _action(w, "save", "Save", w.save_now),
+        "save": _action(w, "save", "Save", w.save_now, "Save the mask on screen as edited (not checked yet)"),
         "accept": _action(w, "accept", "Accept", w.accept_and_next,
                           "Save the mask on screen as corrected and go to the next image to correct"),
         "prev": _action(w, "prev", "◀ Previous", lambda: w.step(-1)),
@@ -40,6 +40,12 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu]:
         "retrain": _action(w, "retrain", "Retrain on my corrections", w.retrain,
                            "Fine-tune the model on the corrected images, then re-propose the rest"),
         "cancel": _action(w, "cancel", "Cancel", lambda: w.jobs.cancel(), "Stop proposing or training"),
+        "mark_corrected": _action(w, "mark_corrected", "Mark corrected", w.mark_corrected,
+                                  "The mask on screen is checked: corrected, trained on"),
+        "mark_unchecked": _action(w, "mark_unchecked", "Mark not checked", w.mark_unchecked,
+                                  "The mask stays but is not checked: edited, not trained on"),
+        "revert_proposal": _action(w, "revert_proposal", "Revert to proposal", w.revert_to_proposal,
+                                   "Bring back the model's proposal this mask was made from"),
     }
     bar = QToolBar("Main", w)
     bar.setObjectName("main")
@@ -56,6 +62,9 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu]:
     go = menu.addMenu("&Go")
     for key in ("prev", "next", "next_todo", "accept"):
         go.addAction(a[key])
+    image_menu = menu.addMenu("&Image")
+    for key in ("accept", "mark_corrected", "mark_unchecked", "revert_proposal"):
+        image_menu.addAction(a[key])
     model_menu = menu.addMenu("&Model")
     for key in ("propose", "retrain", "cancel"):
         model_menu.addAction(a[key])

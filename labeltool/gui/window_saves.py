@@ -11,8 +11,12 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from labeltool.gui.futures import wait_future
-from labeltool.workspace.session import accept_action
+from labeltool.workspace.session import ACCEPT_STATUS, accept_action, accept_refusal
 from labeltool.workspace.writer import Snapshot
+
+
+def _copy(array):
+    return None if array is None else array.copy()
 
 
 class Saving:
@@ -32,8 +36,16 @@ class Saving:
         same = None if force else self.saves.same_save(self.shown, layer, layer.history.state_id)
         if same is not None:
             return same  # these very pixels are being (or have just been) saved
-        snap = Snapshot(self.shown, layer.mask.copy(), self._shown_fp, layer.history.state_id, layer, force=force)
+        snap = Snapshot(self.shown, layer.mask.copy(), self._shown_fp, layer.history.state_id, layer, force=force,
+                        unpainted=_copy(layer.unpainted))
         return self._submit(snap)
+
+    def _snapshot_checked(self) -> Snapshot:
+        """The pixels on screen as the image's corrected mask (Accept, Mark corrected): whatever the file
+        holds by now (a person's mask saved meanwhile elsewhere is not replaced without asking)."""
+        layer = self.editor.layer
+        return Snapshot(self.shown, layer.mask.copy(), self._shown_fp, layer.history.state_id, layer,
+                        status=ACCEPT_STATUS)
 
     def _submit(self, snap: Snapshot):
         future = self.writer.save(snap)
@@ -51,24 +63,14 @@ class Saving:
 
     def _save_done(self, snap: Snapshot, future) -> None:
         outcome = self.saves.outcome(snap, future)
-        if outcome == "failed":
-            where = "your edits are still on screen" if snap.name == self.shown else \
-                "its edits are kept until you save or discard them"
-            self.statusBar().showMessage(f"Could not save {snap.name}: {future.exception()} ({where})", 15000)
-            return
+        self.banner.show_text(self.saves.banner())
         if outcome != "saved":
             return
         result = future.result()
         if snap.layer is not None and snap.layer is self.editor.layer:
             self.editor.mark_saved(snap.state_id)
-        if snap.name == self.shown:
-            self._shown_fp = result.fingerprint
-        index = self.session.update(snap.name, result.status, result.record) if self.session else None
-        if index is not None:
-            self.files.row_changed(index)
-            self.files.summarise()
-        self.statusBar().showMessage(f"Saved {result.path.name}", 3000)
-        self._update_title()
+        self._took(snap.name, result)
+        self.statusBar().showMessage(f"Saved {result.path.name} ({result.status})", 3000)
 
     def _wait_for_writes(self) -> None:
         """Let every queued save finish (the window keeps answering) and take in its outcome now."""
@@ -103,13 +105,19 @@ class Saving:
     def _resolved(self, name: str) -> None:
         if name == self.shown:
             self.editor.mark_saved()  # discarded (or saved elsewhere) on purpose
+        self.banner.show_text(self.saves.banner())
+
+    def retry_failed(self) -> None:
+        """The banner's Try again: every failed save is saved again (the image on screen from its pixels)."""
+        for name, (snap, _exc) in list(self.saves.failed.items()):
+            del self.saves.failed[name]
+            self._retry(snap, force=False)
+        self._snapshot_shown()
 
     def _retry(self, snap: Snapshot, force: bool) -> None:
-        if snap.name == self.shown and snap.layer is self.editor.layer:
-            self._snapshot_shown(force=force) or self._submit(
-                Snapshot(snap.name, snap.mask, snap.base_fingerprint, snap.state_id, snap.layer, force=force))
-        else:
-            self._submit(Snapshot(snap.name, snap.mask, snap.base_fingerprint, force=force))
+        keep = snap.name == self.shown and snap.layer is self.editor.layer
+        if not (keep and self._snapshot_shown(force=force)):
+            self._submit(snap.again(force, keep_layer=keep))
 
     def _save_as_path(self, name: str, snap: Snapshot) -> bool:
         path = self.ask_save_as_path(name)
@@ -159,10 +167,11 @@ class Saving:
             self.statusBar().showMessage("Nothing to accept: this image has no mask yet (paint one or Propose)", 5000)
             return
         if action == "save":
-            layer = self.editor.layer
-            # what is on screen, whatever proposal the file holds by now (another person's correction
-            # made meanwhile is not replaced without asking: ConflictError)
-            self._submit(Snapshot(name, layer.mask.copy(), self._shown_fp, layer.history.state_id, layer))
+            refusal = accept_refusal(self.editor.layer, self.session.project.codes)
+            if refusal:
+                self.statusBar().showMessage(f"Not accepted: {refusal}", 10000)
+                return
+            self._submit(self._snapshot_checked())
         self.next_to_correct()
 
     # ---- the hold on the image with unsaved edits ---------------------------------------------------
