@@ -6,6 +6,8 @@ pixels nobody painted (no Void class) stop Accept.
 Needs the engine's status contract (model/, helper A's branch) and the editor's unpainted map
 (labeltool/editing, helper F's branch)."""
 
+import os
+
 import numpy as np
 import pytest
 from _gui_window import never_block, open_window, wait_shown
@@ -130,11 +132,15 @@ def test_a_failed_save_raises_a_banner_that_stays_and_leaves_a_recovery_file(win
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     project = window.session.project
     real = project.save_mask
+    labels = dataset / "labels"
+    os.chmod(labels, 0o555)  # a read-only labels folder
+    if os.access(labels, os.W_OK):  # root: chmod does not stop writes; make the engine's write fail instead
+        os.chmod(labels, 0o755)
 
-    def refuse(*_a, **_k):
-        raise MaskError(project.label_path("img3"), "cannot be written ([Errno 30] Read-only file system)")
+        def refuse(*_a, **_k):
+            raise MaskError(project.label_path("img3"), "cannot be written ([Errno 30] Read-only file system)")
 
-    monkeypatch.setattr(project, "save_mask", refuse)  # a read-only labels folder (chmod does not stop root)
+        monkeypatch.setattr(project, "save_mask", refuse)
     show(window, qtbot, "img3")
     dab(window, qtbot, 11, 12)
     window.step(-1)  # switching saves img3 in the background: it fails
@@ -147,6 +153,7 @@ def test_a_failed_save_raises_a_banner_that_stays_and_leaves_a_recovery_file(win
     assert window.banner.isVisible()  # not a status line that goes away
     show(window, qtbot, "img3")  # the pixels come back on screen, unsaved; the banner stays
     assert window.editor.mask()[11, 12] == 1 and window.editor.is_dirty() and window.banner.isVisible()
+    os.chmod(labels, 0o755)
     monkeypatch.setattr(project, "save_mask", real)
     window.banner.retry.click()
     idle(window, qtbot)
