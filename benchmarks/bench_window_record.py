@@ -153,7 +153,7 @@ def list_scale(rows: int) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from labeltool.gui.file_list import FileList
-    from labeltool.session import Session
+    from labeltool.workspace.session import Session
 
     app = QApplication.instance() or QApplication([])
     names = [f"frame{i:06d}" for i in range(rows)]

@@ -41,6 +41,9 @@ def main():
     QTest.keyClick(canvas, Qt.Key_2)
     QTest.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(win, 10, 10))
     wait(1200)  # idle: autosave runs
+    end = time.monotonic() + 20  # a loaded machine: let that autosave land before going on
+    while (win.editor.is_dirty() or win.writer.busy()) and time.monotonic() < end:
+        wait(50)
     QTest.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(win, 40, 70))  # not yet autosaved
     print("READY", flush=True)
     if len(sys.argv) > 3:  # stress mode: keep painting so that saves are in flight when the kill comes

@@ -94,7 +94,7 @@ def test_paint_with_the_mouse_and_save_writes_an_indexed_png(window, dataset, qt
     assert pixels[20, 20] == 2 and pixels[20, 60] == 2 and pixels[20, 40] == 2
     assert pixels[50, 5] == 3  # untouched pixels are Void
     assert (palette == default_palette(CODES)).all()
-    assert window.session.project.status("img4") == "corrected"
+    assert window.session.project.status("img4") == "edited"  # Ctrl+S: saved, not checked
     assert not window.editor.is_dirty()
 
 
@@ -112,7 +112,7 @@ def test_autosave_after_idle_and_on_switching(window, dataset, qtbot):
     qtbot.waitUntil(lambda: not window.writer.busy(), timeout=5000)
     assert np.asarray(Image.open(dataset / "labels" / "img5_P.png"))[10, 80] == 1
     assert window.session.current == "img4"
-    assert window.session.project.status("img5") == "corrected"
+    assert window.session.project.status("img5") == "edited"
 
 
 def test_navigation_keys(window, qtbot):

@@ -51,3 +51,30 @@ def test_every_third_party_import_is_declared():
                 if not owners & names:
                     missing.append(f"{path.relative_to(ROOT)}: {module} ({', '.join(sorted(owners))})")
     assert not missing, "undeclared imports:\n" + "\n".join(missing)
+
+
+def test_the_workspace_never_imports_qt():
+    """labeltool/workspace holds the window's rules without Qt: headless runs and tests never load it."""
+    offenders = []
+    for path in sorted((ROOT / "labeltool" / "workspace").rglob("*.py")):
+        for module in imported_modules(path):
+            if module.split(".")[0] in ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "shiboken6") or \
+                    module.startswith("labeltool.gui"):
+                offenders.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_importing_the_workspace_loads_no_qt():
+    import subprocess
+    import sys
+
+    code = ("import sys, labeltool.workspace, labeltool.workspace.folder_lock, labeltool.workspace.retrain; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_no_app_file_over_400_lines():
+    long = [f"{p.relative_to(ROOT)}: {n}" for p in sorted((ROOT / "labeltool").rglob("*.py"))
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400]
+    assert not long, "\n".join(long)

@@ -1,5 +1,5 @@
 """A process killed mid-session loses at most the edits since the last autosave and never leaves a
-torn mask PNG; on the next start the autosaved mask is there and counts as corrected."""
+torn mask PNG; on the next start the autosaved mask is there, as edited (a person's work, not checked)."""
 
 import os
 import signal
@@ -49,7 +49,7 @@ def test_kill_loses_only_edits_after_the_last_autosave(dataset):
     assert mask[10, 10] == 1  # painted, then autosaved after idle
     assert mask[40, 70] == 2  # painted after the autosave: lost with the process, as promised (Void)
     project = Project.open(dataset)
-    assert project.status("img1") == "corrected"
+    assert project.status("img1") == "edited"  # kept, never trained on until a person accepts it
     assert project.load_mask("img1")[10, 10] == 1
 
 

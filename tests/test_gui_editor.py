@@ -11,7 +11,7 @@ from PySide6.QtGui import QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from labeltool.gui.editor import EditorWidget  # noqa: E402
-from labeltool.gui.shortcuts import ShortcutsDialog, shortcut_table  # noqa: E402
+from labeltool.gui.shortcuts import ShortcutsDialog, shortcut_table, window_shortcuts  # noqa: E402
 
 NAMES = ["Road", "Car", "Sky", "Void"]
 PALETTE = np.array([[128, 64, 128], [0, 0, 142], [70, 130, 180], [0, 0, 0]], dtype=np.uint8)
@@ -290,7 +290,10 @@ def test_shortcut_sheet_lists_every_action(qtbot, ed):
     assert not {"Return", "Enter", "PgDown", "PgUp", "D", "A", "Ctrl+S"} & set(keys)
     assert len(keys) == len(set(keys))
     key(qtbot, ed, Qt.Key_Question, Qt.ShiftModifier)
-    assert isinstance(ed._dialog, ShortcutsDialog) and ed._dialog.table.rowCount() == len(shortcut_table())
+    assert isinstance(ed._dialog, ShortcutsDialog)
+    assert ed._dialog.table.rowCount() == len(shortcut_table()) + len(window_shortcuts())
+    every = keys + [k for s in window_shortcuts() for k in s.keys]
+    assert len(every) == len(set(every))  # no key does two things
 
 
 def test_next_image_keeps_the_chosen_class_and_preserve_mode(qtbot, ed):

@@ -168,7 +168,7 @@ def test_saving_one_image_updates_its_row_only(window, qtbot):
     row = int(window.session.row_in_view[window.session.row_of["img6"]])
     assert changed and set(changed) == {(row, row)} and not resets
     after = {r: [model.index(r, c).data() for c in range(4)] for r in range(model.rowCount())}
-    assert after[row][1] == "corrected"
+    assert after[row][1] == "edited"  # Ctrl+S keeps the work safe; only Accept checks it
     assert {r: v for r, v in after.items() if r != row} == {r: v for r, v in before.items() if r != row}
 
 
@@ -196,7 +196,7 @@ def test_proposal_arriving_mid_stroke_loses_no_pixel(window, dataset, qtbot):
     qtbot.keyClick(window, Qt.Key_S, Qt.ControlModifier)
     saved = read_mask(dataset / "labels" / "img6_P.png", len(CODES))
     assert (saved[10, 5:61] == 2).all() and saved[30, 30] == 3  # the stroke on the person's mask, not the proposal
-    assert window.session.project.status("img6") == "corrected"
+    assert window.session.project.status("img6") == "edited"
 
 
 def test_accept_during_a_repropose_records_what_was_on_screen(window, dataset, qtbot):
@@ -260,7 +260,7 @@ def test_a_failed_background_save_comes_back_on_screen_and_retry_saves_it(window
     restore = _fail_saves(window, monkeypatch, dataset)
     window.step(-1)  # switching saves in the background: it fails
     wait_shown(window, qtbot)
-    qtbot.waitUntil(lambda: "img6" in window._failed, timeout=5000)
+    qtbot.waitUntil(lambda: "img6" in window.saves.failed, timeout=5000)
     show(window, qtbot, "img6")  # its pixels are back, unsaved
     assert window.editor.mask()[5, 5] == 1 and window.editor.is_dirty()
     restore()
@@ -275,7 +275,7 @@ def test_edits_after_the_snapshot_stay_dirty(window, qtbot):
     future = window._snapshot_shown()  # autosave's snapshot
     qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, point(window, 30, 30))  # painted while it is written
     future.result(5)
-    qtbot.waitUntil(lambda: window.session.status("img6") == "corrected", timeout=5000)
+    qtbot.waitUntil(lambda: window.session.status("img6") == "edited", timeout=5000)
     assert window.editor.is_dirty()  # the second click is not on disk yet
     assert read_mask(window.session.project.label_path("img6"), len(CODES))[30, 30] == 3
 
@@ -342,9 +342,9 @@ def test_two_windows_never_silently_replace_each_others_corrections(window, data
 def test_opening_a_large_folder_keeps_the_window_answering(qtbot, dataset, monkeypatch):
     import time
 
-    from labeltool.gui import io_threads
+    from labeltool.workspace import loader
 
-    real = io_threads.open_project
+    real = loader.open_project
 
     def slow_open(*args):
         time.sleep(0.6)  # a folder scan of 100,000 images
@@ -381,7 +381,7 @@ def test_the_hold_covers_unsaved_edits_only(window, dataset, qtbot):
     show(window, qtbot, "img4")  # img2 is saved on the way, then released
     qtbot.waitUntil(lambda: not project.is_held("img2"), timeout=5000)
     assert not project.is_held("img4")
-    qtbot.waitUntil(lambda: terminal.status("img2") == "corrected", timeout=5000)
+    qtbot.waitUntil(lambda: terminal.status("img2") == "edited", timeout=5000)
     window.close()
 
 

@@ -1,4 +1,4 @@
-"""The window's rules without Qt (labeltool.session) and the I/O threads headless (labeltool.gui.io_threads):
+"""The window's rules without Qt (labeltool.workspace.session) and the I/O threads headless (labeltool.workspace):
 navigation order, filter, uncertainty, pixels to check, Accept, and the writer's conflict rule."""
 
 from types import SimpleNamespace
@@ -6,8 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from labeltool.gui.io_threads import ConflictError, ImageLoader, MaskWriter, Snapshot, fingerprint, open_project
-from labeltool.session import Session, accept_action, pixels_to_check, uncertainty
+from labeltool.workspace.loader import ImageLoader, fingerprint, open_project
+from labeltool.workspace.session import Session, accept_action, pixels_to_check, uncertainty
+from labeltool.workspace.writer import ConflictError, MaskWriter, Snapshot
 from model.codes import write_codes
 from model.imageio import read_mask, write_image
 from model.project import Project
@@ -97,6 +98,7 @@ def test_accept_rules():
     assert accept_action("proposed", dirty=False) == "save"  # the pixels on screen, never "whatever is on disk"
     assert accept_action("unknown", dirty=False) == "save"
     assert accept_action("none", dirty=True) == "save"
+    assert accept_action("edited", dirty=False) == "save"  # checked now: the same pixels, restamped corrected
     assert accept_action("corrected", dirty=False) == "skip"
     assert accept_action("none", dirty=False) == "nothing"
 
@@ -123,9 +125,15 @@ def test_writer_never_replaces_a_correction_made_elsewhere_but_replaces_a_propos
     # a proposal written meanwhile is not a person's work: the person's pixels replace it
     other.save_mask("f1", np.full((12, 16), 1, np.uint8), "proposed")
     result = writer.save(Snapshot("f1", np.zeros((12, 16), np.uint8), None)).result()
-    assert result.status == "corrected" and read_mask(project.label_path("f1"), 3).max() == 0
+    assert result.status == "edited" and read_mask(project.label_path("f1"), 3).max() == 0  # a save: not checked
     # this writer's own earlier saves never count as someone else's
     writer.save(Snapshot("f1", np.full((12, 16), 2, np.uint8), None)).result()
+    # another person's edited (unchecked) mask is theirs too: not replaced without asking
+    base = fingerprint(project.label_path("f2"))
+    other.save_mask("f2", np.full((12, 16), 1, np.uint8), "edited")
+    with pytest.raises(ConflictError, match="f2_P.png"):
+        writer.save(Snapshot("f2", np.zeros((12, 16), np.uint8), base, status="corrected")).result()
+    assert other.status("f2") == "edited"
     writer.shutdown()
 
 
@@ -137,7 +145,7 @@ def test_loader_waits_for_the_pending_save_and_drops_stale_prefetch(project):
     writer.save(Snapshot("f2", np.full((12, 16), 1, np.uint8)))
     loader.invalidate("f2")
     bundle = loader.get("f2").result()
-    assert bundle.mask is not None and bundle.mask.max() == 1 and bundle.status == "corrected"
+    assert bundle.mask is not None and bundle.mask.max() == 1 and bundle.status == "edited"
     assert bundle.image.shape == (12, 16, 3)
     loader.shutdown()
     writer.shutdown()
@@ -153,7 +161,7 @@ def test_open_project_headless(project, tmp_path):
 
 
 def test_headless_accept_and_next(project, tmp_path):
-    from labeltool.gui.io_threads import accept_and_next
+    from labeltool.workspace.saves import accept_and_next
 
     opened = open_project(tmp_path)
     s, writer = opened.session, MaskWriter(opened.project)

@@ -4,10 +4,11 @@ import numpy as np
 from _train_data import CODES, make_dataset
 from PySide6.QtWidgets import QMainWindow
 
-from labeltool.gui.model_jobs import ModelJobs, options_to_args, retrain_options
+from labeltool.gui.model_jobs import ModelJobs
 from labeltool.gui.retrain_dialog import RetrainDialog
 from labeltool.gui.train_chart import TrainChart
-from labeltool.train_progress import TrainProgress
+from labeltool.workspace.retrain import options_to_args, retrain_options
+from labeltool.workspace.train_progress import TrainProgress
 from model.defaults import project_working_scale
 from model.modelfile import make_card, save_model
 from model.networks import make_net, normalization

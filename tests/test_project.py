@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from labeltool.session import Session
+from labeltool.workspace.session import Session
 from model.codes import write_codes
 from model.errors import ImageReadError, MaskError
 from model.imageio import write_image, write_mask

@@ -1,6 +1,6 @@
 """The window's reading of training events: progress by the clock with a budget, by steps without."""
 
-from labeltool.train_progress import TrainProgress
+from labeltool.workspace.train_progress import TrainProgress
 
 
 class Clock:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox
 
-from labeltool.gui.io_threads import poll_changes, wait_future
+from labeltool.gui.futures import wait_future
+from labeltool.workspace.changes import poll_changes
 
 
 class DiskChanges:
@@ -58,7 +59,7 @@ class DiskChanges:
     def _check_shown_on_disk(self, fp) -> None:
         """The open image's mask file changed and not by this window: offer it, never swap it in."""
         name = self.shown
-        if fp == self._shown_fp or self.writer.pending(name) is not None or name in self._saves:
+        if fp == self._shown_fp or self.writer.pending(name) is not None or self.saves.saving(name):
             return
         if fp is not None and fp == self.writer.last_written(name):
             return
@@ -116,7 +117,7 @@ class DiskChanges:
     def _proposal_decoded(self, name: str, future) -> None:
         if name != self.shown or self._want != name:
             return
-        if self.editor.is_dirty() or self.stroke_in_progress() or name in self._saves:
+        if self.editor.is_dirty() or self.stroke_in_progress() or self.saves.saving(name):
             self._want = None
             self.poll()  # edits on screen: the banner offers the proposal
             return

@@ -21,11 +21,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from labeltool.session import FILTERS, ORDERS, Session
+from labeltool.workspace.session import FILTERS, ORDERS, Session
 
-STATUS_TEXT = {"none": "no mask", "proposed": "proposed", "corrected": "corrected", "unknown": "unknown"}
-STATUS_COLOUR = {"none": QColor(150, 150, 150), "proposed": QColor(214, 140, 0), "corrected": QColor(30, 150, 60),
-                 "unknown": QColor(190, 60, 160)}
+STATUS_TEXT = {"none": "no mask", "proposed": "proposed", "edited": "edited", "corrected": "corrected",
+               "unknown": "unknown"}
+STATUS_COLOUR = {"none": QColor(150, 150, 150), "proposed": QColor(214, 140, 0), "edited": QColor(40, 110, 210),
+                 "corrected": QColor(30, 150, 60), "unknown": QColor(190, 60, 160)}
+STATUS_TIP = {"edited": "A person's edits, not checked yet: not trained on until accepted (Enter) or marked corrected",
+              "unknown": "Not a proposal as the model wrote it, and no person checked it: not trained on"}
 COLUMNS = ("Image", "Status", "Confidence", "To check")
 INDEX_ROLE = Qt.UserRole + 1  # the project index of a row
 KEY_OPEN_DELAY_MS = 120  # a row reached with the keyboard opens when the keys rest this long (auto-repeat skims)
@@ -90,6 +93,8 @@ class FileTableModel(QAbstractTableModel):
             return i
         if role == Qt.ForegroundRole and column == 1:
             return QBrush(STATUS_COLOUR.get(s.statuses[i], QColor(0, 0, 0)))
+        if role == Qt.ToolTipRole and column == 1:
+            return STATUS_TIP.get(s.statuses[i])
         if role == Qt.ToolTipRole and column == 3:
             return "Estimated pixels to check: the share of pixels the model was unsure about x image size"
         return None
@@ -247,8 +252,10 @@ class FileList(QWidget):
             self.summary.setText("")
             return
         c = s.counts
-        text = (f"{len(s.names):,} images: {c['corrected']:,} corrected, {c['proposed']:,} proposed, "
-                f"{c['none']:,} without mask")
+        text = f"{len(s.names):,} images: {c['corrected']:,} corrected, "
+        if c["edited"]:
+            text += f"{c['edited']:,} edited (not checked), "
+        text += f"{c['proposed']:,} proposed, {c['none']:,} without mask"
         if c["unknown"]:
             text += f", {c['unknown']:,} unknown"
         if s.total_to_check:

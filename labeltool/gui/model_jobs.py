@@ -7,28 +7,9 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from labeltool.gui.workers import EvaluateProcess, ProposeProcess, TrainProcess
-from labeltool.train_progress import TrainProgress
+from labeltool.workspace.retrain import options_to_args, retrain_options
+from labeltool.workspace.train_progress import TrainProgress
 from model.project import Project
-
-RETRAIN_SETTING = "retrain"  # project setting: the Retrain options dialog's choices
-
-
-def retrain_options(project) -> dict:
-    """The saved Retrain options ({} = the one-click defaults)."""
-    getter = getattr(project, "get_setting", None)
-    value = getter(RETRAIN_SETTING, {}) if getter is not None else {}
-    return dict(value) if isinstance(value, dict) else {}
-
-
-def options_to_args(options: dict) -> list[str]:
-    """`labeltool train` options for the saved Retrain options (unset ones keep the defaults; the working
-    scale is the project's own setting, which training reads itself)."""
-    args: list[str] = []
-    for key, flag in (("arch", "--arch"), ("encoder", "--encoder"), ("time_budget", "--time-budget")):
-        value = options.get(key)
-        if value not in (None, ""):
-            args += [flag, str(value)]
-    return args
 
 
 class ModelJobs(QObject):

@@ -22,11 +22,11 @@ import os
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
-from labeltool.gui.io_threads import future_signals
+from labeltool.gui.futures import future_signals
 from labeltool.gui.workers import JsonLinesProcess
+from labeltool.workspace.plan import has_model, proposal_plan
 
 AHEAD = 2  # images proposed ahead of the one on screen (LABELTOOL_PROPOSE_AHEAD=N changes it; =off: no child)
-MAX_LOOK = 200  # list rows looked at to find the next images without a correction
 STOP_MS = 5000  # a child that does not end this long after its stdin closed is killed
 
 
@@ -70,14 +70,6 @@ class ServeProcess(JsonLinesProcess):
     def _kill_if_running(self) -> None:
         if self.process.state() != QProcess.NotRunning:
             self.process.kill()
-
-
-def has_model(project) -> bool:
-    """The project has a model that proposes (reads its models folder: a worker thread's job)."""
-    from model.modelfile import latest_model
-    from model.registry import active_model
-
-    return active_model(project.models_dir) is not None or latest_model(project.models_dir) is not None
 
 
 class ProposalsAhead(QObject):
@@ -169,26 +161,11 @@ class ProposalsAhead(QObject):
 
     # ---- plans ---------------------------------------------------------------------------------
     def plan(self) -> list[str]:
-        """The image on screen when untouched and uncorrected, then the next ``ahead`` without a correction."""
+        """The image on screen when untouched, then the next ``ahead`` (labeltool.workspace.plan.proposal_plan)."""
         window, session = self.window, self.window.session
-        if session is None or window.shown is None:
+        if session is None:
             return []
-        wanted: list[str] = []
-        current = window.shown
-        if session.status(current) != "corrected" and not window.editor.is_dirty():
-            wanted.append(current)
-        found = 0
-        for delta in range(1, MAX_LOOK + 1):
-            if found >= self.ahead:
-                break
-            index = session.step(delta)
-            if index is None:
-                break
-            name = session.names[index]
-            if session.status(name) != "corrected" and name not in wanted:
-                wanted.append(name)
-                found += 1
-        return wanted
+        return proposal_plan(session, window.shown, window.editor.is_dirty(), self.ahead)
 
     def send_plan(self) -> None:
         if not self.running() or self.child is None or not self.child.started:

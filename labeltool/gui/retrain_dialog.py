@@ -18,16 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from labeltool.gui.model_jobs import RETRAIN_SETTING, retrain_options
+from labeltool.workspace.retrain import check_working_scale, retrain_options, save_options, saved_working_scale
 
 DEFAULT = "(default)"
-WORKING_SCALE_SETTING = "working_scale"  # model.defaults.project_working_scale reads it
-
-
-def _working_scale(project) -> float | None:
-    get = getattr(project, "get_setting", None)
-    value = get(WORKING_SCALE_SETTING) if get is not None else None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def architectures() -> list[str]:
@@ -47,7 +40,7 @@ class RetrainDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Retrain options")
         self.project = project
-        options = dict(retrain_options(project), scale=_working_scale(project))
+        options = dict(retrain_options(project), scale=saved_working_scale(project))
         self.arch = QComboBox()
         self.arch.addItems([DEFAULT, *architectures()])
         self.encoder = QComboBox()
@@ -106,16 +99,17 @@ class RetrainDialog(QDialog):
 
     def save(self) -> dict:
         options = self.options()
-        self.project.set_setting(RETRAIN_SETTING, {k: v for k, v in options.items() if k != "scale"})
-        self.project.set_setting(WORKING_SCALE_SETTING, options.get("scale"))
+        save_options(self.project, options)
         return options
 
     def accept(self) -> None:
         from model.config import ConfigError, TrainConfig
 
         try:  # refuse what `labeltool train` would refuse, naming the option
-            TrainConfig.from_dict({k: v for k, v in self.options().items()}, source="Retrain options")
-        except ConfigError as exc:
+            options = self.options()
+            check_working_scale(options.get("scale"))
+            TrainConfig.from_dict(dict(options), source="Retrain options")
+        except (ConfigError, ValueError) as exc:
             from PySide6.QtWidgets import QMessageBox
 
             QMessageBox.warning(self, "Retrain options", str(exc))

@@ -1,4 +1,5 @@
-"""Editor shortcut table (single source of truth for the QActions and the help sheet)."""
+"""Shortcut tables of the editor and of the main window (single source of truth for the QActions and the
+help sheet)."""
 
 from __future__ import annotations
 
@@ -66,13 +67,40 @@ def shortcut_table() -> list[Shortcut]:
     return rows
 
 
+def window_shortcuts() -> list[Shortcut]:
+    """The main window's actions (QAction ids in MainWindow.actions_by_name), in help-sheet order: the keys
+    here are the ones the window's actions get (labeltool/gui/window_actions.py)."""
+    s = Shortcut
+    return [
+        s("open", ("Ctrl+O",), "Open a dataset folder", "Window"),
+        s("save", ("Ctrl+S",), "Save the mask on screen, as edited (not checked: not trained on)", "Window"),
+        s("accept", ("Return", "Enter"), "Accept: save the mask on screen as corrected and go to the next image "
+                                         "to correct", "Window"),
+        s("prev", ("PgUp", "A"), "Previous image in the list", "Window"),
+        s("next", ("PgDown", "D"), "Next image in the list", "Window"),
+        s("next_todo", ("N",), "Next image without a corrected mask, in the list's order", "Window"),
+        s("mark_corrected", ("Ctrl+Return",), "Mark corrected: the mask on screen is checked and trained on "
+                                              "(stays on this image)", "Window"),
+        s("mark_unchecked", ("Ctrl+U",), "Mark not checked: the mask stays, as edited (not trained on)", "Window"),
+        s("revert_proposal", ("Ctrl+Shift+R",), "Revert to proposal: the model's proposal this mask was made "
+                                                "from comes back", "Window"),
+        s("quit", ("Ctrl+Q",), "Quit", "Window"),
+        s("help", ("F1",), "This shortcut sheet", "Help"),
+    ]
+
+
+def window_keys(action_id: str) -> tuple[str, ...]:
+    """The keys of one of the window's actions (none for an action without a shortcut)."""
+    return next((row.keys for row in window_shortcuts() if row.id == action_id), ())
+
+
 class ShortcutsDialog(QDialog):
-    """Help → Shortcuts: a read-only table of :func:`shortcut_table`."""
+    """Help → Shortcuts: a read-only table of :func:`shortcut_table` and :func:`window_shortcuts`."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Editor shortcuts")
-        rows = shortcut_table()
+        rows = shortcut_table() + window_shortcuts()
         self.table = QTableWidget(len(rows), 3, self)
         self.table.setHorizontalHeaderLabels(["Section", "Keys", "Action"])
         for r, row in enumerate(rows):

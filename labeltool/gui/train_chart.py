@@ -1,6 +1,6 @@
 """The live chart of a retrain: train loss (each step, and each epoch's mean) and the validation figures
 (mIoU, pixel accuracy without Void) against seconds since the run started, with the ETA; drawn with
-pyqtgraph from labeltool.train_progress.TrainProgress, which follows the progress protocol."""
+pyqtgraph from labeltool.workspace.train_progress.TrainProgress, which follows the progress protocol."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from labeltool.train_progress import TrainProgress, format_duration
+from labeltool.workspace.train_progress import TrainProgress, format_duration
 
 REDRAW_MS = 250  # at most four redraws a second, however fast the steps come
 

@@ -1,9 +1,12 @@
 """What the main window does with a project, without Qt: navigation order, statuses, save and accept rules.
 
-Kept free of widgets so the rules can be tested headless. Rules:
-- A saved edit is a person's work, so it is saved with status "corrected" (proposals never overwrite it).
-- Accept records the pixels on screen: a proposal (edited or not) is saved as it is shown, with status
-  "corrected"; an untouched corrected mask is left as it is; an image with no mask has nothing to accept.
+Kept free of widgets so the rules can be tested headless. Rules (the statuses are model.project.STATUSES):
+- A saved edit (autosave, switching image, closing, Ctrl+S) is a person's work NOT checked yet: it is saved
+  as "edited" (proposals never overwrite it, it is never trained on, N / Enter still walk it).
+- Only Accept (Enter) or "Mark corrected" makes "corrected", the one status trained on. Accept records the
+  pixels on screen: a proposal, an edited or an unknown mask (touched or not) is saved as it is shown, with
+  status "corrected"; an untouched corrected mask is left as it is; an image with no mask has nothing to
+  accept; pixels nobody painted (a project without a Void class) stop it (:func:`accept_refusal`).
 - Next / Previous / N / Enter walk the images in the chosen order ("uncertain": least certain first,
   "name", "status"), restricted to what the list shows (its status filter and name search).
 - Uncertainty of a proposal (model.propose.uncertainty_score): its mean normalised entropy when the record
@@ -20,11 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from labeltool.editing.unpainted import unpainted_problem
 from model.project import Project
 
 ORDERS = {"uncertain": "Least certain first", "name": "By name", "status": "By status"}
-FILTERS = {"all": "All", "none": "No mask", "proposed": "Proposed", "corrected": "Corrected", "unknown": "Unknown"}
-STATUS_RANK = {"unknown": 0, "proposed": 1, "none": 2, "corrected": 3}  # "status" order: to review first
+FILTERS = {"all": "All", "none": "No mask", "proposed": "Proposed", "edited": "Edited (not checked)",
+           "corrected": "Corrected", "unknown": "Unknown"}
+STATUS_RANK = {"unknown": 0, "edited": 1, "proposed": 2, "none": 3, "corrected": 4}  # "status" order: review first
+SAVE_STATUS = "edited"  # what autosave, switching, closing and Ctrl+S save: a person's work, not checked
+ACCEPT_STATUS = "corrected"  # what Accept and Mark corrected make
 MEASURES = ("entropy", "margin", "mean_confidence")  # uncertainty_score's order
 
 
@@ -55,18 +62,27 @@ def pixels_to_check(record, pixels: int | None) -> int | None:
 
 
 def accept_action(status: str, dirty: bool) -> str:
-    """What Accept does: "save" the pixels on screen as corrected, "skip" (already a person's mask and
-    untouched: nothing to write, go on), or "nothing" (no mask to accept)."""
+    """What Accept does: "save" the pixels on screen as corrected, "skip" (a corrected mask, untouched:
+    nothing to write, go on), or "nothing" (no mask to accept). An untouched edited, proposed or unknown
+    mask is saved as corrected as it is (checked now)."""
     if dirty:
         return "save"
     if status == "corrected":
         return "skip"
-    if status in ("proposed", "unknown"):
+    if status in ("proposed", "edited", "unknown"):
         return "save"
     return "nothing"
 
 
-STATUS_CODES = {"none": 0, "proposed": 1, "corrected": 2, "unknown": 3}
+def accept_refusal(layer, codes) -> str | None:
+    """Why Accept (or Mark corrected) must not make the mask on screen corrected, or None: pixels nobody
+    painted remain (labeltool.editing.unpainted.unpainted_problem: they would be trained as class 0)."""
+    if layer is None:
+        return None
+    return unpainted_problem(layer, codes)
+
+
+STATUS_CODES = {"none": 0, "proposed": 1, "corrected": 2, "unknown": 3, "edited": 4}  # in code order (sort() relies on it)
 
 
 def _name_rank(names: list[str]) -> np.ndarray:
@@ -300,7 +316,7 @@ class Session:
         k = int(np.searchsorted(self.position[walk], pos, side="right"))
         return int(walk[k % len(walk)])
 
-    # ---- headless load/save (scripts and tests; the window goes through labeltool.gui.io_threads) ----
+    # ---- headless load/save (scripts and tests; the window goes through labeltool.workspace.writer) ----
     def load(self, index: int) -> Loaded:
         from model.imageio import read_image
 
@@ -314,8 +330,8 @@ class Session:
         name = self.current
         if name is None:
             raise ValueError("no image is open")
-        self.project.save_mask(name, mask, "corrected")
-        self.update(name, "corrected")
+        self.project.save_mask(name, mask, SAVE_STATUS)
+        self.update(name, SAVE_STATUS)
 
     def accept(self, mask: np.ndarray | None, dirty: bool) -> bool:
         """Record the mask on screen as corrected; returns False when there was nothing to accept."""
@@ -326,6 +342,6 @@ class Session:
         if action == "save":
             if mask is None:
                 return False
-            self.project.save_mask(name, mask, "corrected")
-            self.update(name, "corrected")
+            self.project.save_mask(name, mask, ACCEPT_STATUS)
+            self.update(name, ACCEPT_STATUS)
         return action != "nothing"

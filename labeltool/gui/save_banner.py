@@ -1,0 +1,31 @@
+"""The banner above the editor while a save failed: it stays until the save succeeds or the edits are
+discarded (the text is labeltool.workspace.saves.SaveBook.banner: what failed and where the pixels went)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+
+
+class SaveBanner(QFrame):
+    def __init__(self, retry, parent=None):
+        super().__init__(parent)
+        self.setObjectName("saveBanner")
+        self.setStyleSheet("#saveBanner { background: #b3261e; } #saveBanner QLabel { color: white; }")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.retry = QPushButton("Try again")
+        self.retry.setToolTip("Save the images whose save failed again")
+        self.retry.clicked.connect(lambda *_: retry())
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.retry)
+        self.hide()
+
+    def show_text(self, text: str | None) -> None:
+        """Show ``text`` (None: hide the banner)."""
+        if text:
+            self.label.setText(text)
+            self.show()
+        else:
+            self.hide()

@@ -1,0 +1,90 @@
+"""Which images come next, and what the window may do now (no Qt): one rule each, asked by the window's
+prefetch, the proposal child's plan (labeltool/gui/proposal_server.py), the headless Accept and the actions.
+
+- :func:`upcoming` is the walk Next (D) takes from the image open now: the list's order, filter and search.
+- :func:`decode_plan`: the images to decode ahead: the one N / Enter opens next, then the next ones Next opens.
+- :func:`proposal_plan`: the images to propose ahead: the image on screen when it is untouched and may get a
+  proposal, then the next ones of :func:`upcoming` that may. ``model.prefetch.Prefetcher`` proposes exactly
+  this plan (``labeltool predict --serve``) and skips what needs no proposal.
+- :func:`has_model`: the one answer to "is there a model that proposes?".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+
+from labeltool.workspace.session import Session
+
+PREFETCH = 2  # images decoded ahead after the next one to correct
+MAX_LOOK = 200  # list rows looked at to find the next images that may get a proposal
+
+
+def may_get_proposal(status: str) -> bool:
+    """A proposal may be written over this status: none or proposed. The engine refuses edited, corrected
+    and unknown masks (ProposalRefused); planning them would only cost the child a refusal."""
+    return status in ("none", "proposed")
+
+
+def upcoming(session: Session, max_look: int = MAX_LOOK) -> Iterator[int]:
+    """Project indices Next (D) opens one after another from the image open now, at most ``max_look``."""
+    for delta in range(1, max_look + 1):
+        index = session.step(delta)
+        if index is None:
+            return
+        yield index
+
+
+def decode_plan(session: Session, count: int = PREFETCH) -> list[str]:
+    """Names to decode ahead: the next image to correct (N / Enter) first, then the next ``count`` in the
+    list (Next), at most ``count + 1`` in all."""
+    if session.index < 0:
+        return []
+    ahead = list(islice(upcoming(session), count))
+    todo = session.next_not_corrected()
+    if todo is not None and todo not in ahead:
+        ahead.insert(0, todo)
+    return [session.names[i] for i in ahead[:count + 1]]
+
+
+def proposal_plan(session: Session, shown: str | None, dirty: bool, count: int) -> list[str]:
+    """Names to propose ahead: the image on screen when untouched and it may get a proposal, then the next
+    ``count`` images of :func:`upcoming` that may."""
+    if shown is None:
+        return []
+    wanted = [shown] if may_get_proposal(session.status(shown)) and not dirty else []
+    ahead = (session.names[i] for i in upcoming(session))
+    wanted += list(islice((n for n in ahead if n not in wanted and may_get_proposal(session.status(n))), count))
+    return wanted
+
+
+def has_model(project) -> bool:
+    """The project has a model that proposes: the active one or the newest (reads its models folder: a
+    worker thread's job where it can be)."""
+    from model.modelfile import latest_model
+    from model.registry import active_model
+
+    return active_model(project.models_dir) is not None or latest_model(project.models_dir) is not None
+
+
+def order_after_proposals(session: Session, user_chose: bool) -> str | None:
+    """After new proposals: "uncertain" (switch to least certain first: new confidences, the user chose no
+    order), "resort" (sort again in the order chosen) or None (name order stays as it is)."""
+    if not user_chose and session.order_mode == "name" and session.has_uncertainty():
+        return "uncertain"
+    return "resort" if session.order_mode != "name" else None
+
+
+def enabled_actions(has_project: bool, opening: bool, read_only: bool, busy: bool, status: str | None = None,
+                    dirty: bool = False, kept_proposal: bool = False) -> dict[str, bool]:
+    """Which of the window's actions are enabled now; ``status``, ``dirty`` and ``kept_proposal`` describe
+    the image on screen (None: no image shown)."""
+    has = has_project and not opening
+    writable = has and not read_only
+    shown = writable and status is not None
+    return {"prev": has, "next": has, "next_todo": has, "save": writable, "accept": writable,
+            "open": not opening, "propose": writable and not busy, "retrain": writable and not busy,
+            "cancel": busy,
+            "mark_corrected": shown and (dirty or status in ("proposed", "edited", "unknown")),
+            "mark_unchecked": shown and (dirty or status in ("proposed", "corrected", "unknown")),
+            "revert_proposal": shown and kept_proposal}
