@@ -33,6 +33,7 @@ from .record import DB_FILE, ImageRecord
 STATE_DIR = ".labeltool"
 STICKY = ("proposed", "edited", "unknown")  # statuses a chunk-less file with the recorded pixels keeps
 UNTRAINED = ("none", "proposed", "edited", "unknown")  # everything but "corrected" stays out of training
+KEPT = ("edited", "corrected", "unknown")  # a person's work (or a mask nobody can vouch for): never overwritten by a proposal
 
 
 def decide(prov: Provenance | None, row_status: str | None = None, row_pixels: str | None = None,

@@ -39,7 +39,7 @@ from .filelock import flocked  # the app, its worker threads and terminal comman
 from .imageio import MASK_SUFFIX, encode_mask, image_size, mask_shape_problem, read_mask
 from .kept import SAVED, STATUSES, StatusActions, drop_kept, keep_proposal
 from .legacy import migrate_legacy_state
-from .mask_status import STATE_DIR, decide, read_statuses, reconcile, row_matches, stat_values, verify_mask_file
+from .mask_status import KEPT, STATE_DIR, decide, read_statuses, reconcile, row_matches, stat_values, verify_mask_file
 from .palette import default_palette, validate_palette
 from .provenance import array_hash, person_info, stamp
 from .record import DB_FILE, ImageRecord, Record, now_iso
@@ -362,7 +362,7 @@ class Project(StatusActions):
                 hold = self.db.holder(name)  # names the machine and since when
                 if hold is not None:
                     raise ProposalRefused(path, f"is {hold.describe()}; the proposal was not written")
-                if current in ("edited", "corrected", "unknown"):
+                if current in KEPT:
                     raise ProposalRefused(path, f"has {'an' if current[0] in 'eu' else 'a'} {current} mask; "
                                                 "a proposal never overwrites it")
             if guard is not None:

@@ -20,6 +20,7 @@ from PIL import Image
 from .atomic import atomic_write
 from .errors import LabeltoolError, ModelFileError
 from .imageio import read_raw
+from .mask_status import KEPT  # statuses a proposal never overwrites
 from .planes import LOW_CONFIDENCE  # pixels below this count as "unsure" in the summary
 
 
@@ -174,7 +175,7 @@ def propose_dataset(
     # every image's status for a whole run; only the asked-for images' for a few (the prefetch child asks
     # for one image at a time: at 100,000 images the full pass took 0.57 s per proposal)
     statuses = project.statuses() if names is None else {n: project.status(n) for n in wanted}
-    todo = [n for n in wanted if statuses.get(n) not in ("corrected", "unknown")]
+    todo = [n for n in wanted if statuses.get(n) not in KEPT]
     if neighbours not in ("warp", "combine", "off"):
         raise ValueError(f"neighbours must be 'warp', 'combine' or 'off', not {neighbours!r}")
     if neighbours == "off" or (names is None and "corrected" not in statuses.values()):

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from _inference_data import CODES, IDENTITY_NORM, ColourNet, make_project, save_constant_model
+from _inference_data import CODES, IDENTITY_NORM, ColourNet, H, W, make_project, save_constant_model
 from PIL import Image
 
 from labeltool.cli import main
@@ -114,3 +114,18 @@ def test_cli_predict_writes_proposals(tmp_path, capsys):
     assert (root / "labels" / "img00_P.png").read_bytes() == before
     project = Project.open(root)
     assert project.status("img01") == "proposed" and (project.load_mask("img01") == 1).all()
+
+
+def test_cli_predict_leaves_edited_work_untouched_and_counts_it(tmp_path, capsys):
+    """A person's autosaved (edited) mask is neither overwritten nor tried and refused: predict counts it
+    with the corrected ones it left untouched."""
+    root = make_project(tmp_path / "ds", count=3, labelled=(), valid=())
+    project = Project.open(root)
+    save_constant_model(project.models_dir, CODES, winner=1)
+    project.save_mask("img01", np.zeros((H, W), np.uint8), "edited")
+    before = (root / "labels" / "img01_P.png").read_bytes()
+    assert main(["predict", str(root), "--json"]) == 0
+    done = [json.loads(line) for line in capsys.readouterr().out.splitlines()][-1]
+    assert done["written"] == ["img00", "img02"] and done["skipped_corrected"] == 1 and done["left_alone"] == []
+    assert (root / "labels" / "img01_P.png").read_bytes() == before
+    assert Project.open(root).status("img01") == "edited"

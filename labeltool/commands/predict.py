@@ -101,6 +101,7 @@ def skip_reason(project, name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from model.mask_status import KEPT
     from model.progress import format_event
     from model.project import Project
     from model.propose import propose_dataset, resolve_model_path
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
             if torch.cuda.is_available():
                 args.device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank)) % torch.cuda.device_count()}"
     known = set(project.names())
-    skipped = sum(1 for n in names if n in known and project.status(n) == "corrected")
+    skipped = sum(1 for n in names if n in known and project.status(n) in KEPT)
     failed: list[str] = []
 
     def progress(done: int, total: int, name: str) -> None:
@@ -166,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
           "count": len(written), "skipped_corrected": skipped, "left_alone": left_alone, "failed": failed})
     if not args.json:
         print(file=sys.stderr)
-        print(f"proposed {len(written)} masks with {model_path.name}; {skipped} corrected masks left untouched"
+        print(f"proposed {len(written)} masks with {model_path.name}; {skipped} edited, corrected or unverifiable masks left untouched"
               + (f"; {len(left_alone)} left alone (corrected meanwhile or open in an editor)" if left_alone else "")
               + (f"; {len(failed)} unreadable images skipped" if failed else ""))
     return 1 if failed and not written else 0
