@@ -1,7 +1,7 @@
 """The automatic hold-out: which corrected images a retrain validates on when valid.txt names none.
 
-About ``HOLDOUT_FRACTION`` of the corrected images are held out, whole sequences when the names show
-them (model.datasets.split's grouping), never images the active or best model saw when others exist,
+About ``HOLDOUT_FRACTION`` of the corrected images are held out, whole sequences as the project's sequence
+setting defines them (model.datasets.split.project_group_regex, shared with split and propagation), never images the active or best model saw when others exist,
 and the same images stay held out in later retrains (so every model is scored on images it never saw).
 The list is kept in the registry (model.registry's ``record_trained``).
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+
+from .datasets.split import DEFAULT_GROUP_REGEX, group_of
 
 HOLDOUT_FRACTION = 0.2
 MIN_CORRECTED_FOR_HOLDOUT = 4  # fewer corrected images: all are trained on, the retrain is not measured
@@ -21,15 +23,16 @@ def _stable_key(text: str) -> str:
 
 
 def choose_holdout(corrected: list[str], previous: list[str] | set[str] = (), seen: list[str] | set[str] = (),
-                   fraction: float = HOLDOUT_FRACTION) -> tuple[list[str], list[str], str]:
-    """Split corrected images into (train, held out, note for the user). Deterministic; see the module doc."""
-    from .datasets.split import DEFAULT_GROUP_REGEX, group_of
-
+                   fraction: float = HOLDOUT_FRACTION, group_regex: str | None = DEFAULT_GROUP_REGEX,
+                   ) -> tuple[list[str], list[str], str]:
+    """Split corrected images into (train, held out, note for the user). Deterministic; see the module doc.
+    ``group_regex``: the project's sequence setting (``model.datasets.split.project_group_regex``, the one
+    split and propagation read); None means independent images, each its own group."""
     if len(corrected) < MIN_CORRECTED_FOR_HOLDOUT:
         return list(corrected), [], (f"only {len(corrected)} corrected images: too few to hold any out, so this "
                                      "retrain is not validated; list images in valid.txt to validate anyway")
-    pattern = re.compile(DEFAULT_GROUP_REGEX)
-    group = {n: group_of(n, pattern) for n in corrected}
+    pattern = re.compile(group_regex) if group_regex is not None else None
+    group = {n: group_of(n, pattern) if pattern is not None else n for n in corrected}
     groups: dict[str, list[str]] = {}
     for n in corrected:
         groups.setdefault(group[n], []).append(n)

@@ -26,6 +26,7 @@ from .augment import ignore_index_for
 from .checkpoint import clear_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import build_datasets, make_loader, split_names
+from .datasets.split import project_group_regex
 from .defaults import detect_hardware, project_working_scale, resolve_config
 from .errors import LabeltoolError
 from .gate import compare, contenders, learned_from, seen_images, verdict
@@ -107,7 +108,8 @@ class _Run:
         for path in {active_model(models_dir), best_model(models_dir, classes=self.codes)} - {None}:
             with contextlib.suppress(LabeltoolError):  # images the gate's models saw are not held out if avoidable
                 seen |= seen_images(read_card(path), models_dir) or set()
-        train, val, note = choose_holdout(self.train_names, read_registry(models_dir)["holdout"], seen)
+        train, val, note = choose_holdout(self.train_names, read_registry(models_dir)["holdout"], seen,
+                                          group_regex=project_group_regex(self.project))
         self.emit({"event": "notice", "message": note})
         if val:
             self.train_names, self.val_names = train, val

@@ -85,6 +85,19 @@ def test_holdout_takes_whole_sequences_and_keeps_them():
     assert set(held4) <= {"x8", "x9"}
 
 
+def test_holdout_follows_the_projects_sequence_setting():
+    """The hold-out reads the same sequence setting as split and propagation: a custom pattern holds out whole
+    sites; an empty setting (independent photos) lets any single photo be held out."""
+    names = [f"site{s}-cam{c}-{i:02d}" for s in range(4) for c in range(2) for i in range(3)]
+    _, held, _ = registry.choose_holdout(names, group_regex=r"^(site\d+)")
+    sites = {n.split("-")[0] for n in held}
+    assert held and all(n in held for n in names if n.split("-")[0] in sites)  # whole sites, both cameras
+    photos = [f"IMG_{i:04d}" for i in range(10)]
+    assert "last 2 frames of IMG" in registry.choose_holdout(photos)[2]  # the default pattern: one video
+    _, held_photos, note = registry.choose_holdout(photos, group_regex=None)
+    assert len(held_photos) == 2 and "frames" not in note  # two independent photos
+
+
 # ---- the promotion gate --------------------------------------------------------------------------
 def test_spoiled_retrain_is_not_promoted_and_proposals_stay_with_the_better_model(tmp_path):
     from model.predict import Predictor
