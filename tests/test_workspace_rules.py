@@ -168,3 +168,31 @@ def test_the_conflict_check_runs_inside_the_projects_write(tmp_path):
     with pytest.raises(ConflictError):
         save_snapshot(Spy(), Snapshot("x", np.zeros((2, 2), np.uint8), base_fingerprint=None))
     assert calls == [("lock taken", "edited")]
+
+
+def test_a_refreshed_hold_outlives_the_expiry_that_clears_a_crashed_editors(tmp_path):
+    """An editor open for days keeps its image held (predict leaves it alone); without the refresh the hold
+    would look like one left by a crashed editor on another machine and expire."""
+    from labeltool.workspace.saves import Hold
+    from model.project import Project
+    from model.record import HOLD_EXPIRY_S
+
+    (tmp_path / "images").mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "images" / "a.png")
+    (tmp_path / "codes.txt").write_text("Sky\nVoid\n")
+    project = Project.open(tmp_path)
+    hold = Hold(lambda fn, *args: fn(*args))
+    hold.hold(project, "a")
+
+    def age(seconds):
+        with project.db.transaction() as conn:
+            conn.execute("UPDATE holds SET since = since - ?", (seconds,))
+
+    age(HOLD_EXPIRY_S - 60)
+    hold.refresh(project)  # what the window's timer does every HOLD_REFRESH_S
+    age(120)
+    assert project.db.holder("a") is not None
+    age(HOLD_EXPIRY_S)  # no refresh for longer than the expiry: treated as left by a crashed editor
+    assert project.db.holder("a") is None

@@ -48,7 +48,7 @@ from labeltool.gui.window_status import StatusActions
 from labeltool.workspace.folder_lock import FolderLock
 from labeltool.workspace.loader import ImageLoader, Opened, open_project
 from labeltool.workspace.plan import PREFETCH, decode_plan, enabled_actions
-from labeltool.workspace.saves import Hold, SaveBook
+from labeltool.workspace.saves import HOLD_REFRESH_S, Hold, SaveBook
 from labeltool.workspace.session import Session
 from labeltool.workspace.writer import MaskWriter
 
@@ -138,6 +138,8 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
         self.editor.edited.connect(self.autosave.start)
         self.editor.dirtyChanged.connect(self._update_title)
         self.hold = Hold(self._record_call)  # the image held for its unsaved edits
+        self.hold_timer = QTimer(self, interval=HOLD_REFRESH_S * 1000)  # a live hold never expires
+        self.hold_timer.timeout.connect(lambda: self.hold.refresh(self.session.project if self.session else None))
         self.editor.canvas.strokeStarted.connect(self._hold_open_image)
         self.editor.dirtyChanged.connect(self._edits_saved_or_not)
         self.editor.statusMessage.connect(self.cursor_label.setText)
@@ -214,6 +216,7 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
             self.watcher.addPath(str(project.images_dir))
         self.poll_timer.start()
         self.rescan_timer.start()
+        self.hold_timer.start()
         self.proposals.set_project(project, read_only=bool(read_only))
         first = self.session.step(1)
         if first is not None:
@@ -350,6 +353,7 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
         self._closed = True
         self.poll_timer.stop()
         self.rescan_timer.stop()
+        self.hold_timer.stop()
         self._release_hold()
         self.jobs.shutdown()
         self.proposals.shutdown()
