@@ -78,3 +78,18 @@ def test_existing_valid_txt_is_kept_without_force(tmp_path, capsys):
     assert (tmp_path / "ds" / "valid.txt").read_text() == "0016E5_000.png\n"
     assert run_cli(capsys, "split", tmp_path / "ds", "--force")[0] == 0
     assert (tmp_path / "ds" / "valid.txt").read_text() != "0016E5_000.png\n"
+
+
+def test_remember_stores_the_sequence_setting_the_hold_out_and_neighbours_read(tmp_path, capsys):
+    from model.datasets.split import project_group_regex
+    from model.project import Project
+
+    make_native(tmp_path / "ds", names=[f"IMG_{i:04d}" for i in range(10)], valid=())
+    code, out, _ = run_cli(capsys, "split", tmp_path / "ds", "--valid", "0.2", "--group-regex", "none",
+                           "--remember")
+    assert code == 0 and "sequence_regex" in out
+    assert project_group_regex(Project.open(tmp_path / "ds")) is None  # independent photos from now on
+    assert "from 2 groups" in out  # each photo its own group, not one video called IMG
+    code, _, err = run_cli(capsys, "split", tmp_path / "ds", "--group-regex", "(", "--remember")
+    assert code != 0 and "not a regular expression" in err
+    assert project_group_regex(Project.open(tmp_path / "ds")) is None  # unchanged

@@ -22,7 +22,11 @@ def register(subparsers) -> None:
                         help="the group (video) of an image name: the first capture group, else the whole match; "
                              "a name that does not match is its own group (default: the project's "
                              f"{SEQUENCE_SETTING} setting, the one neighbour proposals and the hold-out use; unset: "
-                             f"{DEFAULT_GROUP_REGEX!r}, the prefix before the first _ or -)")
+                             f"{DEFAULT_GROUP_REGEX!r}, the prefix before the first _ or -); 'none': every image is its own "
+                             "group (independent photos)")
+    parser.add_argument("--remember", action="store_true",
+                        help=f"store --group-regex as the project's {SEQUENCE_SETTING} setting, which the automatic "
+                             "hold-out of a retrain and neighbour proposals read too")
     parser.add_argument("--seed", type=int, default=0, help="seed for choosing groups (default 0)")
     parser.add_argument("--dry-run", action="store_true", help="show the split, write nothing")
     parser.add_argument("--force", action="store_true", help="replace an existing, different valid.txt")
@@ -39,8 +43,35 @@ def group_regex(dataset: str) -> str:
     return NO_SEQUENCES if regex is None else regex
 
 
+def remember(dataset: str, given: str) -> None:
+    """Store the sequence pattern as the project's setting ("" for 'none': independent images); the next
+    reader (project_group_regex) refuses a pattern that is not a regular expression, so check it first."""
+    import re
+
+    from model.errors import DatasetError
+    from model.project import Project
+
+    value = "" if given.lower() == "none" else given
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise DatasetError(None, f"--group-regex {given!r} is not a regular expression ({exc}); "
+                                 "the sequence setting was not changed") from exc
+    Project.open(dataset).set_setting(SEQUENCE_SETTING, value)
+
+
 def run(args) -> int:
-    regex = args.group_regex if args.group_regex is not None else group_regex(args.dataset)
+    given = args.group_regex
+    if args.remember:
+        if given is None:
+            print("--remember stores the pattern given with --group-regex; none was given", file=sys.stderr)
+            return 2
+        remember(args.dataset, given)
+        print(f"the project's {SEQUENCE_SETTING} setting is now {given!r}: split, the automatic hold-out and "
+              "neighbour proposals use it")
+    if given is not None and given.lower() == "none":
+        given = NO_SEQUENCES
+    regex = given if given is not None else group_regex(args.dataset)
     plan = split_dataset(args.dataset, args.valid, regex, args.seed, force=args.force,
                          dry_run=args.dry_run)
     print(f"{'group':<24} {'images':>7}  side")
