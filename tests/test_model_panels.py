@@ -103,3 +103,14 @@ def test_app_retrain_is_refused_while_a_terminal_trains_the_same_dataset(tmp_pat
             jobs.retrain(Project.open(root), 4)
     assert failed and "already being trained by labeltool train in a terminal (pid" in failed[0]
     assert not list((root / "models").glob("model-*"))
+
+
+def test_a_retrain_turned_down_names_the_model_it_lost_to():
+    """The gate compares with the active and the best model; the Models panel says which one(s)."""
+    from labeltool.gui.models_panel import marks_text
+
+    row = {"promoted": False, "compared_with": "model-b.safetensors", "compared_miou": 0.52,
+           "compared_best": "model-a.safetensors", "compared_best_miou": 0.61}
+    assert marks_text(row) == "not promoted (active model-b: mIoU 0.520; best model-a: mIoU 0.610)"
+    row["compared_best"] = "model-b.safetensors"  # the active model is the best: named once
+    assert marks_text(row) == "not promoted (active model-b: mIoU 0.520)"

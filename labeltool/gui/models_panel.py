@@ -39,9 +39,12 @@ def _fig(value) -> str:
 
 def marks_text(row: dict) -> str:
     marks = [m for m in ("active", "pinned", "best") if row.get(m)]
-    if row.get("promoted") is False:
-        marks.append(f"not promoted (active {Path(str(row.get('compared_with'))).stem}: "
-                     f"mIoU {_fig(row.get('compared_miou'))})")
+    if row.get("promoted") is False:  # the gate compares with the active and the best model
+        against = [f"active {Path(str(row.get('compared_with'))).stem}: mIoU {_fig(row.get('compared_miou'))}"]
+        best = row.get("compared_best")
+        if best and best != row.get("compared_with"):
+            against.append(f"best {Path(str(best)).stem}: mIoU {_fig(row.get('compared_best_miou'))}")
+        marks.append(f"not promoted ({'; '.join(against)})")
     return ", ".join(marks)
 
 
