@@ -135,28 +135,6 @@ class Contender:
     error: str | None = None  # why it cannot be scored (another class list, unreadable weights)
 
 
-def contenders(models_dir: str | Path, classes: list[str],
-               load: Callable[[Path], tuple[dict, Callable[[list[str]], dict]]]) -> tuple[list[Contender], Path | None]:
-    """The models a candidate is compared with: the active model and, when another one, the best model
-    made for these classes (model.registry). ``load(path)`` gives (card, score) or raises LabeltoolError
-    (then it is named with the reason and left out). Returns (contenders, the active model's path)."""
-    from .registry import active_model, best_model
-
-    active = active_model(models_dir)
-    best = best_model(models_dir, classes=classes)
-    found = []
-    for role, path in (("active", active), ("best", best)):
-        if path is None or (role == "best" and active is not None and path.name == active.name):
-            continue
-        try:
-            card, score = load(path)
-        except LabeltoolError as exc:
-            found.append(Contender(role, path.name, None, None, str(exc)))
-            continue
-        found.append(Contender(role, path.name, seen_images(card, models_dir), score))
-    return found, active
-
-
 def _figures(metrics: dict | None) -> dict | None:
     return None if metrics is None else {"miou": metrics.get("miou"), "pixel_accuracy": metrics.get("pixel_accuracy")}
 

@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_write_text
-from .errors import ModelFileError
+from .errors import LabeltoolError, ModelFileError
 from .filelock import flocked
-from .gate import GATE_RULE, MIN_GATE_IMAGES, MIOU_TOLERANCE, decide, seen_images, unseen_images
+from .gate import GATE_RULE, MIN_GATE_IMAGES, MIOU_TOLERANCE, Contender, decide, seen_images, unseen_images
 from .holdout import HOLDOUT_FRACTION, MIN_CORRECTED_FOR_HOLDOUT, MIN_TRAIN_IMAGES, choose_holdout
 from .modelfile import KEEP_MODELS, card_path, list_models, read_card
 from .train_lock import TRAIN_LOCK, TrainingLocked, train_lock
@@ -127,6 +127,26 @@ def best_model(models_dir: str | Path, models: list[Path] | None = None,
     scored = [(validation_miou(c), i, p) for c, i, p in cards if classes is None or c.get("classes") == list(classes)]
     scored = [s for s in scored if s[0] is not None]
     return max(scored)[2] if scored else None
+
+
+def contenders(models_dir: str | Path, classes: list[str],
+               load: Callable[[Path], tuple[dict, Callable[[list[str]], dict]]]) -> tuple[list[Contender], Path | None]:
+    """The models a candidate is compared with: the active model and, when another one, the best model
+    made for these classes. ``load(path)`` gives (card, score) or raises LabeltoolError
+    (then it is named with the reason and left out). Returns (contenders, the active model's path)."""
+    active = active_model(models_dir)
+    best = best_model(models_dir, classes=classes)
+    found = []
+    for role, path in (("active", active), ("best", best)):
+        if path is None or (role == "best" and active is not None and path.name == active.name):
+            continue
+        try:
+            card, score = load(path)
+        except LabeltoolError as exc:
+            found.append(Contender(role, path.name, None, None, str(exc)))
+            continue
+        found.append(Contender(role, path.name, seen_images(card, models_dir), score))
+    return found, active
 
 
 def rollback_target(models_dir: str | Path, models: list[Path] | None = None) -> Path | None:
@@ -286,6 +306,6 @@ def model_rows(models_dir: str | Path) -> list[dict[str, Any]]:
 
 __all__ = ["GATE_RULE", "HOLDOUT_FRACTION", "KEEP_MODELS", "MIN_CORRECTED_FOR_HOLDOUT", "MIN_GATE_IMAGES",
            "MIN_TRAIN_IMAGES", "MIOU_TOLERANCE", "TRAIN_LOCK", "TrainingLocked", "active_model", "best_model",
-           "choose_holdout", "decide", "delete", "model_rows", "pin", "promote", "protected_models",
+           "choose_holdout", "contenders", "decide", "delete", "model_rows", "pin", "promote", "protected_models",
            "read_registry", "record_trained", "resolve_model", "roll_back", "rollback_target", "seen_images",
            "train_lock", "unseen_images", "update_registry"]

@@ -29,14 +29,14 @@ from .data import build_datasets, make_loader, split_names
 from .datasets.split import project_group_regex
 from .defaults import detect_hardware, project_working_scale, resolve_config
 from .errors import LabeltoolError
-from .gate import compare, contenders, learned_from, seen_images, verdict
+from .gate import compare, learned_from, seen_images, verdict
 from .imageio import image_size
 from .losses import build_loss, class_weights_from_counts
 from .modelfile import LoadedModel, load_model, make_card, read_card, save_model
 from .networks import build_model
 from .progress import Event, null_sink
 from .project import Project
-from .registry import active_model, best_model, choose_holdout, read_registry, record_trained, train_lock
+from .registry import active_model, best_model, choose_holdout, contenders, read_registry, record_trained, train_lock
 from .semisup import SelfTraining
 
 PROBE_STEPS = 4  # steps timed before the schedule is sized to the time budget

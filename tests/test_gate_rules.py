@@ -47,7 +47,7 @@ class Scores:
 
 def _retrain(models_dir, scores, new_miou, training, validation):
     """What a retrain's end does (model.train._gate/_finish), with a fake model and fake scores."""
-    others, active = gate.contenders(models_dir, CODES, scores.load)
+    others, active = registry.contenders(models_dir, CODES, scores.load)
     seen = gate.learned_from(training, active, models_dir)  # it fine-tunes the active model
     scores.miou["new"] = new_miou
     validation_part, verdict = gate.compare(validation, seen, scores.scorer("new"), others)
@@ -93,7 +93,7 @@ def test_no_model_is_scored_on_an_image_it_trained_on(tmp_path):
     for path, miou in ((old, 0.4), (best, 0.9), (active, 0.6)):
         scores.miou[path.name] = miou
     assert gate.seen_images(read_card(best), models) == {"img06", "img07"}
-    others, found = gate.contenders(models, CODES, scores.load)
+    others, found = registry.contenders(models, CODES, scores.load)
     assert found == active and [(c.role, c.name) for c in others] == [("active", active.name), ("best", best.name)]
     candidate = gate.learned_from(["img10", "img11"], active, models)
     assert candidate >= {"img00", "img05", "img10"}  # a fine-tune saw what the model it started from saw
