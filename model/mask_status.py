@@ -14,12 +14,12 @@ app, ``status``, ``predict``, ``train``, ``export``, labeltool 0.1's migration) 
 
 ``verify_mask_file`` reads one file and asks :func:`decide`; ``reconcile`` brings a record's rows in line
 with the folder, trusting a row only while its file's size, mtime, inode and ctime are unchanged;
-``read_statuses`` does it read-only, for commands that must not change a dataset (``check``, ``export``).
+``model.readonly_db.read_statuses`` does it read-only, for commands that must not change a dataset
+(``check``, ``export``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Any
 from . import layout
 from .imageio import MASK_SUFFIX
 from .provenance import Provenance, read_provenance
-from .record import DB_FILE, ImageRecord
+from .record import ImageRecord
 
 STATE_DIR = ".labeltool"
 STICKY = ("proposed", "edited", "unknown")  # statuses a chunk-less file with the recorded pixels keeps
@@ -127,35 +127,3 @@ def reconcile(root: Path, names, rows: dict[str, tuple], warnings: list[str],
         statuses[name] = status
         updates.append((name, {"status": status, **stat_values(st), "pixels": pixels}))
     return statuses, updates
-
-
-def read_statuses(root: Path, names) -> tuple[dict[str, str], dict[str, Any] | None]:
-    """Statuses without writing anything (``check``/``export`` on a dataset they must not change), and
-    the saved palette if any: the record is opened read-only when it exists."""
-    import sqlite3
-
-    from .legacy import legacy_status, read_legacy_state
-    from .readonly_db import read_only_connection
-
-    rows: dict[str, tuple] = {}
-    palette = None
-    db = Path(root) / STATE_DIR / DB_FILE
-    if db.exists():
-        try:
-            with read_only_connection(db) as conn:  # leaves no -wal/-shm behind
-                columns = {r[1] for r in conn.execute("PRAGMA table_info(images)")}
-                extra = "inode, ctime_ns" if {"inode", "ctime_ns"} <= columns else "NULL, NULL"
-                rows = {r[0]: r[1:] for r in conn.execute(f"SELECT name, status, size, mtime_ns, pixels, {extra} "
-                                                          "FROM images")}
-                found = conn.execute("SELECT value FROM meta WHERE key='palette'").fetchone()
-                palette = json.loads(found[0]) if found else None
-        except (sqlite3.Error, OSError, ValueError):
-            rows, palette = {}, None
-    legacy = None
-    if not db.exists():  # never opened by this version: labeltool 0.1's record decides for unstamped masks
-        state, _problem = read_legacy_state(Path(root) / STATE_DIR)
-        if state is not None:
-            palette = state.get("palette") if isinstance(state, dict) else None
-            legacy = lambda name, st: legacy_status(state, name, st)  # noqa: E731
-    statuses, _ = reconcile(Path(root), names, rows, [], legacy)
-    return statuses, palette

@@ -39,7 +39,7 @@ from .filelock import flocked  # the app, its worker threads and terminal comman
 from .imageio import MASK_SUFFIX, encode_mask, image_size, mask_shape_problem, read_mask
 from .kept import SAVED, STATUSES, StatusActions, drop_kept, keep_proposal
 from .legacy import migrate_legacy_state
-from .mask_status import KEPT, STATE_DIR, decide, read_statuses, reconcile, row_matches, stat_values, verify_mask_file
+from .mask_status import KEPT, STATE_DIR, decide, reconcile, row_matches, stat_values, verify_mask_file
 from .palette import default_palette, validate_palette
 from .provenance import array_hash, person_info, stamp
 from .record import DB_FILE, ImageRecord, Record, now_iso
@@ -382,5 +382,5 @@ class Project(StatusActions):
 
 __all__ = [
     "Project", "NeedsCodesError", "ProposalRefused", "STATUSES", "MASK_SUFFIX", "ImageRecord", "STATE_DIR",
-    "read_statuses", "reconcile", "verify_mask_file", "decide",
+    "reconcile", "verify_mask_file", "decide",
 ]

@@ -9,17 +9,25 @@ beside it when no writer has them open, and they stay behind. So, by what is the
   them as they are (and creates nothing new);
 - otherwise (a ``-wal`` without its ``-shm``, or a read-only open that fails): the database and its
   ``-wal`` are copied to a temporary folder and read there.
+
+``read_statuses`` gives a dataset's statuses (the one rule, ``model.mask_status``) this way.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
+
+from .legacy import legacy_status, read_legacy_state
+from .mask_status import STATE_DIR, reconcile
+from .record import DB_FILE
 
 
 def _uri(path: Path, **params: str) -> str:
@@ -65,3 +73,30 @@ def read_only_connection(db: str | Path) -> Iterator[sqlite3.Connection]:
             yield conn
         finally:
             conn.close()
+
+
+def read_statuses(root: Path, names) -> tuple[dict[str, str], dict[str, Any] | None]:
+    """Statuses without writing anything (``check``/``export`` on a dataset they must not change), and
+    the saved palette if any: the record is opened read-only when it exists."""
+    rows: dict[str, tuple] = {}
+    palette = None
+    db = Path(root) / STATE_DIR / DB_FILE
+    if db.exists():
+        try:
+            with read_only_connection(db) as conn:  # leaves no -wal/-shm behind
+                columns = {r[1] for r in conn.execute("PRAGMA table_info(images)")}
+                extra = "inode, ctime_ns" if {"inode", "ctime_ns"} <= columns else "NULL, NULL"
+                rows = {r[0]: r[1:] for r in conn.execute(f"SELECT name, status, size, mtime_ns, pixels, {extra} "
+                                                          "FROM images")}
+                found = conn.execute("SELECT value FROM meta WHERE key='palette'").fetchone()
+                palette = json.loads(found[0]) if found else None
+        except (sqlite3.Error, OSError, ValueError):
+            rows, palette = {}, None
+    legacy = None
+    if not db.exists():  # never opened by this version: labeltool 0.1's record decides for unstamped masks
+        state, _problem = read_legacy_state(Path(root) / STATE_DIR)
+        if state is not None:
+            palette = state.get("palette") if isinstance(state, dict) else None
+            legacy = lambda name, st: legacy_status(state, name, st)  # noqa: E731
+    statuses, _ = reconcile(Path(root), names, rows, [], legacy)
+    return statuses, palette

@@ -18,9 +18,8 @@ from _inference_data import make_project
 
 from labeltool.cli import main
 from model.errors import DatasetError
-from model.mask_status import read_statuses
 from model.project import Project
-from model.readonly_db import read_only_connection
+from model.readonly_db import read_only_connection, read_statuses
 from model.record import Record
 from model.train_lock import train_lock
 

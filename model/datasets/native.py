@@ -59,8 +59,8 @@ class NativeDataset:
 
 def scan_native(root: str | Path, codes: list[str] | None = None) -> NativeDataset:
     """Read the layout (model.layout, the rules Project uses) without writing anything; problems are
-    collected, not raised. Statuses follow the project's provenance rule (model.project.read_statuses)."""
-    from model.project import read_statuses
+    collected, not raised. Statuses follow the project's provenance rule (model.readonly_db.read_statuses)."""
+    from model.readonly_db import read_statuses
 
     root = Path(root).expanduser().absolute()
     if not root.is_dir():
