@@ -10,6 +10,11 @@ from pathlib import Path
 from model.errors import DatasetError
 
 from .detect import FORMATS, detect_format
+from .import_coco import plan_coco
+from .import_colour import plan_colour_table, plan_cvat
+from .import_fastai import plan_fastai
+from .import_segnet import plan_segnet
+from .import_voc import plan_voc
 from .native import write_native
 from .plan import ImportPlan
 from .staging import staged
@@ -27,10 +32,6 @@ class ImportResult:
 
 def plan_import(src: Path, fmt: str, class_file: Path | None, unknown_as_void: bool,
                 exclude: Path | None = None) -> ImportPlan:
-    from .import_colour import plan_colour_table, plan_cvat
-    from .import_fastai import plan_fastai
-    from .import_segnet import plan_segnet
-
     if fmt == "segnet":
         return plan_segnet(src, class_file)
     if fmt == "cvat-camvid":
@@ -40,9 +41,6 @@ def plan_import(src: Path, fmt: str, class_file: Path | None, unknown_as_void: b
     if fmt == "fastai":
         return plan_fastai(src, class_file)
     if fmt in ("voc", "coco"):
-        from .import_coco import plan_coco
-        from .import_voc import plan_voc
-
         return plan_voc(src, class_file) if fmt == "voc" else plan_coco(src, class_file)
     raise DatasetError(src, f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
 

@@ -8,7 +8,9 @@ from PIL import Image
 
 from model.errors import DatasetError
 
+from .import_coco import find_coco_files
 from .import_segnet import subset_folders
+from .import_voc import find_voc_root
 
 FORMATS = ("fastai", "segnet", "cvat-camvid", "colour-table", "voc", "coco")
 
@@ -21,9 +23,6 @@ def detect_format(src: str | Path) -> tuple[str, str]:
     has_colours = (src / "label_colors.txt").is_file() or (src / "class_dict.csv").is_file()
     if (src / "codes.txt").is_file() and ((src / "labels").is_dir() or (src / "images").is_dir()):
         return "fastai", "codes.txt with images/ and labels/"
-    from .import_coco import find_coco_files
-    from .import_voc import find_voc_root
-
     voc = find_voc_root(src)
     if voc is not None:
         where = "" if voc == src else f" in {voc.relative_to(src)}"
