@@ -2,9 +2,9 @@
 
 A project is made from CamVid-11 training frames of the 0001TP sequence (960x720, no masks) with a model
 saved through the engine's own model-file path: the U-Net/ResNet18 at the CPU working scale 0.5 that the
-one-click retrain makes on this machine (model/defaults.py; random initialisation: the time of a forward
+one-click retrain makes on this machine (model/training/defaults.py; random initialisation: the time of a forward
 pass does not depend on the weights), its proposal runtime chosen as after a retrain
-(``model.runtime.after_training_export``, onnxruntime where measured faster). The real MainWindow opens it
+(``model.inference.runtime.after_training_export``, onnxruntime where measured faster). The real MainWindow opens it
 on an X server (Xvfb, QT_QPA_PLATFORM=xcb) and starts its proposal child (``labeltool predict --serve``).
 
 A simulated annotator looks at each image for ``--dwell`` seconds, then presses Enter (Accept: the mask on
@@ -46,7 +46,7 @@ SEQUENCE = "0001TP"
 
 def make_project(root: Path, frames: int) -> Path:
     """``frames`` consecutive CamVid frames of one sequence, no masks, the CamVid-11 classes."""
-    from model.codes import CAMVID11_CODES, write_codes
+    from model.project.codes import CAMVID11_CODES, write_codes
 
     names = sorted(p.name for p in (CAMVID / "train").glob(f"{SEQUENCE}_*.png"))[:frames]
     (root / "images").mkdir(parents=True)
@@ -61,11 +61,11 @@ def make_model(root: Path) -> dict:
     saved as a retrain saves it, its runtime chosen as after a retrain."""
     import torch
 
-    from model.codes import CAMVID11_CODES
-    from model.defaults import default_scale, default_size, detect_hardware
-    from model.modelfile import make_card, save_model
-    from model.networks import make_net, normalization
-    from model.runtime import after_training_export
+    from model.inference.runtime import after_training_export
+    from model.nets.networks import make_net, normalization
+    from model.project.codes import CAMVID11_CODES
+    from model.registry.modelfile import make_card, save_model
+    from model.training.defaults import default_scale, default_size, detect_hardware
 
     hw = detect_hardware()
     wh = (960, 720)

@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 from _common import CAMVID, RESULTS, write_json
 
-from model.config import TrainConfig
 from model.datasets import import_dataset
-from model.evaluate import evaluate_project
-from model.project import Project
-from model.train import train_dataset
+from model.evaluation.evaluate import evaluate_project
+from model.nets.config import TrainConfig
+from model.project.project import Project
+from model.training.train import train_dataset
 
 
 def main() -> int:

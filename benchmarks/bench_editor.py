@@ -27,7 +27,7 @@ from skimage.segmentation import flood
 
 from labeltool.editing import LabelLayer, Overlay
 from labeltool.editing.regions import TiledSuperpixels
-from model.imageio import DisplayWindow, display_rgb
+from model.images.display import DisplayWindow, display_rgb
 
 NAMES = ["Road", "Car", "Sky", "Void"]
 PALETTE = np.array([[128, 64, 128], [0, 0, 142], [70, 130, 180], [0, 0, 0]], dtype=np.uint8)

@@ -9,7 +9,7 @@ job: uint8 images -> normalised tensor -> network -> softmax -> class mask + con
 - ``eager``: what a user writes with smp: ``with torch.no_grad(): net(x)``, NCHW fp32 (the baseline);
 - ``torch``: ``Predictor.predict_many`` as the app runs it without an ONNX file (inference mode,
   BatchNorm folded, channels-last, padded to a multiple of 32);
-- ``onnxruntime``: the same Predictor with ``runtime=OrtRuntime(...)`` (model/runtime.py): the network
+- ``onnxruntime``: the same Predictor with ``runtime=OrtRuntime(...)`` (model/inference/runtime.py): the network
   exported to ONNX (opset 17, dynamic axes), CPUExecutionProvider, ORT_ENABLE_ALL, one thread per
   physical core;
 - ``onnxruntime-int8`` (``--int8``): static int8 quantization calibrated on a few images (CamVid frames
@@ -42,8 +42,20 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model import runtime as rt  # noqa: E402
-from model.predict import IMAGENET_MEAN, IMAGENET_STD, Predictor  # noqa: E402
+from model.inference import runtime as rt  # noqa: E402
+from model.inference.int8 import quantize_int8  # noqa: E402
+from model.inference.onnx_graph import (  # noqa: E402
+    ONNX_OPSET,
+    ORT_INT8,
+    OrtRuntime,
+    Runtime,
+    TorchRuntime,
+    check_onnx,
+    export_onnx,
+    physical_cores,
+)
+from model.inference.predict import Predictor  # noqa: E402
+from model.nets.normalization import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
 
 CAMVID = ROOT.parent / "shared" / "camvid11"
 SIZES = [(240, 320), (352, 480), (720, 960)]
@@ -108,7 +120,7 @@ def resize(image: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR))
 
 
-class OpenVinoTrial(rt.Runtime):
+class OpenVinoTrial(Runtime):
     """OpenVINO's CPU plugin on the exported ONNX file, fp32 precision forced (no bf16 shortcuts), latency
     hint, the same thread count; dynamic shapes as exported. Tried here before it is offered to the app."""
 
@@ -149,10 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "inference.json"))
     args = parser.parse_args(argv)
 
-    threads = args.threads or rt.physical_cores()
+    threads = args.threads or physical_cores()
     torch.set_num_threads(threads)
     if args.model:
-        from model.modelfile import load_model
+        from model.registry.modelfile import load_model
 
         loaded = load_model(args.model, raw=True)
         net, card, model_name = loaded.net, loaded.card, Path(args.model).name
@@ -165,10 +177,10 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-inference-"))
     t0 = time.perf_counter()
-    onnx_file = rt.export_onnx(net, tmp / "model.onnx")
+    onnx_file = export_onnx(net, tmp / "model.onnx")
     export_s = time.perf_counter() - t0
-    ort_rt = rt.OrtRuntime(onnx_file, threads=threads)
-    diff = rt.check_onnx(rt.TorchRuntime(net), ort_rt, rt._check_inputs(3))
+    ort_rt = OrtRuntime(onnx_file, threads=threads)
+    diff = check_onnx(TorchRuntime(net), ort_rt, rt._check_inputs(3))
     print(f"exported ONNX in {export_s:.1f} s; max logit difference vs torch {diff:.1e} of scale", flush=True)
 
     import copy
@@ -185,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         calib_images, test_images = real_images(4, 0), real_images(8, 5)
         captured: list[np.ndarray] = []
 
-        class Capture(rt.Runtime):
+        class Capture(Runtime):
             kind = "capture"
 
             def run(self, x):
@@ -196,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         for im in calib_images:
             capture.predict(resize(im, 352, 480))
         t0 = time.perf_counter()
-        q = rt.quantize_int8(onnx_file, tmp / "model.int8.onnx", captured)
-        int8_rt = rt.OrtRuntime(q, threads=threads, kind=rt.ORT_INT8)
+        q = quantize_int8(onnx_file, tmp / "model.int8.onnx", captured)
+        int8_rt = OrtRuntime(q, threads=threads, kind=ORT_INT8)
         int8_pred = Predictor(net, card, device="cpu", tile=False, scale=1.0, batch_size=args.batch, runtime=int8_rt)
         paths["onnxruntime-int8"] = predictor_fn(int8_pred)
         torch_pred = Predictor(net, card, device="cpu", tile=False, scale=1.0)
@@ -248,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "model": model_name, "device": "cpu", "cpu": rt.machine_fingerprint(threads)["cpu"],
         "threads": threads, "batch": args.batch, "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
-        "onnx": {"opset": rt.ONNX_OPSET, "export_seconds": round(export_s, 2), "max_relative_logit_difference": diff,
+        "onnx": {"opset": ONNX_OPSET, "export_seconds": round(export_s, 2), "max_relative_logit_difference": diff,
                  "graph_optimization": "ORT_ENABLE_ALL", "provider": "CPUExecutionProvider"},
         "int8": int8_info,
         "paths": {"eager": "torch.no_grad(), NCHW fp32, eager (plain smp)",

@@ -3,7 +3,7 @@
 Each measurement is a child process, `python -m labeltool predict PROJECT --only photo --model M`, on a
 project holding one synthetic photo (a CamVid frame resized up, with fine noise, saved as JPEG) of
 1, 12 or 50 MP; the model is smp U-Net/ResNet18, 12 classes, random init with randomised BatchNorm
-statistics, its card's ``input_scale`` the CPU default for that size (``model.defaults.default_scale``,
+statistics, its card's ``input_scale`` the CPU default for that size (``model.training.defaults.default_scale``,
 2 MP per image), as the one-click retrain would train it. Peak RSS is the child's ``ru_maxrss``
 (``os.wait4``). "before" runs the same command with the parent commit's code (``--before REV``,
 exported with ``git archive``); a child whose RSS passes ``--cap-gb`` is stopped and reported as over.
@@ -76,8 +76,8 @@ def photo(mp: float, seed: int = 0) -> np.ndarray:
 def make_project(root: Path, mp: float) -> tuple[Path, Path, tuple[int, int]]:
     from PIL import Image
 
-    from model.defaults import Hardware, default_scale
-    from model.modelfile import make_card, save_model
+    from model.registry.modelfile import make_card, save_model
+    from model.training.defaults import Hardware, default_scale
 
     (root / "images").mkdir(parents=True)
     (root / "labels").mkdir()
@@ -135,9 +135,9 @@ def agreement(count: int) -> list[dict]:
     import torch
     from PIL import Image
 
-    from model.defaults import Hardware, default_scale
-    from model.predict import Predictor
-    from model.propose import proposal_summary
+    from model.inference.predict import Predictor
+    from model.inference.propose import proposal_summary
+    from model.training.defaults import Hardware, default_scale
 
     torch.set_num_threads(2)
     net = make_net()
@@ -196,7 +196,7 @@ def main() -> int:
               flush=True)
         for mp in args.sizes:
             project, model, (w, h) = make_project(work / f"p{mp:g}", mp)
-            from model.defaults import Hardware, default_scale
+            from model.training.defaults import Hardware, default_scale
 
             row = {"megapixels": round(w * h / 1e6, 2), "size": f"{w}x{h}",
                    "scale": round(default_scale((w, h), Hardware("cpu", 2)), 4)}

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 from _common import REPO, RESULTS, write_json
 
-from model.codes import write_codes
-from model.imageio import encode_mask, read_image, read_mask, write_image
-from model.project import Project
-from model.provenance import stamp
+from model.images.imageio import encode_mask, read_image, read_mask, write_image
+from model.project.codes import write_codes
+from model.project.project import Project
+from model.project.provenance import stamp
 
 BASELINE_COMMIT = "647eab5"  # the last commit with labeltool 0.1's project.json record
 CODES = ["Sky", "Road", "Car", "Void"]

@@ -1,6 +1,6 @@
 """Proposals from a neighbouring frame on CamVid-11's held-out sequence (``val.txt``: 101 frames of 0016E5,
 07959..08159, 2 video frames apart): copy the previous frame's ground-truth mask, warp it by optical flow
-(``model.propagate``), the network's proposal (a model file, when given), and their combination by
+(``model.inference.propagate``), the network's proposal (a model file, when given), and their combination by
 confidence. Scored as the share of non-Void pixels that are wrong (lower is better), over all target
 frames that have a source frame ``gap`` video frames earlier.
 
@@ -38,8 +38,8 @@ def main() -> int:
     if not (CAMVID / "val").is_dir():
         print(f"skipped: {CAMVID} is not present")
         return 0
-    from model.imageio import read_image, read_mask
-    from model.propagate import combine, flow_to, sequence_key, warp_mask
+    from model.images.imageio import read_image, read_mask
+    from model.inference.propagate import combine, flow_to, sequence_key, warp_mask
 
     names = sorted(p.stem for p in (CAMVID / "val").glob("*.png"))
     frames = {sequence_key(n): n for n in names}
@@ -50,8 +50,8 @@ def main() -> int:
     for k, model_path in enumerate(args.model):
         import torch
 
-        from model.modelfile import load_model
-        from model.predict import Predictor
+        from model.inference.predict import Predictor
+        from model.registry.modelfile import load_model
 
         torch.set_num_threads(2)
         label = "network" if len(args.model) == 1 else f"network{k + 1}"

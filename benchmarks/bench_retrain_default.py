@@ -10,7 +10,7 @@ the share of non-Void pixels of the 101 `val` frames that are still wrong (lower
 ``labelled`` the other training frames of the labelled sequences, ``eval`` the 101 `val` frames themselves
 (transductive: in the app the unlabelled images ARE the frames the model will propose for; their ground truth is
 never given to the training, only used to score the pseudo-labels afterwards), ``both``. They matter only to a
-run with ``{"pseudo_labels": "confident"}`` (model.semisup). ``--tta`` scores the same trained model a second
+run with ``{"pseudo_labels": "confident"}`` (model.training.semisup). ``--tta`` scores the same trained model a second
 time with the horizontally flipped prediction averaged in (``labeltool predict --tta``).
 
 Each row also gives the engine's own validation figure (its automatic hold-out, written in the model card and
@@ -83,7 +83,7 @@ def unlabelled_frames(kind: str, frames: list[str], sequences: tuple[str, ...] |
 
 
 def make_dataset(root: Path, frames: list[str], unlabelled: list[Path] = ()) -> Path:
-    from model.codes import CAMVID11_CODES
+    from model.project.codes import CAMVID11_CODES
 
     (root / "images").mkdir(parents=True)
     (root / "labels").mkdir()
@@ -97,7 +97,7 @@ def make_dataset(root: Path, frames: list[str], unlabelled: list[Path] = ()) -> 
 
 
 def truth_of(name: str) -> np.ndarray:
-    from model.imageio import read_mask
+    from model.images.imageio import read_mask
 
     for split in ("train", "val"):
         path = CAMVID / f"{split}annot" / f"{Path(name).stem}.png"
@@ -107,11 +107,11 @@ def truth_of(name: str) -> np.ndarray:
 
 
 def watch_pseudo_labels(record: list[dict]):
-    """Wrap model.semisup.pseudo_label so each pseudo-labelled image is scored against its ground truth
+    """Wrap model.training.semisup.pseudo_label so each pseudo-labelled image is scored against its ground truth
     (never seen by the training): share of its non-Void pixels kept, and share of those kept that are right."""
     from PIL import Image
 
-    import model.semisup as semisup
+    import model.training.semisup as semisup
 
     original = semisup.pseudo_label
 
@@ -139,7 +139,7 @@ def pseudo_quality(record: list[dict]) -> dict:
 
 
 def load_pairs(split: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    from model.imageio import read_image, read_mask
+    from model.images.imageio import read_image, read_mask
 
     return [(read_image(p), read_mask(CAMVID / f"{split}annot" / p.name)) for p in sorted((CAMVID / split).glob("*.png"))]
 
@@ -148,8 +148,8 @@ def load_pairs(split: str) -> list[tuple[np.ndarray, np.ndarray]]:
 def wrong_share(net, pairs, scale: float, mean, std, tta: bool = False) -> dict:
     """Scores on ``pairs``; ``tta``: softmax averaged with the mirrored image's (mirrored back), as
     Predictor(tta_flip=True) does."""
-    from model.metrics import ConfusionAccumulator, metrics_from_confusion
-    from model.trainutil import predict_logits
+    from model.evaluation.metrics import ConfusionAccumulator, metrics_from_confusion
+    from model.training.trainutil import predict_logits
 
     net.eval()
     acc = ConfusionAccumulator(12, VOID)
@@ -194,8 +194,8 @@ def train_baseline(train_pairs, seconds: float) -> tuple[torch.nn.Module, int]:
 
 def run_protocol(protocol: str, cfg, val, unlabelled: str = "none", tta: bool = False,
                  save_model: Path | None = None) -> dict:
-    from model.modelfile import load_model
-    from model.train import train_dataset
+    from model.registry.modelfile import load_model
+    from model.training.train import train_dataset
 
     frames = pick_frames(sequences=PROTOCOLS[protocol])
     extra_images = unlabelled_frames(unlabelled, frames, PROTOCOLS[protocol])
@@ -221,7 +221,7 @@ def run_protocol(protocol: str, cfg, val, unlabelled: str = "none", tta: bool = 
             ours = wrong_share(loaded.net, val, 1.0, mean, std)
             flipped = wrong_share(loaded.net, val, 1.0, mean, std, tta=True) if tta else None
     finally:
-        import model.semisup as semisup
+        import model.training.semisup as semisup
 
         semisup.pseudo_label = original
     start = next(e for e in events if e["event"] == "start")
@@ -261,7 +261,7 @@ def main() -> int:
         print(f"skipped: {CAMVID} is not present")
         return 0
     torch.set_num_threads(2)
-    from model.config import TrainConfig
+    from model.nets.config import TrainConfig
 
     overrides = json.loads(args.config)
     if args.budget:
@@ -290,7 +290,7 @@ def main() -> int:
                 print(f"    {seq:<8} {q['images']:>4} images, {100 * q['kept_share']:.0f} % of non-Void pixels kept, "
                       f"{100 * q['kept_right']:.1f} % of those right")
     if not args.no_baseline:
-        from model.imageio import read_image, read_mask
+        from model.images.imageio import read_image, read_mask
 
         frames = pick_frames()
         wall = result["runs"].get("mixed", next(iter(result["runs"].values())))["train_seconds"]

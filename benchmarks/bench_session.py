@@ -6,7 +6,7 @@ before any model exists) in a fresh project with no masks. For each image it sta
 would propose:
 
 - nothing (all Void) before the first model and without a corrected neighbour frame;
-- the previous frame's corrected mask warped by optical flow (``model.propagate``), when there is one;
+- the previous frame's corrected mask warped by optical flow (``model.inference.propagate``), when there is one;
 - the network's proposal once a model exists, combined with the warp by confidence when both exist.
 
 Then it edits with the app's tools until >= 95 % of the image's non-Void pixels are right, and accepts:
@@ -356,16 +356,16 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(2)
-    from model.codes import CAMVID11_CODES
-    from model.config import TrainConfig
     from model.errors import LabeltoolError
-    from model.imageio import read_image, read_mask
-    from model.modelfile import load_model
-    from model.predict import Predictor
-    from model.project import Project
-    from model.propagate import DEFAULT_THRESHOLD, combine, propose_from_neighbour
-    from model.registry import active_model
-    from model.train import train_dataset
+    from model.images.imageio import read_image, read_mask
+    from model.inference.predict import Predictor
+    from model.inference.propagate import DEFAULT_THRESHOLD, combine, propose_from_neighbour
+    from model.nets.config import TrainConfig
+    from model.project.codes import CAMVID11_CODES
+    from model.project.project import Project
+    from model.registry.modelfile import load_model
+    from model.registry.registry import active_model
+    from model.training.train import train_dataset
 
     frames = sorted(p.stem for p in (CAMVID / "train").glob("*.png"))[args.start::args.stride][:args.images]
     cfg = TrainConfig.from_dict({"time_budget": args.budget}) if args.budget else None

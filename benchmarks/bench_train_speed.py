@@ -38,9 +38,9 @@ def plain_loop(net, batches, steps: int, device) -> float:
 
 
 def engine_loop(net, batches, steps: int, device, compile_: bool) -> float:
-    """The step model.train runs: AMP + channels_last on CUDA, one-cycle schedule, set_to_none."""
-    from model.losses import build_loss
-    from model.trainutil import make_one_cycle
+    """The step model.training.train runs: AMP + channels_last on CUDA, one-cycle schedule, set_to_none."""
+    from model.nets.losses import build_loss
+    from model.training.trainutil import make_one_cycle
 
     cuda = device.type == "cuda"
     if cuda:
@@ -82,7 +82,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--compile", action="store_true")
     args = parser.parse_args()
-    from model.networks import make_net
+    from model.nets.networks import make_net
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cpu":

@@ -30,9 +30,9 @@ H, W = 90, 120
 
 def make_dataset(root: Path, count: int, proposed: int) -> Path:
     """``count`` hard links of one tiny image; the first ``proposed`` get a (hard-linked) proposal."""
-    from model.codes import write_codes
-    from model.imageio import write_image
-    from model.project import Project
+    from model.images.imageio import write_image
+    from model.project.codes import write_codes
+    from model.project.project import Project
 
     images = root / "images"
     images.mkdir(parents=True)

@@ -37,8 +37,8 @@ def _selftest_runtime() -> int:
 
     import onnxruntime
 
-    from model import onnx_graph as rt
-    from model.networks import make_net
+    from model.inference import onnx_graph as rt
+    from model.nets.networks import make_net
 
     net = make_net("Unet", "resnet18", 3).eval()
     with tempfile.TemporaryDirectory() as tmp:

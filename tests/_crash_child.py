@@ -4,8 +4,12 @@ lets autosave run, paints more, prints READY and waits to be killed."""
 import os
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# this checkout's code first: run as a script, tests/ is sys.path[0], and its mirror folders tests/labeltool
+# and tests/model would otherwise shadow the packages reached only through an editable install's finder
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402

@@ -63,8 +63,8 @@ def make_project(root: Path, count: int = 5, labelled: tuple[int, ...] = (0, 1),
 def save_constant_model(models_dir: Path, classes: list[str], winner: int) -> Path:
     """A real model file (smp Unet/resnet18 via the training engineer's save_model) whose head always
     picks class ``winner``."""
-    from model.modelfile import make_card, save_model
-    from model.networks import make_net
+    from model.nets.networks import make_net
+    from model.registry.modelfile import make_card, save_model
 
     torch.manual_seed(0)
     net = make_net("Unet", "resnet18", len(classes))

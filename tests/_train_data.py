@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,18 @@ from PIL import Image
 
 CODES = ["Background", "Square", "Disc", "Void"]
 COLOURS = np.array([[40, 60, 200], [220, 40, 40], [40, 200, 60], [0, 0, 0]], dtype=np.uint8)
+
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = dict(arch="Unet", encoder="resnet18", encoder_weights=None, size=[64, 64], scale=1.0, batch_size=2, threads=2,
+            checkpoint_every=0)  # the smallest training run the tests make
+
+
+def train_env() -> dict[str, str]:
+    """The environment of a training child in the tests: one thread, offline, this checkout's code."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", LABELTOOL_OFFLINE="1", HF_HUB_OFFLINE="1")
+    env["PYTHONPATH"] = str(REPO)
+    return env
 
 
 def make_dataset(root: Path, count: int = 6, size: int = 64, valid: int = 2, seed: int = 0) -> Path:
@@ -40,8 +53,8 @@ def with_unproposed_images(root: Path, names: list[str]) -> Path:
     project's model: the set-up of the tests of the proposal child."""
     import torch
 
-    from model.modelfile import make_card, save_model
-    from model.networks import make_net, normalization
+    from model.nets.networks import make_net, normalization
+    from model.registry.modelfile import make_card, save_model
 
     for name in names:
         (root / "labels" / f"{name}_P.png").unlink()

@@ -17,7 +17,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from model.record import share_warning
+    from model.project.record import share_warning
 
     report = check_dataset(args.dataset, log=lambda line: print(line, file=sys.stderr))
     warning = share_warning(report.root / ".labeltool")

@@ -21,9 +21,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.demo import create_demo_project
-    from model.modelfile import latest_model
-    from model.project import Project
+    from model.datasets.demo import create_demo_project
+    from model.project.project import Project
+    from model.registry.modelfile import latest_model
 
     root = Path(args.folder).resolve()
     if not (root / "codes.txt").exists():
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         if subprocess.call(command) != 0:
             print("labeltool: the first training failed; the app opens without proposals", file=sys.stderr)
     if latest_model(project.models_dir) is not None:
-        from model.propose import propose_dataset
+        from model.inference.propose import propose_dataset
 
         written = propose_dataset(project)
         print(f"Proposed masks for {len(written)} images")

@@ -28,8 +28,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.evaluate import evaluate_project, format_table
-    from model.project import Project
+    from model.evaluation.evaluate import evaluate_project, format_table
+    from model.project.project import Project
 
     if getattr(args, "threads", None):
         import torch

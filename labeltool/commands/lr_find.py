@@ -21,17 +21,17 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from labeltool.commands.train import config_from_args
-    from model.augment import ignore_index_for
-    from model.losses import build_loss
-    from model.lr_find import save_plot, sweep, valley
+    from model.nets.losses import build_loss
     from model.progress import make_sink
-    from model.train import _Run
+    from model.training.augment import ignore_index_for
+    from model.training.lr_find import save_plot, sweep, valley
+    from model.training.train import TrainingRun
 
     sink = make_sink(args.json)
     args.init = "fresh"  # the sweep is about a new network; keeps the latest model untouched
     args.epochs, args.time_budget = 1, None
     cfg = config_from_args(args)
-    run_ = _Run(Path(args.dataset), cfg, sink, lambda: False, _single())
+    run_ = TrainingRun(Path(args.dataset), cfg, sink, lambda: False, _single())
     train_ds, _ = run_._datasets()
     loader = torch.utils.data.DataLoader(train_ds, batch_size=run_.cfg.batch_size, shuffle=True, drop_last=False)
     criterion = build_loss(run_.cfg.loss, ignore_index_for(run_.void))
@@ -44,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _single():
-    from model.trainutil import DistInfo
+    from model.training.trainutil import DistInfo
 
     return DistInfo()

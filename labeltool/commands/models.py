@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 
+from model.registry.gate import seen_images, unseen_images
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("models", help="list, promote, pin or delete the dataset's models",
@@ -35,7 +37,8 @@ def register(subparsers) -> None:
 
 def listing(models_dir) -> dict:
     """The JSON document of `labeltool models --json` (the Models panel shows the same rows)."""
-    from model.registry import GATE_RULE, model_rows, read_registry
+    from model.registry.gate import GATE_RULE
+    from model.registry.registry import model_rows, read_registry
 
     reg = read_registry(models_dir)
     rows = model_rows(models_dir)
@@ -62,8 +65,8 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model import registry
-    from model.project import Project
+    from model.project.project import Project
+    from model.registry import registry
 
     project = Project.open(args.dataset)
     models_dir = project.models_dir
@@ -94,10 +97,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _evaluate(project, args) -> int:
     """Per-class IoU and confusion matrix of a model on the current validation images."""
-    from model import registry
     from model.errors import DatasetError
-    from model.evaluate import evaluate_project, format_table
-    from model.modelfile import read_card
+    from model.evaluation.evaluate import evaluate_project, format_table
+    from model.registry import registry
+    from model.registry.modelfile import read_card
 
     models_dir = project.models_dir
     path = registry.active_model(models_dir) if args.evaluate == "active" else registry.resolve_model(models_dir,
@@ -108,11 +111,11 @@ def _evaluate(project, args) -> int:
     if not current:
         raise DatasetError(project.root / "valid.txt", "no validation images: list some corrected images in "
                                                        "valid.txt, or retrain (it holds some out automatically)")
-    seen = registry.seen_images(read_card(path), models_dir)
+    seen = seen_images(read_card(path), models_dir)
     if seen is None:
         raise DatasetError(path.with_suffix(".json"), "the card does not list the images this model trained on, "
                                                       "so it cannot be scored fairly")
-    names, excluded = registry.unseen_images(current, [seen])  # never scored on an image it trained on
+    names, excluded = unseen_images(current, [seen])  # never scored on an image it trained on
     if not names:
         raise DatasetError(project.root / "valid.txt", f"{path.name} trained on all {len(current)} current "
                                                        "validation images: list others in valid.txt to score it")
@@ -131,7 +134,7 @@ def _evaluate(project, args) -> int:
 
 def validation_names(project) -> list[str]:
     """The images models are compared on now: corrected images in valid.txt, else the automatic hold-out."""
-    from model.registry import read_registry
+    from model.registry.registry import read_registry
 
     corrected = set(project.corrected_names())
     listed = project.valid_names()

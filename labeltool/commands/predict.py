@@ -101,10 +101,11 @@ def skip_reason(project, name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.mask_status import KEPT
+    from model.inference.propose import propose_dataset
     from model.progress import format_event
-    from model.project import Project
-    from model.propose import propose_dataset, resolve_model_path
+    from model.project.project import Project
+    from model.project.status import KEPT
+    from model.registry.registry import resolve_model_path
 
     if getattr(args, "threads", None):
         import torch
@@ -174,11 +175,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def serve(project, args: argparse.Namespace, emit, model_path) -> int:
-    """--serve: propose the plans read on stdin with one model.prefetch.Prefetcher until stdin closes."""
+    """--serve: propose the plans read on stdin with one model.inference.prefetch.Prefetcher until stdin closes."""
     import json
     import threading
 
-    from model.prefetch import Prefetcher
+    from model.inference.prefetch import Prefetcher
 
     if args.nice and hasattr(os, "nice"):
         try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from model.datasets.split import DEFAULT_GROUP_REGEX, SEQUENCE_SETTING, project_group_regex, split_dataset
+from model.datasets.split import split_dataset
+from model.project.layout import DEFAULT_GROUP_REGEX, SEQUENCE_SETTING, project_group_regex
 
 NO_SEQUENCES = r"(?!)"  # matches nothing: every image is its own group
 
@@ -37,7 +38,7 @@ def group_regex(dataset: str) -> str:
     """The project's sequence setting when DATASET is already a labeltool project, else the default."""
     if not (Path(dataset) / ".labeltool").is_dir():
         return DEFAULT_GROUP_REGEX
-    from model.project import Project
+    from model.project.project import Project
 
     regex = project_group_regex(Project.open(dataset))
     return NO_SEQUENCES if regex is None else regex
@@ -49,7 +50,7 @@ def remember(dataset: str, given: str) -> None:
     import re
 
     from model.errors import DatasetError
-    from model.project import Project
+    from model.project.project import Project
 
     value = "" if given.lower() == "none" else given
     try:

@@ -39,7 +39,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.project import Project
+    from model.project.project import Project
 
     project = Project.open(args.dataset)
     if args.set_status:
@@ -88,7 +88,7 @@ def set_statuses(project, values: list[str], as_json: bool) -> int:
 
 
 def show(project, args: argparse.Namespace) -> int:
-    from model.project import STATUSES
+    from model.project.kept import STATUSES
 
     records = project.records()
     counts = {status: 0 for status in STATUSES}

@@ -13,7 +13,7 @@ import threading
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
-    from model.config import ARCHS
+    from model.nets.config import ARCHS
 
     parser.add_argument("dataset", help="dataset folder (CamVid/fastai layout)")
     parser.add_argument("--json", action="store_true", help="print progress as JSON lines on stdout (for the app)")
@@ -32,7 +32,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers) -> None:
-    from model.config import CLASS_WEIGHTS, LOSSES
+    from model.nets.config import CLASS_WEIGHTS, LOSSES
 
     parser = subparsers.add_parser("train", help="retrain the model on the corrected masks",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,7 +56,7 @@ def register(subparsers) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from model.config import TrainConfig
+    from model.nets.config import TrainConfig
 
     size = args.size
     if size is not None and len(size) == 1:
@@ -73,7 +73,7 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from model.errors import LabeltoolError
     from model.progress import make_sink
-    from model.train import TrainingCancelled, train_dataset
+    from model.training.train import TrainingCancelled, train_dataset
 
     sink = make_sink(args.json)
     stop = _stop_on_sigterm()

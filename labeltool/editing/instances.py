@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from model.components import CONNECTIVITY, label_components
+from model.images.components import CONNECTIVITY, label_components
 
 from .brush import BBox, bbox_slices
 from .history import Change

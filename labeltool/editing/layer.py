@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.codes import find_void
+from model.project.codes import find_void
 
 from . import brush, regions
 from .history import DEFAULT_BUDGET, Change, History

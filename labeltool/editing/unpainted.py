@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from model.codes import find_void
+from model.project.codes import find_void
 
 
 def unpainted_problem(layer, codes: Sequence[str]) -> str | None:

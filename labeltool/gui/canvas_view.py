@@ -2,7 +2,7 @@
 pixel grid and brush cursor.  Only the exposed rectangle of the image is drawn.
 
 Display windowing: the view keeps the image data as read (``raw``: any dtype, any bands) and shows
-``display_rgb(raw, display_window)`` (min/max, gamma, auto-levels; ``model.imageio``). Changing the
+``display_rgb(raw, display_window)`` (min/max, gamma, auto-levels; ``model.images.imageio``). Changing the
 window rebuilds only the picture on screen; the data is never written to."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from labeltool.editing import LabelLayer, Overlay, confidence_overlay
-from model.imageio import DisplayWindow, display_rgb
+from model.images.display import DisplayWindow, display_rgb
 
 MIN_SCALE, MAX_SCALE = 1 / 64, 64.0
 GRID_MIN_SCALE = 8.0

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from model.codes import CAMVID11_CODES, parse_codes
 from model.errors import CodesError
+from model.project.codes import CAMVID11_CODES, parse_codes
 
 
 class ClassesDialog(QDialog):

@@ -1,7 +1,7 @@
 """Display dialog: how the image data is shown (min/max, gamma, auto-levels, which bands as RGB).
 
 Changes preview live on the canvas; Cancel restores the window the dialog opened with. Only the
-picture on screen changes, never the data (``model.imageio.display_rgb``)."""
+picture on screen changes, never the data (``model.images.display.display_rgb``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from model.imageio import DisplayWindow, window_limits
+from model.images.display import DisplayWindow, window_limits
 
 GAMMA_RANGE = (0.1, 5.0)
 

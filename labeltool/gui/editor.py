@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from labeltool.editing import PRESERVE_CLASS, PRESERVE_OFF, PRESERVE_VOID, LabelLayer, guess_void_index
 from labeltool.editing.regions import superpixels_async
-from model.imageio import display_rgb
+from model.images.display import display_rgb
 
 from . import instances_panel, scribble_tool
 from .canvas import TOOLS, Canvas

@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Signal
 from labeltool.gui.workers import EvaluateProcess, ProposeProcess, TrainProcess
 from labeltool.workspace.retrain import options_to_args, retrain_options
 from labeltool.workspace.train_progress import TrainProgress
-from model.project import Project
+from model.project.project import Project
 
 
 class ModelJobs(QObject):

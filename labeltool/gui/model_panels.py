@@ -88,7 +88,7 @@ class ModelDocks(QObject):
         root = getattr(project, "root", None)
         stamp = None
         if project is not None:
-            from model.registry import REGISTRY_FILE
+            from model.registry.registry import REGISTRY_FILE
 
             models_dir = project.models_dir
             try:

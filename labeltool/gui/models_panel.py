@@ -2,7 +2,7 @@
 marks (active = the model that proposes, pinned, best, not promoted); promote, pin, roll back, delete; and
 an evaluation view (per-class IoU table and confusion matrix) for any model.
 
-The rows are model.registry.model_rows, the same list `labeltool models DATASET --json` prints.
+The rows are model.registry.registry.model_rows, the same list `labeltool models DATASET --json` prints.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ _preloading: threading.Thread | None = None
 
 
 def _engine_ready() -> bool:
-    module = sys.modules.get("model.registry")
+    module = sys.modules.get("model.registry.registry")
     return module is not None and hasattr(module, "model_rows") and (_preloading is None or not _preloading.is_alive())
 
 
@@ -61,7 +61,7 @@ def preload_engine() -> None:
     """Import the engine's model registry (and torch) on a background thread, once."""
     global _preloading
     if _preloading is None:
-        _preloading = threading.Thread(target=importlib.import_module, args=("model.registry",), daemon=True,
+        _preloading = threading.Thread(target=importlib.import_module, args=("model.registry.registry",), daemon=True,
                                        name="preload-engine")
         _preloading.start()
 
@@ -110,7 +110,7 @@ class EvaluationView(QWidget):
                 self.table.setItem(r, c, item)
         confusion, classes = metrics.get("confusion"), metrics.get("classes")
         if confusion and classes:
-            from model.evaluate import render_confusion
+            from model.evaluation.evaluate import render_confusion
 
             ignore = metrics.get("ignore_index")
             if ignore is None:
@@ -187,7 +187,7 @@ class ModelsPanel(QWidget):
             preload_engine()
             QTimer.singleShot(200, self.refresh)
             return
-        from model.registry import model_rows
+        from model.registry.registry import model_rows
 
         selected = self.selected_name()
         self._rows = model_rows(self.models_dir) if self.models_dir is not None else []
@@ -229,7 +229,7 @@ class ModelsPanel(QWidget):
         if name is None or self.models_dir is None:
             return
         from model.errors import ModelFileError
-        from model.modelfile import read_card
+        from model.registry.modelfile import read_card
 
         try:
             card = read_card(self.models_dir / name)
@@ -274,14 +274,14 @@ class ModelsPanel(QWidget):
         return True
 
     def promote(self) -> None:
-        from model import registry
+        from model.registry import registry
 
         name = self.selected_name()
         if name is not None and self._do(registry.promote, name):
             self.status.setText(f"{Path(name).stem} is the active model; Propose to refresh the masks with it")
 
     def pin(self) -> None:
-        from model import registry
+        from model.registry import registry
 
         name = self.selected_name()
         row = next((r for r in self._rows if r["name"] == name), None)
@@ -289,14 +289,14 @@ class ModelsPanel(QWidget):
             self._do(registry.pin, name, not row["pinned"])
 
     def rollback(self) -> None:
-        from model import registry
+        from model.registry import registry
 
         if self._do(registry.roll_back):
             active = next((r["name"] for r in self._rows if r["active"]), "")
             self.status.setText(f"rolled back: {Path(active).stem} is the active model again")
 
     def delete(self) -> None:
-        from model import registry
+        from model.registry import registry
 
         name = self.selected_name()
         if name is not None and self.confirm(f"Delete {Path(name).stem} (weights and card)? This cannot be undone."):

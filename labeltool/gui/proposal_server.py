@@ -2,7 +2,7 @@
 
 While a person corrects one image the CPU is mostly idle. ``ProposalsAhead`` keeps one child process,
 ``labeltool predict DATASET --json --serve`` (labeltool/commands/predict.py; the model work is
-model.prefetch.Prefetcher there, at a lower CPU priority), and after every image change or Accept
+model.inference.prefetch.Prefetcher there, at a lower CPU priority), and after every image change or Accept
 sends it the plan: the image on screen when it has no correction and no edits, then the next ``ahead``
 images without a correction in the list's current order and filter. For each proposal written the
 child says ``{"event": "proposed", "name": ...}``; the window then decodes that image again in the

@@ -1,7 +1,7 @@
 """Retrain options without code: architecture, encoder, time budget and working scale, saved with the
 project's settings and used by every later "Retrain on my corrections" of that project: the first three as
 ``project.set_setting("retrain", {...})`` (passed to `labeltool train`), the scale as the project's
-``working_scale`` setting, which training and proposing read themselves (model.defaults). Unset choices keep
+``working_scale`` setting, which training and proposing read themselves (model.training.defaults). Unset choices keep
 the one-click defaults."""
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ DEFAULT = "(default)"
 
 
 def architectures() -> list[str]:
-    from model.config import ARCHS
+    from model.nets.config import ARCHS
 
     return list(ARCHS)
 
 
 def encoders() -> list[str]:
-    from model.config import ENCODERS
+    from model.nets.config import ENCODERS
 
     return [*ENCODERS, "vgg16_bn"] if "vgg16_bn" not in ENCODERS else list(ENCODERS)
 
@@ -103,7 +103,7 @@ class RetrainDialog(QDialog):
         return options
 
     def accept(self) -> None:
-        from model.config import ConfigError, TrainConfig
+        from model.nets.config import ConfigError, TrainConfig
 
         try:  # refuse what `labeltool train` would refuse, naming the option
             options = self.options()

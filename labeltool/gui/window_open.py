@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from labeltool.workspace.folder_lock import FolderLock
 from model.errors import LabeltoolError
-from model.project import NeedsCodesError
+from model.project.project import NeedsCodesError
 
 
 class Opening:

@@ -17,14 +17,14 @@ import threading
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QThread, Signal
 
 from model.progress import parse_event
-from model.project import Project
+from model.project.project import Project
 
 APP_HOLDER = "the labeltool app"  # named by a terminal `labeltool train` refused by the training lock
 MAX_ARGV_NAMES = 500  # more names than this go to the child in a file
 
 
 class ProposeWorker(QThread):
-    """Runs model.propose.propose_dataset in a thread (in-process; the app proposes through ProposeProcess)."""
+    """Runs model.inference.propose_dataset in a thread (in-process; the app proposes through ProposeProcess)."""
 
     progress = Signal(int, int, str)  # done, total, name
     succeeded = Signal(list)  # names written
@@ -41,7 +41,7 @@ class ProposeWorker(QThread):
 
     def run(self) -> None:  # runs in the worker thread
         try:
-            from model.propose import propose_dataset
+            from model.inference.propose import propose_dataset
 
             written = propose_dataset(self.project, names=self.names,
                                       on_progress=lambda done, total, name: self.progress.emit(done, total, name),

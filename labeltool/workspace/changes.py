@@ -9,7 +9,7 @@ from typing import Any
 
 from labeltool.workspace.loader import Fingerprint, fingerprint
 from model.errors import LabeltoolError
-from model.project import Project
+from model.project.project import Project
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np
 
 from labeltool.workspace.session import Session
 from model.errors import LabeltoolError
-from model.project import Project
+from model.project.project import Project
 
 if TYPE_CHECKING:
     from labeltool.workspace.writer import MaskWriter
@@ -56,7 +56,7 @@ def read_records(project: Project) -> dict[str, Any]:
 
 def open_project(folder: str | Path, codes: list[str] | None = None) -> Opened:
     """Project.open + its records + the typical image size, as a ready Session (runs in a worker)."""
-    from model.imageio import image_size
+    from model.images.imageio import image_size
 
     start = time.perf_counter()
     project = Project.open(folder, codes=codes)
@@ -94,7 +94,7 @@ class Bundle:
 
 def load_bundle(project: Project, name: str) -> Bundle:
     """Decode image, mask and (for a proposal) its confidence map."""
-    from model.imageio import read_raw
+    from model.images.imageio import read_raw
 
     # the record first: a mask written after it is read makes the record's serial look older than the
     # mask, never newer (ImageLoader.invalidate keeps a decode only when its serial is at least the change's)
@@ -113,7 +113,7 @@ def load_bundle(project: Project, name: str) -> Bundle:
 
 
 def read_confidence_map(project: Project, name: str) -> np.ndarray | None:
-    from model.propose import read_confidence
+    from model.project.confidence import read_confidence
 
     try:
         path = project.confidence_path(name)

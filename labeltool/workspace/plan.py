@@ -4,7 +4,7 @@ prefetch, the proposal child's plan (labeltool/gui/proposal_server.py), the head
 - :func:`upcoming` is the walk Next (D) takes from the image open now: the list's order, filter and search.
 - :func:`decode_plan`: the images to decode ahead: the one N / Enter opens next, then the next ones Next opens.
 - :func:`proposal_plan`: the images to propose ahead: the image on screen when it is untouched and may get a
-  proposal, then the next ones of :func:`upcoming` that may. ``model.prefetch.Prefetcher`` proposes exactly
+  proposal, then the next ones of :func:`upcoming` that may. ``model.inference.prefetch.Prefetcher`` proposes exactly
   this plan (``labeltool predict --serve``) and skips what needs no proposal.
 - :func:`has_model`: the one answer to "is there a model that proposes?".
 """
@@ -61,8 +61,8 @@ def proposal_plan(session: Session, shown: str | None, dirty: bool, count: int) 
 def has_model(project) -> bool:
     """The project has a model that proposes: the active one or the newest (reads its models folder: a
     worker thread's job where it can be)."""
-    from model.modelfile import latest_model
-    from model.registry import active_model
+    from model.registry.modelfile import latest_model
+    from model.registry.registry import active_model
 
     return active_model(project.models_dir) is not None or latest_model(project.models_dir) is not None
 

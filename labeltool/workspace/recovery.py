@@ -33,7 +33,7 @@ def recovery_folders(project) -> list[Path]:
 
 def write_recovery(project, name: str, mask: np.ndarray) -> Path | None:
     """Write the unsaved mask of ``name`` where it can be written; its path, or None when nowhere could."""
-    from model.imageio import write_mask
+    from model.images.imageio import write_mask
 
     for folder in recovery_folders(project):
         try:

@@ -2,7 +2,7 @@
 
 Architecture, encoder and time budget are the project setting ``retrain`` (passed to `labeltool train`);
 the working scale is the project's ``working_scale`` setting, which training and proposing read themselves
-(model.defaults.project_working_scale), and which is checked here by that same function, so the dialog
+(model.training.defaults.project_working_scale), and which is checked here by that same function, so the dialog
 refuses exactly what training would.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 RETRAIN_SETTING = "retrain"  # project setting: the Retrain options dialog's choices
-WORKING_SCALE_SETTING = "working_scale"  # model.defaults.project_working_scale reads it
+WORKING_SCALE_SETTING = "working_scale"  # model.training.defaults.project_working_scale reads it
 
 
 def retrain_options(project) -> dict:
@@ -41,7 +41,7 @@ def saved_working_scale(project) -> float | None:
 
 def check_working_scale(value: float | None) -> float | None:
     """The scale as training will read it; ValueError for one training would refuse (the same check)."""
-    from model.defaults import project_working_scale
+    from model.training.defaults import project_working_scale
 
     settings = {WORKING_SCALE_SETTING: value}
     stand_in = SimpleNamespace(root="Retrain options", get_setting=lambda key, default=None: settings.get(key, default))

@@ -27,7 +27,7 @@ from labeltool.workspace.plan import decode_plan
 from labeltool.workspace.recovery import recovery_of
 from labeltool.workspace.session import ACCEPT_STATUS, Session
 from labeltool.workspace.writer import ConflictError, MaskWriter, Snapshot
-from model.record import HOLD_REFRESH_S  # noqa: F401 - the window refreshes its hold this often
+from model.project.record import HOLD_REFRESH_S  # noqa: F401 - the window refreshes its hold this often
 
 
 class SaveBook:
@@ -183,7 +183,7 @@ class Hold:
             self.call(project.hold, name)
 
     def refresh(self, project) -> None:
-        """Hold the held image again (the window does so every ``model.record.HOLD_REFRESH_S``), so that a
+        """Hold the held image again (the window does so every ``model.project.record.HOLD_REFRESH_S``), so that a
         session open for days never looks like an editor that crashed (holds expire after HOLD_EXPIRY_S)."""
         if project is not None and self.name is not None:
             self.call(project.hold, self.name)

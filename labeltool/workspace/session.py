@@ -9,7 +9,7 @@ Kept free of widgets so the rules can be tested headless. Rules (the statuses ar
   accept; pixels nobody painted (a project without a Void class) stop it (:func:`accept_refusal`).
 - Next / Previous / N / Enter walk the images in the chosen order ("uncertain": least certain first,
   "name", "status"), restricted to what the list shows (its status filter and name search).
-- Uncertainty of a proposal (model.propose.uncertainty_score): its mean normalised entropy when the record
+- Uncertainty of a proposal (model.project.confidence.uncertainty_score): its mean normalised entropy when the record
   has one, else 1 - margin, else 1 - mean confidence.
 - Pixels to check: the proposal's unsure fraction times the image's pixel count (the image's own size when
   known, else the size of the project's first image: video frames share a size).
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from labeltool.editing.unpainted import unpainted_problem
-from model.project import Project
+from model.project.project import Project
 
 ORDERS = {"uncertain": "Least certain first", "name": "By name", "status": "By status"}
 FILTERS = {"all": "All", "none": "No mask", "proposed": "Proposed", "edited": "Edited (not checked)",
@@ -45,10 +45,10 @@ class Loaded:
 
 def uncertainty(record) -> float | None:
     """Higher = less certain; None when the record has no proposal summary (the engine's rule:
-    model.propose.uncertainty_score)."""
+    model.project.confidence.uncertainty_score)."""
     if record is None:
         return None
-    from model.propose import uncertainty_score
+    from model.project.confidence import uncertainty_score
 
     return uncertainty_score(record)
 
@@ -318,7 +318,7 @@ class Session:
 
     # ---- headless load/save (scripts and tests; the window goes through labeltool.workspace.writer) ----
     def load(self, index: int) -> Loaded:
-        from model.imageio import read_image
+        from model.images.imageio import read_image
 
         name = self.names[index]
         image = read_image(self.project.image_path(name))

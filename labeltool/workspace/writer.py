@@ -21,7 +21,7 @@ from labeltool.workspace.loader import Fingerprint, fingerprint
 from labeltool.workspace.recovery import write_recovery
 from labeltool.workspace.session import SAVE_STATUS
 from model.errors import LabeltoolError
-from model.project import Project
+from model.project.project import Project
 
 
 class ConflictError(LabeltoolError):
@@ -83,7 +83,7 @@ def save_snapshot(project: Project, snap: Snapshot, last_written: dict[str, Fing
     check runs under the project's write lock, right before the write (``save_mask(guard=...)``)."""
     start, cpu = time.perf_counter(), time.thread_time()
     if snap.target is not None:
-        from model.imageio import write_mask
+        from model.images.imageio import write_mask
 
         path = write_mask(snap.target, snap.mask, project.palette)
         return SaveResult(snap, None, None, fingerprint(path), Path(path), time.perf_counter() - start)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import DatasetError, LabeltoolError
-from model.imageio import MASK_SUFFIX, read_image, read_mask
+from model.images.imageio import MASK_SUFFIX, read_image, read_mask
 
 from .native import scan_native
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from model.atomic import atomic_write_text
-from model.codes import find_void
 from model.errors import DatasetError
+from model.project.codes import find_void
 
 from .export_fastai import load_source, read_checked_mask, selected_names
 from .staging import copy_file, staged
@@ -99,7 +99,7 @@ def image_annotations(mask: np.ndarray, image_id: int, first_id: int, void: int 
     semantic = rles_by_value(mask)
     objects: dict[int, list] = {}
     if instances & set(semantic):
-        from model.components import label_components
+        from model.images.components import label_components  # scikit-image and scipy: only for instances
 
         labels, count = label_components(mask)  # numbered in reading order of their first pixel
         class_of = np.zeros(count + 1, dtype=np.int64)

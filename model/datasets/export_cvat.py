@@ -20,7 +20,7 @@ import numpy as np
 
 from model.atomic import atomic_write_text
 from model.errors import DatasetError
-from model.imageio import write_image
+from model.images.imageio import write_image
 
 from .export_fastai import load_source, read_checked_mask, selected_names
 from .staging import copy_file, staged

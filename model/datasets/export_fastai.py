@@ -22,9 +22,10 @@ import numpy as np
 from PIL import Image
 
 from model.atomic import atomic_write
-from model.codes import write_codes
 from model.errors import DatasetError
-from model.imageio import MASK_SUFFIX, read_image, read_mask
+from model.images.imageio import MASK_SUFFIX, read_image, read_mask
+from model.project.codes import write_codes
+from model.project.project import Project  # keeps the class colours for a later import
 
 from .native import NativeDataset, scan_native, write_list
 from .staging import copy_file, staged
@@ -88,7 +89,5 @@ def export_fastai(src: str | Path, dst: str | Path, include_proposals: bool = Fa
         if lists["test"]:
             write_list(tmp / "test.txt", lists["test"])
         write_unchecked(tmp, chosen.unchecked)
-        from model.project import Project  # keeps the class colours for a later import
-
         Project.open(tmp).set_palette(data.palette)
     return counts

@@ -25,9 +25,9 @@ import numpy as np
 from PIL import Image
 
 from model.atomic import atomic_write, atomic_write_text
-from model.codes import find_void, write_codes
 from model.errors import DatasetError
-from model.imageio import read_raw, write_mask
+from model.images.imageio import read_raw, write_mask
+from model.project.codes import find_void, write_codes
 
 from .export_fastai import load_source, read_checked_mask, selected_names
 from .staging import copy_file, staged

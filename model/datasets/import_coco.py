@@ -18,14 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from model.codes import find_void
 from model.errors import CodesError, DatasetError, MaskError
-from model.palette import default_palette
+from model.project.codes import find_void
+from model.project.layout import relative_entry
+from model.project.palette import default_palette
 
 from .import_colour import load_class_file
 from .native import Item
 from .plan import ImportPlan
-from .staging import check_name, relative_entry
+from .staging import check_name
 from .unchecked import mark_proposals
 
 

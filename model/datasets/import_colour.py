@@ -10,14 +10,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.codes import find_void, read_codes
 from model.errors import CodesError, DatasetError, MaskError
-from model.imageio import IMAGE_SUFFIXES, read_image, read_mask, rgb_to_index
-from model.palette import default_palette
+from model.images.imageio import IMAGE_SUFFIXES, read_image, read_mask, rgb_to_index
+from model.project.codes import find_void, parse_codes, read_codes
+from model.project.layout import read_list, relative_entry
+from model.project.palette import default_palette
 
 from .native import Item
 from .plan import ImportPlan, subset_for
-from .staging import check_name, read_list, relative_entry
+from .staging import check_name
 from .unchecked import mark_proposals, read_unchecked
 
 COLOUR_MASK_SUFFIX = "_L.png"
@@ -41,7 +42,6 @@ def _table(rows: list[tuple[int, str, tuple[int, int, int]]], path: Path) -> tup
                                    "each class needs its own colour")
         seen_colour[colour] = line
         names.append(name)
-    from model.codes import parse_codes
 
     parse_codes("\n".join(names), path)  # empty/duplicate names, at most 256 classes
     if not names:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import DatasetError
-from model.imageio import read_mask
-from model.palette import default_palette
+from model.images.imageio import read_mask
+from model.project.palette import default_palette
 
 from .import_colour import load_class_file
 from .native import Item, scan_native

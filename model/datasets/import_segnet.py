@@ -8,14 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from model.codes import CAMVID11_CODES
 from model.errors import DatasetError
-from model.imageio import IMAGE_SUFFIXES, read_mask
+from model.images.imageio import IMAGE_SUFFIXES, read_mask
+from model.project.codes import CAMVID11_CODES
+from model.project.layout import read_list
+from model.project.palette import default_palette
 
 from .import_colour import load_class_file
 from .native import Item
 from .plan import ImportPlan, subset_for
-from .staging import check_name, entry_basename, read_list
+from .staging import check_name, entry_basename
 
 # The colours the SegNet tutorial uses for its 11 classes and Void.
 SEGNET_COLOURS = np.array([
@@ -40,8 +42,6 @@ def plan_segnet(src: Path, class_file: Path | None) -> ImportPlan:
         if colour_table is not None:
             table = colour_table
         else:
-            from model.palette import default_palette
-
             table = default_palette(names)
     plan = ImportPlan("segnet", names, table, [], None)
 

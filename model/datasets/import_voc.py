@@ -15,16 +15,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.codes import find_void, read_codes
 from model.errors import CodesError, DatasetError, MaskError
-from model.imageio import IMAGE_SUFFIXES, read_mask
-from model.palette import default_palette
+from model.images.imageio import IMAGE_SUFFIXES, read_mask
+from model.project.codes import find_void, read_codes
+from model.project.layout import read_list
+from model.project.palette import default_palette
 
 from .export_voc import SET_FILES, VOC_VOID_COLOUR, VOID_VALUE
 from .import_colour import load_class_file
 from .native import Item
 from .plan import ImportPlan
-from .staging import check_name, read_list
+from .staging import check_name
 from .unchecked import mark_proposals, read_unchecked
 
 VOC_CLASSES = ["background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from model import layout
 from model.atomic import atomic_write_text
-from model.codes import read_codes, write_codes
 from model.errors import DatasetError, LabeltoolError, MaskError
-from model.imageio import IMAGE_SUFFIXES, MASK_SUFFIX, mask_shape_problem, read_image, write_mask
-from model.palette import default_palette, validate_palette
+from model.images.imageio import IMAGE_SUFFIXES, MASK_SUFFIX, mask_shape_problem, read_image, write_mask
+from model.project import layout
+from model.project.codes import read_codes, write_codes
+from model.project.palette import default_palette, validate_palette
+from model.project.project import Project
+from model.project.readonly_db import read_statuses
 
 from .staging import check_name, copy_file
 
@@ -58,9 +60,8 @@ class NativeDataset:
 
 
 def scan_native(root: str | Path, codes: list[str] | None = None) -> NativeDataset:
-    """Read the layout (model.layout, the rules Project uses) without writing anything; problems are
-    collected, not raised. Statuses follow the project's provenance rule (model.readonly_db.read_statuses)."""
-    from model.readonly_db import read_statuses
+    """Read the layout (model.project.layout, the rules Project uses) without writing anything; problems are
+    collected, not raised. Statuses follow the project's provenance rule (model.project.read_statuses)."""
 
     root = Path(root).expanduser().absolute()
     if not root.is_dir():
@@ -149,7 +150,6 @@ def write_native(root: Path, codes: list[str], palette: np.ndarray, items: list[
     for subset, names in lists.items():
         if names:
             write_list(root / LIST_FILES[subset], names)
-    from model.project import Project  # records the palette and marks every plain imported mask as a person's work
 
     project = Project.open(root)
     project.set_palette(palette)

@@ -8,16 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.errors import DatasetError
+from model.project.layout import DEFAULT_GROUP_REGEX, group_of
 
 from .native import NativeDataset, scan_native, write_list
 
-# The sequence prefix before the first "_" or "-": 0016E5_07959 -> 0016E5, Seq05VD_f00000 -> Seq05VD.
-DEFAULT_GROUP_REGEX = r"^(.+?)[_-]"
-# The project setting that names a project's sequences (model.project get_setting/set_setting): a regex as
-# above, or "" for "these images are independent photos, no sequences". Unset: DEFAULT_GROUP_REGEX. Read by
-# `labeltool split`, the automatic hold-out and neighbour proposals (model.propagate), all through
-# project_group_regex, so the three never disagree on what a sequence is.
-SEQUENCE_SETTING = "sequence_regex"
 MIN_VALID_GROUPS = 2
 MIN_VALID_IMAGES = 5
 SHUFFLES = 64
@@ -30,31 +24,6 @@ class SplitPlan:
     groups: dict[str, list[str]]  # group -> image names
     valid_groups: list[str]
     warnings: list[str] = field(default_factory=list)
-
-
-def group_of(name: str, pattern: re.Pattern) -> str:
-    """The first capture group of the pattern (or the whole match); the name itself when it does not match."""
-    match = pattern.search(name)
-    if match is None:
-        return name
-    return match.group(1) if pattern.groups and match.group(1) is not None else match.group(0)
-
-
-def project_group_regex(project) -> str | None:
-    """The project's sequence regex (its ``sequence_regex`` setting, else DEFAULT_GROUP_REGEX); None when the
-    setting is "" (independent photos: no name forms a sequence). DatasetError for a bad regex."""
-    getter = getattr(project, "get_setting", None)
-    value = getter(SEQUENCE_SETTING, None) if getter is not None else None
-    if value is None:
-        return DEFAULT_GROUP_REGEX
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise DatasetError(None, f"the project's {SEQUENCE_SETTING} setting {value!r} is not a regular expression "
-                                 f"({exc})") from exc
-    return value
 
 
 def _greedy(order: list[str], groups: dict[str, list[str]], target: float) -> tuple[list[str], int]:

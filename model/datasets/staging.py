@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from model.atomic import make_shareable
 from model.errors import DatasetError
@@ -27,49 +27,12 @@ def check_name(name: str, source: str | Path) -> str:
     return name
 
 
-def relative_entry(entry: str, source: str | Path | None, line: int) -> PurePosixPath:
-    """A list-file entry as a relative path that stays inside the dataset (``/x/y`` counts as ``x/y``).
-
-    ``..`` anywhere, a drive letter or an empty entry is an error naming the list file and line.
-    """
-    text = entry.strip().replace("\\", "/")
-    if len(text) > 1 and text[1] == ":":
-        raise DatasetError(source, f"line {line}: {entry!r} is a drive path; entries must be inside the dataset")
-    parts = [part for part in text.split("/") if part not in ("", ".")]
-    if not parts:
-        raise DatasetError(source, f"line {line}: empty entry")
-    if ".." in parts:
-        raise DatasetError(source, f"line {line}: {entry!r} leads out of the dataset ('..' is not allowed)")
-    return PurePosixPath(*parts)
-
-
 def entry_basename(entry: str, source: str | Path, line: int) -> str:
     """Only the file name of a list entry (SegNet lists hold paths from a foreign machine)."""
     name = entry.strip().replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     if name in ("", ".", ".."):
         raise DatasetError(source, f"line {line}: {entry!r} names no file")
     return name
-
-
-def read_list(path: Path) -> list[tuple[int, list[str]]]:
-    """Non-blank lines of a list file as (line number, whitespace-separated fields); BOM and CRLF are fine."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(path, f"cannot read ({exc.strerror or exc})") from exc
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = exc.object[:exc.start].count(b"\n") + 1
-        error = DatasetError(path, f"line {line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8")
-        error.line = line  # type: ignore[attr-defined]
-        raise error from exc
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if fields and not fields[0].startswith("#"):
-            rows.append((number, fields))
-    return rows
 
 
 def inside(path: Path, root: Path) -> bool:
