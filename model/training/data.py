@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from model.errors import DatasetError
 from model.images.imageio import image_size, read_mask, read_raw
 from model.nets import normalization as nz
-from model.nets.tiling import scaled_size
+from model.nets.tiling import to_working
 
 from .augment import eval_transform, normalize, to_tv, train_transform
 
@@ -23,20 +23,15 @@ CACHE_LIMIT_BYTES = 2 << 30  # decoded images + masks kept in memory up to 2 GiB
 def to_working_scale(image: np.ndarray, norm: dict, scale: float) -> np.ndarray:
     """A prepared image (``normalization.prepare``) as training sees it: 8-bit RGB for "imagenet"
     normalisation (normalised later, after augmentation), normalised float32 bands otherwise; resized to
-    ``scale`` (antialiased when shrinking). The one step every training image takes, corrected or
+    ``scale`` (antialiased when shrinking) by inference's resampler. The one step every training image takes, corrected or
     pseudo-labelled (model.training.semisup)."""
     rgb8 = nz.kind(norm) == "imagenet"
     if not rgb8:
         image = nz.apply(image, norm)
-    if scale != 1.0:
-        h, w = scaled_size(image.shape[0], image.shape[1], scale)
-        if rgb8:
-            image = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR, reducing_gap=None))
-        else:
-            t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-            t = torch.nn.functional.interpolate(t, size=(h, w), mode="bilinear", align_corners=False,
-                                                antialias=scale < 1.0)
-            image = t[0].permute(1, 2, 0).contiguous().numpy()
+    if scale != 1.0:  # the resampler inference uses (model.nets.tiling.to_working), never a second one
+        t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+        t = to_working(t.float() if rgb8 else t, scale)[0].permute(1, 2, 0)
+        image = (t.round().clamp_(0, 255).to(torch.uint8) if rgb8 else t.contiguous()).numpy()
     return image
 
 

@@ -128,3 +128,21 @@ def test_eval_transform_is_deterministic_and_pad_reaches_multiple_of_32():
     assert np.array_equal(a[1].numpy(), mask[13:77, 12:108])
     padded, (h, w) = pad_to_multiple(torch.zeros(1, 3, 90, 120))
     assert padded.shape[-2:] == (96, 128) and (h, w) == (90, 120)
+
+
+def test_training_resamples_images_exactly_as_inference_does():
+    """One resampler: an image scaled for training is the image the network sees at inference (to within
+    the rounding back to 8 bits that augmentation needs), so a model is not trained on other pixels than
+    it proposes from (PIL's bilinear resize, used before, was up to 1 level off)."""
+    from model.nets.normalization import IMAGENET_MEAN, IMAGENET_STD
+    from model.nets.tiling import to_working
+    from model.training.data import to_working_scale
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, size=(97, 131, 3), dtype=np.uint8)
+    norm = {"kind": "imagenet", "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
+    for scale in (0.37, 0.5, 1.6):
+        trained = to_working_scale(image, norm, scale)
+        seen = to_working(torch.from_numpy(image).permute(2, 0, 1)[None].float(), scale)[0].permute(1, 2, 0)
+        assert trained.dtype == np.uint8 and trained.shape == tuple(seen.shape)
+        assert np.abs(trained.astype(np.float32) - seen.numpy()).max() <= 0.5 + 1e-4, scale
