@@ -47,6 +47,8 @@ def legacy_project_class():
     """labeltool 0.1's Project, loaded from git history into its own module."""
     source = subprocess.run(["git", "-C", str(REPO), "show", f"{BASELINE_COMMIT}:model/project.py"],
                             check=True, capture_output=True, text=True).stdout
+    for flat, now in (("codes", "project.codes"), ("imageio", "images.imageio"), ("palette", "project.palette")):
+        source = source.replace(f"from .{flat} import", f"from model.{now} import")  # the packages of issue 17
     source = source.replace("from .", "from model.")
     path = Path(tempfile.mkdtemp()) / "legacy_project.py"
     path.write_text(source)
