@@ -39,7 +39,7 @@ from labeltool.gui.file_list import FileList
 from labeltool.gui.futures import future_signals, wait_future
 from labeltool.gui.model_jobs import ModelJobs
 from labeltool.gui.proposal_server import ProposalsAhead
-from labeltool.gui.save_banner import SaveBanner
+from labeltool.gui.save_banner import ListsBanner, SaveBanner
 from labeltool.gui.window_actions import build_actions
 from labeltool.gui.window_jobs import ModelWork
 from labeltool.gui.window_open import Opening
@@ -100,6 +100,8 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.banner)
+        self.lists_banner = ListsBanner()  # valid.txt/test.txt problems: retrains stop on them
+        column.addWidget(self.lists_banner)
         column.addWidget(self.editor, 1)
         self.setCentralWidget(centre)
         self.files = FileList(self)
@@ -203,6 +205,7 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
         self._shown_fp = None
         self.saves.clear()
         self.banner.show_text(None)
+        self.lists_banner.show_problems(opened.list_problems)
         self._serial = opened.serial
         self._hide_newer()
         self.loader.set_project(project)

@@ -29,3 +29,24 @@ class SaveBanner(QFrame):
             self.show()
         else:
             self.hide()
+
+
+class ListsBanner(QFrame):
+    """Above the editor while valid.txt/test.txt has a problem (model.project.layout.split_list_problems):
+    a retrain or evaluation would stop on it, so the annotator learns it when the folder opens."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("listsBanner")
+        self.setStyleSheet("#listsBanner { background: #f9dc5c; }")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        QHBoxLayout(self).addWidget(self.label)
+        self.hide()
+
+    def show_problems(self, problems: list[str]) -> None:
+        if problems:
+            self.label.setText("Retrain and Evaluate will stop until the split lists are fixed:\n" + "\n".join(problems))
+            self.show()
+        else:
+            self.hide()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,7 @@ class Opened:
     serial: int = 0
     seconds: float = 0.0
     order_saved: bool = False  # the user chose an order for this project before
+    list_problems: list[str] = field(default_factory=list)  # valid.txt/test.txt problems: retrains stop on them
 
 
 def read_records(project: Project) -> dict[str, Any]:
@@ -72,7 +73,8 @@ def open_project(folder: str | Path, codes: list[str] | None = None) -> Opened:
     order = project.get_setting("order")
     if order in ("uncertain", "name", "status"):
         session.sort(order)
-    return Opened(project, session, serial, time.perf_counter() - start, order in ("uncertain", "name", "status"))
+    return Opened(project, session, serial, time.perf_counter() - start, order in ("uncertain", "name", "status"),
+                  project.split_list_problems())
 
 
 # ---- loading ---------------------------------------------------------------------------------------

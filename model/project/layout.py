@@ -189,6 +189,18 @@ def split_list_names(path: Path, images: ImageMap) -> list[str]:
     return names
 
 
+def split_list_problems(root: Path, images: ImageMap) -> list[str]:
+    """What :func:`split_list_names` would refuse in each split list of ``root``, as messages (for the app
+    to show on open, before a retrain stops on it)."""
+    problems = []
+    for file in LIST_FILES.values():
+        try:
+            split_list_names(root / file, images)
+        except SplitListError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def relative_entry(entry: str, source: str | Path | None, line: int) -> PurePosixPath:
     """A list-file entry as a relative path that stays inside the dataset (``/x/y`` counts as ``x/y``).
 

@@ -153,6 +153,10 @@ class Project(StatusActions):
     def _split_list(self, subset: str) -> list[str]:
         return layout.split_list_names(self.root / layout.LIST_FILES[subset], self._images)
 
+    def split_list_problems(self) -> list[str]:
+        """What valid_names/test_names would refuse, as messages naming file and line, without raising."""
+        return layout.split_list_problems(self.root, self._images)
+
     def rescan(self) -> tuple[list[str], list[str]]:
         """Look at the images folder again: (names added, names removed) since the last scan."""
         scan = layout.scan_images(self.images_dir, flat=self.images_dir == self.root)

@@ -186,3 +186,17 @@ def test_without_void_unpainted_pixels_stop_accept_and_survive_a_reopen(tmp_path
     assert again.shown == "img0" and "not painted" in again.statusBar().currentMessage()
     assert Project.open(root).status("img0") == "edited"
     again.close()
+
+
+def test_a_split_list_problem_is_shown_when_the_folder_opens(tmp_path, qtbot):
+    """valid.txt naming img3.jpg while the image is img3.png: a retrain would stop on it (issue 16 item 4);
+    the window says so, naming the file and line, as soon as the folder opens."""
+    root = make_dataset(tmp_path / "ds")
+    (root / "valid.txt").write_text("img1.png\nimg3.jpg\n")
+    win = open_window(qtbot, root)
+    assert win.lists_banner.isVisible()
+    text = win.lists_banner.label.text()
+    assert "valid.txt" in text and "line 2" in text and "img3.png exists" in text
+    (root / "valid.txt").write_text("img1.png\n")
+    fixed = open_window(qtbot, root)
+    assert not fixed.lists_banner.isVisible()
