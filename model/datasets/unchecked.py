@@ -19,11 +19,10 @@ from pathlib import Path
 
 from model.atomic import atomic_write_text
 from model.errors import DatasetError
-from model.project.layout import read_list
+from model.project.layout import UNCHECKED_FILE, read_list
 
 from .staging import check_name
 
-UNCHECKED_FILE = "unchecked.list"
 CHECKED = "corrected"  # the only status whose mask a person checked
 
 

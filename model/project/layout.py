@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -18,6 +18,7 @@ from model.errors import DatasetError, LabeltoolError
 from model.images.imageio import IMAGE_SUFFIXES, MASK_SUFFIX
 
 LIST_FILES = {"valid": "valid.txt", "test": "test.txt"}
+UNCHECKED_FILE = "unchecked.list"  # an export's marks of the masks nobody checked (model.datasets.unchecked)
 
 
 def images_dir(root: Path) -> Path:
@@ -187,6 +188,23 @@ def split_list_names(path: Path, images: ImageMap) -> list[str]:
         raise SplitListError(path, f"{first.detail}{more}. Nothing is trained or measured while a split list has "
                                    "a problem (its images could be trained on): fix or remove the line", first.line)
     return names
+
+
+def unchecked_marks(root: Path, warnings: list[str]) -> Callable[[str], str | None] | None:
+    """An export's ``unchecked.list`` at the dataset root, as the status rule's verdict on masks without a
+    labeltool stamp (a greyscale export carries none): "unknown" for a listed name (never trained on until
+    a person accepts it), for every unstamped mask when the list cannot be read (fail closed), else None.
+    None when there is no list."""
+    path = root / UNCHECKED_FILE
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        listed = {" ".join(fields) for _, fields in read_list(path)}
+    except DatasetError as exc:
+        warnings.append(f"{exc}; so every mask without a labeltool stamp counts as unknown (never trained on)")
+        return lambda name: "unknown"
+    listed |= {entry.rsplit(".", 1)[0] for entry in listed}
+    return lambda name: "unknown" if name in listed else None
 
 
 def split_list_problems(root: Path, images: ImageMap) -> list[str]:

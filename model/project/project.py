@@ -86,6 +86,7 @@ class Project(StatusActions):
         self.db = self._open_record()
         self.warnings += self.db.warnings
         self.warnings += migrate_legacy_state(self.db, self.root, self.state_dir, self.names(), self.writable)
+        self._marks = layout.unchecked_marks(root, self.warnings)  # an export's masks nobody checked
         # the open's file check, reused by the first records() while nothing was written since
         self._just_opened: tuple[dict[str, str], Any] | None = (self._reconcile(), self.db.get_meta("serial", 0))
         self._remove_stale_temporaries()
@@ -196,8 +197,8 @@ class Project(StatusActions):
         self.db.set_meta(f"setting:{key}", value)
 
     # ---- status --------------------------------------------------------------------------------
-    def _verify(self, path: Path, row) -> tuple[str, str | None]:
-        return verify_mask_file(path, row, self.warnings)
+    def _verify(self, path: Path, row, name: str) -> tuple[str, str | None]:
+        return verify_mask_file(path, row, self.warnings, self._marks(name) if self._marks else None)
 
     def status(self, name: str) -> str:
         """The image's status, from the record when the mask file is unchanged since, else from the file."""
@@ -209,7 +210,7 @@ class Project(StatusActions):
         row = self.db.get(name)
         if row_matches(row, st):
             return row.status
-        status, pixels = self._verify(path, row)
+        status, pixels = self._verify(path, row, name)
         self._remember(name, status=status, **stat_values(st), pixels=pixels)
         return status
 
@@ -220,8 +221,9 @@ class Project(StatusActions):
     def _reconcile(self, names: list[str] | None = None) -> dict[str, str]:
         """Statuses of ``names`` (default all), checking every mask file's stat against the record and
         re-reading only the files that changed; the record is updated in one transaction."""
+        marks = self._marks
         statuses, updates = reconcile(self.root, self._images if names is None else names, self.db.stats(),
-                                      self.warnings)
+                                      self.warnings, (lambda name, _st: marks(name)) if marks else None)
         if updates:
             with contextlib.suppress(Exception):
                 self.db.put_many(updates)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .layout import unchecked_marks
 from .legacy import legacy_status, read_legacy_state
 from .record import DB_FILE
 from .status import STATE_DIR, reconcile
@@ -98,5 +99,9 @@ def read_statuses(root: Path, names) -> tuple[dict[str, str], dict[str, Any] | N
         if state is not None:
             palette = state.get("palette") if isinstance(state, dict) else None
             legacy = lambda name, st: legacy_status(state, name, st)  # noqa: E731
+    marks = unchecked_marks(Path(root), [])
+    if marks is not None:  # an export's unchecked masks stay unchecked, also for check and export
+        before = legacy
+        legacy = lambda name, st: marks(name) or (before(name, st) if before else None)  # noqa: E731
     statuses, _ = reconcile(Path(root), names, rows, [], legacy)
     return statuses, palette

@@ -4,6 +4,7 @@ marked, and `labeltool import` of such an export brings them back as proposals, 
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -121,3 +122,26 @@ def test_a_mark_naming_no_image_stops_the_import(tmp_path):
     with pytest.raises(DatasetError, match=rf"{UNCHECKED_FILE}: line 2: not_there"):
         import_dataset(tmp_path / "out", tmp_path / "back")
     assert not (tmp_path / "back").exists()
+
+
+def test_a_fastai_export_opened_directly_keeps_its_unchecked_masks_out_of_training(tmp_path, capsys):
+    """Opened as a project without importing it (the greyscale masks carry no stamp), an export with
+    --include-proposals still knows which masks nobody checked: they are unknown, never trained on, until a
+    person accepts them. An unreadable marks file fails closed."""
+    src = tmp_path / "src"
+    masks = _with_proposal(src)
+    code, _, _ = run_cli(capsys, "export", src, tmp_path / "out", "--format", "fastai", "--include-proposals")
+    assert code == 0
+    opened = Project.open(tmp_path / "out")
+    assert opened.status(PROPOSED) == "unknown"
+    assert {n: s for n, s in opened.statuses().items() if n in masks} == \
+        {n: "unknown" if n == PROPOSED else "corrected" for n in masks}
+    assert PROPOSED not in opened.training_names()[0] + opened.training_names()[1]
+    opened.save_mask(PROPOSED, masks[PROPOSED], "corrected")  # a person checked it: now it is ground truth
+    assert Project.open(tmp_path / "out").status(PROPOSED) == "corrected"
+    code, out, _ = run_cli(capsys, "export", src, tmp_path / "out2", "--format", "fastai", "--include-proposals")
+    (tmp_path / "out2" / UNCHECKED_FILE).write_bytes(b"\xff\xfe not utf-8")
+    shutil.rmtree(tmp_path / "out2" / ".labeltool")  # its first open (the export's own record remembers)
+    broken = Project.open(tmp_path / "out2")
+    assert set(broken.statuses().values()) == {"unknown"}
+    assert any(UNCHECKED_FILE in w for w in broken.warnings)
