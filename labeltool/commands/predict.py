@@ -220,6 +220,9 @@ def serve(project, args: argparse.Namespace, emit, model_path) -> int:
                 continue
             if not isinstance(message, dict) or message.get("quit"):
                 break
+            accepted = message.get("accepted")
+            if isinstance(accepted, list):  # just corrected: their next frames are proposed again from them first
+                prefetcher.accepted([str(n) for n in accepted])
             plan = message.get("plan")
             if isinstance(plan, list):
                 known = set(project.names())

@@ -8,6 +8,8 @@ images without a correction in the list's current order and filter. For each pro
 child says ``{"event": "proposed", "name": ...}``; the window then decodes that image again in the
 background (``MainWindow.proposal_written``), so the image after Accept opens with its proposal already
 drawn, and the image on screen shows its proposal when untouched (offered, never swapped over edits).
+When a save makes an image corrected (Accept, Mark corrected), the child is told (``{"accepted": [name]}``) and
+proposes the next frames of its sequence again from its warp first (model.inference.prefetch.after_accept).
 
 The child runs only while a writable project with a model is open; it is stopped while a retrain or a
 batch proposal run is going (a retrain changes the model) and started again after. Its crash is one
@@ -24,7 +26,7 @@ from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 from labeltool.gui.futures import future_signals
 from labeltool.gui.workers import JsonLinesProcess
-from labeltool.workspace.plan import has_model, proposal_plan
+from labeltool.workspace.plan import accepted_message, has_model, proposal_plan
 
 AHEAD = 2  # images proposed ahead of the one on screen (LABELTOOL_PROPOSE_AHEAD=N changes it; =off: no child)
 STOP_MS = 5000  # a child that does not end this long after its stdin closed is killed
@@ -174,6 +176,12 @@ class ProposalsAhead(QObject):
         if plan != self._last_plan:
             self._last_plan = plan
             self.child.send({"plan": plan})
+
+    def took(self, name: str, status: str) -> None:
+        """A save or status change of ``name`` was written (MainWindow._took): tell the child what was accepted."""
+        message = accepted_message(name, status)
+        if message is not None and self.running() and self.child is not None and self.child.started:
+            self.child.send(message)
 
     def _proposed(self, name: str) -> None:
         self._last_plan = None  # statuses changed: the next plan is sent even if it looks the same

@@ -90,3 +90,4 @@ class StatusActions:
             self.files.row_changed(index)
             self.files.summarise()
         self._update_title()
+        self.proposals.took(name, result.status)  # a correction: the child warps its next frames

@@ -6,6 +6,8 @@ prefetch, the proposal child's plan (labeltool/gui/proposal_server.py), the head
 - :func:`proposal_plan`: the images to propose ahead: the image on screen when it is untouched and may get a
   proposal, then the next ones of :func:`upcoming` that may. ``model.inference.prefetch.Prefetcher`` proposes exactly
   this plan (``labeltool predict --serve``) and skips what needs no proposal.
+- :func:`accepted_message`: what the child is told when a save made an image corrected (Accept, Mark corrected):
+  the engine (``model.inference.prefetch.after_accept``) decides which of its next frames to propose again.
 - :func:`has_model`: the one answer to "is there a model that proposes?".
 """
 
@@ -56,6 +58,12 @@ def proposal_plan(session: Session, shown: str | None, dirty: bool, count: int) 
     ahead = (session.names[i] for i in upcoming(session))
     wanted += list(islice((n for n in ahead if n not in wanted and may_get_proposal(session.status(n))), count))
     return wanted
+
+
+def accepted_message(name: str, status: str) -> dict | None:
+    """The message for the proposal child after ``name``'s save or status change wrote ``status``: only a
+    corrected mask is one its next frames may be warped from."""
+    return {"accepted": [name]} if status == "corrected" else None
 
 
 def has_model(project) -> bool:

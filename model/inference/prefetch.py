@@ -20,6 +20,11 @@ loaded once and reloaded when a retrain replaces it; it runs through ``model.inf
 (onnxruntime where measured faster). The thread runs at a lower CPU priority (nice +``nice``) so that the
 window stays responsive. ``on_ready(name)``, ``on_error(name, message)`` and ``on_skip(name)`` (an image
 left alone: corrected meanwhile, or open in an editor) are called from the background thread: a GUI must hand them over to its own thread (a queued Qt signal).
+
+After an Accept, ``accepted([name])`` re-proposes, ahead of the plan, the frames next to ``name`` in its sequence
+whose proposal would now come from its warp (:func:`after_accept`, the one rule): the same proposal run with
+``neighbour_only``, so the warp's guard and its confidence map apply, and a frame whose warp fails the guard keeps
+its proposal. A new plan never drops them.
 """
 
 from __future__ import annotations
@@ -32,9 +37,31 @@ from pathlib import Path
 
 from model.project.layout import project_group_regex
 
-from .propagate import FrameIndex
+from .propagate import FrameIndex, neighbour_source, warped_from
 
 log = logging.getLogger(__name__)
+
+
+def after_accept(project, accepted: str, frames: FrameIndex) -> list[str]:
+    """The frames to propose again now that ``accepted`` is corrected: its neighbours in its sequence (``frames``,
+    the project's sequence setting; next frame first) whose proposal would now come from its mask
+    (``propagate.neighbour_source``: the nearest corrected frame, previous first, within MAX_FRAME_GAP) and that
+    still hold another proposal: status proposed (never edited, corrected or unknown), not open in an editor,
+    and not already a warp of ``accepted``. Whether the warp fits is checked when it is made."""
+
+    if project.status(accepted) != "corrected":
+        return []
+    prev, nxt = frames.neighbours(accepted)
+    wanted = []
+    for other in (nxt, prev):
+        if other is None or project.status(other) != "proposed":
+            continue
+        if neighbour_source(frames, other, lambda n: project.status(n) == "corrected") != accepted:
+            continue
+        if warped_from(getattr(project.record(other), "model", None)) == accepted or project.is_held(other):
+            continue
+        wanted.append(other)
+    return wanted
 
 
 class Prefetcher:
@@ -54,6 +81,7 @@ class Prefetcher:
         self.on_skip = on_skip
         self._cond = threading.Condition()
         self._queue: list[str] = []
+        self._accepted: list[str] = []  # corrected images whose neighbours come first (see accepted)
         self._busy: str | None = None
         self._closed = False
         self._predictor = None
@@ -97,20 +125,28 @@ class Prefetcher:
             self._cond.notify_all()
         return wanted
 
+    def accepted(self, names: Sequence[str]) -> None:
+        """These images were just corrected: the frames :func:`after_accept` names for them are proposed again
+        from their warp, before the plan (worked out in the background thread)."""
+        with self._cond:
+            self._accepted += [n for n in names if n not in self._accepted]
+            self._cond.notify_all()
+
     def pending(self) -> list[str]:
         with self._cond:
-            return ([self._busy] if self._busy else []) + list(self._queue)
+            return ([self._busy] if self._busy else []) + list(self._accepted) + list(self._queue)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is queued or being proposed (tests, benchmarks); False on timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._queue and self._busy is None, timeout)
+            return self._cond.wait_for(lambda: not self._queue and not self._accepted and self._busy is None, timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Stop after the image being proposed (if any); the thread ends."""
         with self._cond:
             self._closed = True
             self._queue = []
+            self._accepted = []
             self._cond.notify_all()
         self._thread.join(timeout)
 
@@ -159,30 +195,52 @@ class Prefetcher:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
             except OSError:
                 pass
-        from .propose import propose_dataset
-
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._closed or self._queue)
+                self._cond.wait_for(lambda: self._closed or self._queue or self._accepted)
                 if self._closed:
                     return
-                name = self._queue.pop(0)
-                self._busy = name
+                if self._accepted:
+                    self._busy = self._accepted.pop(0)
+                    rewarp = True
+                else:
+                    self._busy = self._queue.pop(0)
+                    rewarp = False
             try:
-                predictor = self._ensure_predictor()
-                if self.needs_proposal(name, predictor.model_name):
-                    written = propose_dataset(self.project, names=[name], predictor=predictor, batch_size=1,
-                                              cancel=lambda: self._closed, on_skip=self.on_skip,
-                                              frames=self._frame_index())
-                    if written:
-                        self.proposed.extend(written)
-                        if self.on_ready is not None:
-                            self.on_ready(name)
-            except Exception as exc:  # reported, never raised into nowhere
-                log.warning("prefetch of %s failed: %s", name, exc)
-                if self.on_error is not None:
-                    self.on_error(name, f"{type(exc).__name__}: {exc}")
+                if rewarp:
+                    for name in self._after_accept(self._busy):
+                        self._propose(name, neighbour_only=True)
+                else:
+                    self._propose(self._busy)
             finally:
                 with self._cond:
                     self._busy = None
                     self._cond.notify_all()
+
+    def _after_accept(self, accepted: str) -> list[str]:
+        try:
+            return after_accept(self.project, accepted, self._frame_index())
+        except Exception as exc:  # reported, never raised into nowhere
+            log.warning("frames next to %s: %s", accepted, exc)
+            if self.on_error is not None:
+                self.on_error(accepted, f"{type(exc).__name__}: {exc}")
+            return []
+
+    def _propose(self, name: str, neighbour_only: bool = False) -> None:
+        """One image through the proposal run (``neighbour_only``: only its neighbour's warp is written)."""
+        from .propose import propose_dataset
+
+        try:
+            predictor = self._ensure_predictor()
+            if neighbour_only or self.needs_proposal(name, predictor.model_name):
+                written = propose_dataset(self.project, names=[name], predictor=predictor, batch_size=1,
+                                          cancel=lambda: self._closed, on_skip=self.on_skip,
+                                          frames=self._frame_index(), neighbour_only=neighbour_only)
+                if written:
+                    self.proposed.extend(written)
+                    if self.on_ready is not None:
+                        self.on_ready(name)
+        except Exception as exc:  # reported, never raised into nowhere
+            log.warning("prefetch of %s failed: %s", name, exc)
+            if self.on_error is not None:
+                self.on_error(name, f"{type(exc).__name__}: {exc}")

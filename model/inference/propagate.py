@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -220,6 +221,21 @@ class NeighbourProposal:
     fit: float | None = None   # mean fit residual (see fit_check)
 
 
+def neighbour_source(index: FrameIndex, name: str, corrected: Callable[[str], bool]) -> str | None:
+    """The frame whose mask ``name``'s proposal comes from: the previous frame of its sequence when
+    ``corrected(it)``, else the next, within MAX_FRAME_GAP frames; None when neither (the fit is checked later,
+    by propose_from_neighbour). The one choice, asked by the proposal run and by the prefetch after an Accept."""
+    return next((n for n in index.neighbours(name) if n is not None and corrected(n)
+                 and (index.gap(name, n) or 0) <= MAX_FRAME_GAP), None)
+
+
+def warped_from(made_by: str | None) -> str | None:
+    """The frame a proposal was moved from, read from its record's model ("MODEL + warp of NAME", as
+    model.inference.propose writes it); None for the network's own proposal."""
+    head, sep, source = str(made_by or "").rpartition(" of ")
+    return source if sep and " + " in head else None
+
+
 def propose_from_neighbour(project, name: str, *, network_mask: np.ndarray | None = None,
                            network_confidence: np.ndarray | None = None, method: str = DEFAULT_METHOD,
                            threshold: float = DEFAULT_THRESHOLD, index: FrameIndex | None = None,
@@ -231,13 +247,11 @@ def propose_from_neighbour(project, name: str, *, network_mask: np.ndarray | Non
     FrameIndex (built from its ``sequence_regex`` setting otherwise)."""
 
     index = index or FrameIndex(project.names(), project_group_regex(project))
-    prev, nxt = index.neighbours(name)
 
     def corrected(other: str) -> bool:
         return (statuses.get(other) if statuses is not None else project.status(other)) == "corrected"
 
-    source = next((n for n in (prev, nxt) if n is not None and corrected(n)
-                   and (index.gap(name, n) or 0) <= MAX_FRAME_GAP), None)
+    source = neighbour_source(index, name, corrected)
     if source is None:
         return None
     source_mask = project.load_mask(source)
@@ -264,5 +278,5 @@ def propose_from_neighbour(project, name: str, *, network_mask: np.ndarray | Non
     return NeighbourProposal(mask, source, used, confidence, fit)
 
 
-__all__ = ["FIT_THRESHOLD", "MAX_FRAME_GAP", "NULL_RATIO", "fit_check", "FrameIndex", "DEFAULT_METHOD", "fit_residual", "warp_with_fit", "DEFAULT_THRESHOLD", "METHODS", "NeighbourProposal", "combine", "flow_to",
+__all__ = ["FIT_THRESHOLD", "MAX_FRAME_GAP", "NULL_RATIO", "fit_check", "FrameIndex", "DEFAULT_METHOD", "fit_residual", "warp_with_fit", "DEFAULT_THRESHOLD", "METHODS", "NeighbourProposal", "combine", "flow_to", "neighbour_source", "warped_from",
            "neighbours", "propagate", "propose_from_neighbour", "sequence_key", "warp_mask"]

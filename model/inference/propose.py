@@ -71,6 +71,7 @@ def propose_dataset(
     on_skip: Callable[[str], None] | None = None,
     neighbours: str = "warp",
     frames=None,
+    neighbour_only: bool = False,
 ) -> list[str]:
     """Propose masks for ``names`` (default: every image) that have no corrected mask.
 
@@ -88,7 +89,8 @@ def propose_dataset(
     by the network alone (``"off"``); only where the warp passes its guard (``propagate.fit_check``, the frame gap, the
     project's sequence setting), with a confidence map from the warp's fit. ``frames``: a
     ``model.inference.propagate.FrameIndex`` of the project's names, for a caller that proposes a few images at a time
-    (built here otherwise: 0.4 s at 100,000 images).
+    (built here otherwise: 0.4 s at 100,000 images). ``neighbour_only``: write only proposals from a neighbour
+    (the prefetch child after an Accept: where the warp fails its guard, the proposal there stays as it is).
     """
     if predictor is None:
         loaded = load_checked_model(project, model_path, device)
@@ -148,7 +150,9 @@ def propose_dataset(
                     stopped = True
                     break
                 made_by = model_name if source is None else f"{model_name} + {neighbours} of {source}"
-                if _write_proposal(project, name, pred, made_by):
+                if neighbour_only and source is None:
+                    pass  # no neighbour's proposal (its guard failed): the mask there stays as it is
+                elif _write_proposal(project, name, pred, made_by):
                     written.append(name)
                 elif on_skip is not None:
                     on_skip(name)
