@@ -34,12 +34,12 @@ class Overlay:
     the class boundaries (:func:`labeltool.editing.outline.boundary`) are coloured, in their class's colour."""
 
     def __init__(self, mask: np.ndarray, palette: np.ndarray, visible: np.ndarray | None = None,
-                 unpainted: np.ndarray | None = None):
+                 unpainted: np.ndarray | None = None, outline: bool = False):
         self.mask = mask
         self.unpainted = unpainted
         self.buffer = np.zeros(mask.shape, dtype=np.uint32)
         self.lut = np.zeros(256, dtype=np.uint32)
-        self.outline = False
+        self.outline = bool(outline)
         self.set_palette(palette, visible)
 
     def set_outline(self, on: bool) -> None:
