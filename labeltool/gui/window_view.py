@@ -88,6 +88,8 @@ class ViewSettings:
     # ---- how it looks ----------------------------------------------------------------------------
     def view_settings_opened(self, project) -> None:
         """A project was opened: its palette choice and outline mode (display settings)."""
+        # "Opening FOLDER…" has no timeout: left up, it hides the cursor text (x, y, class) for good
+        self.statusBar().clearMessage()
         choice = project.get_setting("palette", "default")
         self.palette_choice = choice if choice in PALETTES else "default"
         self.palette_actions[self.palette_choice].setChecked(True)
