@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QEvent
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QToolButton
 
@@ -71,6 +72,12 @@ class ViewSettings:
                  "login": "your login name"}[identity.source()]
         self.annotator_button.setToolTip(f"{name} ({where}) is written in every mask you save. "
                                          "Click to change it (Preferences).")
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Back in the window: the name may have been set meanwhile (``labeltool whoami --set`` in a terminal)."""
+        if event.type() == QEvent.ActivationChange and self.isActiveWindow() and hasattr(self, "annotator_button"):
+            self.update_annotator_label()
+        super().changeEvent(event)
 
     def open_preferences(self) -> PreferencesDialog:
         """Open Preferences without blocking; the label follows when a new name is saved."""

@@ -139,3 +139,13 @@ def test_status_bar_names_the_class_and_the_confidence_under_the_cursor(window, 
     p = canvas.widget_point(40.5, 2.5)
     qtbot.mouseMove(canvas, QPoint(round(p.x()), round(p.y())))
     qtbot.waitUntil(lambda: "class=Road (1), confidence 90%" in window.cursor_label.text(), timeout=3000)
+
+
+def test_a_name_set_in_a_terminal_shows_when_the_window_is_active_again(window, monkeypatch):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    identity.set_annotator("Grace Hopper")  # labeltool whoami --set, meanwhile
+    monkeypatch.setattr(window, "isActiveWindow", lambda: True)
+    QApplication.sendEvent(window, QEvent(QEvent.ActivationChange))
+    assert window.annotator_button.text() == "Annotator: Grace Hopper"
