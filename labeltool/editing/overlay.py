@@ -16,6 +16,7 @@ import numpy as np
 
 from .brush import BBox, bbox_slices
 from .history import Change
+from .outline import boundary, grow_bbox
 
 if sys.byteorder != "little":  # pragma: no cover - all supported platforms are little-endian
     raise ImportError("labeltool.editing.overlay assumes a little-endian machine")
@@ -29,15 +30,22 @@ def pack_argb(rgb: np.ndarray, alpha: int = 255) -> np.ndarray:
 
 class Overlay:
     """Palette-coloured view of a mask; hidden classes and ``unpainted`` pixels (the layer's map of
-    pixels nobody painted, read at every update; None: none) are transparent."""
+    pixels nobody painted, read at every update; None: none) are transparent. With ``outline`` on, only
+    the class boundaries (:func:`labeltool.editing.outline.boundary`) are coloured, in their class's colour."""
 
     def __init__(self, mask: np.ndarray, palette: np.ndarray, visible: np.ndarray | None = None,
-                 unpainted: np.ndarray | None = None):
+                 unpainted: np.ndarray | None = None, outline: bool = False):
         self.mask = mask
         self.unpainted = unpainted
         self.buffer = np.zeros(mask.shape, dtype=np.uint32)
         self.lut = np.zeros(256, dtype=np.uint32)
+        self.outline = bool(outline)
         self.set_palette(palette, visible)
+
+    def set_outline(self, on: bool) -> None:
+        """Outline-only (True) or filled (False) display; recolours all."""
+        self.outline = bool(on)
+        self.refresh()
 
     def set_palette(self, palette: np.ndarray, visible: np.ndarray | None = None) -> None:
         """New colours and/or visibility: rebuilds the lookup table and recolours all."""
@@ -53,6 +61,8 @@ class Overlay:
     def refresh(self) -> None:
         """Recolour the whole image (used on load and palette changes only)."""
         np.take(self.lut, self.mask, out=self.buffer)
+        if self.outline:
+            self.buffer[~boundary(self.mask)] = 0
         if self.unpainted is not None:
             self.buffer[self.unpainted] = 0
 
@@ -64,6 +74,15 @@ class Overlay:
         """Recolour only what ``change`` touched; returns the bbox to repaint."""
         if change is None:
             return None
+        if self.outline:  # an edit changes the boundary one pixel around what it touched
+            bbox = grow_bbox(change.bbox if isinstance(change, Change) else change, self.mask.shape)
+            sl = bbox_slices(bbox)
+            colours = self.lut[self.mask[sl]]
+            colours[~boundary(self.mask, bbox)] = 0
+            if self.unpainted is not None:
+                colours[self.unpainted[sl]] = 0
+            self.buffer[sl] = colours
+            return bbox
         if self.unpainted is not None:  # an edit may have painted pixels it did not recolour
             bbox = change.bbox if isinstance(change, Change) else change
             sl = bbox_slices(bbox)

@@ -218,4 +218,9 @@ class Canvas(ImageView):
         if self.layer is None or not self.layer.contains(y, x):
             return f"x={x}, y={y} (outside image)  zoom {self.scale * 100:.0f}%"
         c = self.layer.class_at(y, x)
-        return f"x={x}, y={y}, class={self.layer.names[c]} ({c})  zoom {self.scale * 100:.0f}%"
+        text = f"x={x}, y={y}, class={self.layer.names[c]} ({c})"
+        if self.layer.unpainted is not None and self.layer.unpainted[y, x]:
+            text = f"x={x}, y={y}, no class yet (not painted)"
+        if self.confidence is not None:
+            text += f", confidence {float(self.confidence[y, x]) * 100:.0f}%"
+        return f"{text}  zoom {self.scale * 100:.0f}%"

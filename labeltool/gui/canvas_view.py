@@ -55,6 +55,8 @@ class ImageView(QWidget):
         self.show_mask = True
         self.show_confidence = False
         self.show_grid = True
+        self.outline = False  # draw only the class boundaries, opaque (View → Outline only)
+        self.confidence: np.ndarray | None = None  # the proposal's per-pixel confidence, for the cursor text
         self.scale = 1.0
         self.offset = QPointF(0, 0)
         self._auto_fit = True
@@ -78,11 +80,12 @@ class ImageView(QWidget):
         self._stroke_last = self._line_anchor = None
         self.superpixels = None
         self._conf_buf = self._qconf = None
+        self.confidence = None
         if image is None or layer is None:
             self.overlay = self._qimage = self._qoverlay = None
         else:
             self._qimage = self._picture(image)
-            self.overlay = Overlay(layer.mask, layer.palette, layer.visible, layer.unpainted)
+            self.overlay = Overlay(layer.mask, layer.palette, layer.visible, layer.unpainted, outline=self.outline)
             self._qoverlay = _wrap_argb(self.overlay.buffer)
         self._auto_fit = True
         self.fit_to_window()
@@ -104,16 +107,24 @@ class ImageView(QWidget):
 
     def set_confidence(self, conf: np.ndarray | None, threshold: float = 0.5) -> None:
         if conf is None or self.layer is None:
-            self._conf_buf = self._qconf = None
+            self._conf_buf = self._qconf = self.confidence = None
         else:
             if conf.shape != self.layer.shape:
                 raise ValueError(f"confidence shape {conf.shape} does not match mask {self.layer.shape}")
             self._conf_buf = confidence_overlay(conf, threshold)
+            self.confidence = conf
             self._qconf = _wrap_argb(self._conf_buf)
         self.update()
 
     def has_confidence(self) -> bool:
         return self._qconf is not None
+
+    def set_outline(self, on: bool) -> None:
+        """Outline only (True: the class boundaries in their colours, drawn opaque) or filled (False)."""
+        self.outline = bool(on)
+        if self.overlay is not None:
+            self.overlay.set_outline(self.outline)
+        self.update()
 
     def refresh_palette(self) -> None:
         if self.overlay is not None and self.layer is not None:
@@ -195,7 +206,7 @@ class ImageView(QWidget):
             p.setRenderHint(QPainter.SmoothPixmapTransform, self.scale < 1)
             p.drawImage(src, self._qimage, src)
             if self.show_mask and self._qoverlay is not None:
-                p.setOpacity(self.opacity)
+                p.setOpacity(1.0 if self.outline else self.opacity)  # thin lines at half opacity fade out
                 p.drawImage(src, self._qoverlay, src)
                 p.setOpacity(1.0)
             if self.show_confidence and self._qconf is not None:

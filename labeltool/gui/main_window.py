@@ -45,6 +45,7 @@ from labeltool.gui.window_jobs import ModelWork
 from labeltool.gui.window_open import Opening
 from labeltool.gui.window_saves import Saving
 from labeltool.gui.window_status import StatusActions
+from labeltool.gui.window_view import ViewSettings
 from labeltool.workspace.folder_lock import FolderLock
 from labeltool.workspace.loader import ImageLoader, Opened, open_project
 from labeltool.workspace.plan import PREFETCH, decode_plan, enabled_actions
@@ -57,7 +58,7 @@ POLL_MS = 1000  # how often the record is asked what changed (other processes in
 RESCAN_MS = 120_000  # a folder rescan even without a file-system notification (network folders)
 
 
-class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWindow):
+class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, ViewSettings, QMainWindow):
     imageShown = Signal(str, bool)  # an image is on screen (name, with a mask): the proposal child plans on it
 
     def __init__(self) -> None:
@@ -153,6 +154,7 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
         self.files.orderChanged.connect(self._order_changed)
         self.files.filterChanged.connect(self._prefetch)
         self.actions_by_name, self.model_menu = build_actions(self)
+        self.install_view()  # annotator label, Preferences, View menu (labeltool/gui/window_view.py)
         self._update_enabled()
         self.proposals = ProposalsAhead(self)  # the proposal child: the next images proposed ahead
         self.proposals.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
@@ -212,6 +214,7 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
         self.writer.set_project(project, read_only=read_only)
         self.files.set_session(self.session)
         self.editor.set_display(project.get_setting("display"))  # per-project display window (H4)
+        self.view_settings_opened(project)  # palette choice, outline mode
         self.setWindowTitle(f"labeltool — {project.root}" + (" (read-only)" if read_only else ""))
         for warning in project.warnings:
             self.statusBar().showMessage(warning, 8000)
@@ -271,7 +274,8 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
         mask = failed[0].mask if failed else bundle.mask
         unpainted = failed[0].unpainted if failed else bundle.unpainted
         try:
-            self.editor.load(bundle.image, mask, project.codes, project.palette, project.void_index, unpainted)
+            self.editor.load(bundle.image, mask, project.codes, self.shown_palette(project), project.void_index,
+                             unpainted)
         except ValueError as exc:
             self._want = None
             QMessageBox.warning(self, "Cannot open image", f"{project.image_path(name)}: {exc}")
@@ -318,10 +322,6 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
             self.statusBar().showMessage("Every image in the list has a corrected mask", 5000)
         else:
             self.go_to(target)
-
-    def _palette_changed(self, palette) -> None:
-        if self.session is not None:
-            self._record_call(self.session.project.set_palette, palette)
 
     def _update_enabled(self) -> None:
         status = self.session.status(self.shown) if self.session is not None and self.shown is not None else None

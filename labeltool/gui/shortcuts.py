@@ -84,6 +84,9 @@ def window_shortcuts() -> list[Shortcut]:
         s("mark_unchecked", ("Ctrl+U",), "Mark not checked: the mask stays, as edited (not trained on)", "Window"),
         s("revert_proposal", ("Ctrl+Shift+R",), "Revert to proposal: the model's proposal this mask was made "
                                                 "from comes back", "Window"),
+        s("toggle_outline", ("Shift+M",), "Outline only: draw the class boundaries in their colours instead of "
+                                          "the filled mask (the mask files do not change)", "View"),
+        s("preferences", ("Ctrl+,",), "Preferences: your name, written in every mask you save", "Window"),
         s("quit", ("Ctrl+Q",), "Quit", "Window"),
         s("help", ("F1",), "This shortcut sheet", "Help"),
     ]

@@ -101,3 +101,76 @@ def validate_palette(palette, num_classes: int) -> np.ndarray:
     if array.min() < 0 or array.max() > 255:
         raise ValueError("palette colours must be 0..255")
     return array[:num_classes].astype(np.uint8)
+
+
+# ---- display palettes (never written to a mask file) ----------------------------------------------------
+# "default": the project's colours (codes.txt, else default_palette); "okabe-ito": colour-blind safe.
+PALETTES = ("default", "okabe-ito")
+PALETTE_LABELS = {"default": "Project colours", "okabe-ito": "Colour-blind safe (Okabe-Ito)"}
+
+# Okabe & Ito (2008), "Color Universal Design": eight colours told apart with every common colour-vision
+# deficiency. Black is kept for Void; the other seven go to the classes in order.
+OKABE_ITO = ((230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
+             (204, 121, 167))
+
+# Machado, Oliveira & Fernandes (2009) dichromacy simulation matrices (severity 1.0), on linear RGB.
+CVD_MATRICES = {
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}
+
+
+def simulate_cvd(rgb, kind: str) -> np.ndarray:
+    """sRGB colours (..., 3) as seen with ``kind`` (a key of CVD_MATRICES), as float sRGB 0..255."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    linear = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    seen = np.clip(linear @ CVD_MATRICES[kind].T, 0.0, 1.0)
+    return 255.0 * np.where(seen > 0.0031308, 1.055 * seen ** (1 / 2.4) - 0.055, 12.92 * seen)
+
+
+def _views(rgb) -> list[np.ndarray]:
+    """CIELAB of the colours for normal vision and the three dichromacies."""
+    return [_srgb_to_lab(rgb)] + [_srgb_to_lab(simulate_cvd(rgb, kind)) for kind in CVD_MATRICES]
+
+
+def _farthest_for_all(used: list[tuple[int, int, int]], count: int) -> list[tuple[int, int, int]]:
+    """Like :func:`_farthest`, but a colour's distance to the ones taken is the smallest over normal vision,
+    protanopia, deuteranopia and tritanopia: each new colour is the one best told apart by everybody."""
+    views = _views(_CANDIDATES)
+    distance = np.full(len(_CANDIDATES), np.inf)
+    for colour in used:
+        for view, lab in zip(views, _views(np.array([colour], dtype=np.float64)), strict=True):
+            distance = np.minimum(distance, ((view - lab[0]) ** 2).sum(-1))
+    picked = []
+    for _ in range(count):
+        best = int(np.argmax(distance))
+        picked.append(tuple(int(v) for v in _CANDIDATES[best]))
+        for view in views:
+            distance = np.minimum(distance, ((view - view[best]) ** 2).sum(-1))
+    return picked
+
+
+def okabe_ito_palette(count: int, void_index: int | None = None) -> np.ndarray:
+    """An (N, 3) colour table safe for colour-blind eyes: Void black, the first seven other classes the
+    Okabe-Ito colours, any further class the colour farthest (CIELAB, the smallest distance under normal
+    vision and simulated protanopia, deuteranopia and tritanopia) from every colour already used."""
+    palette = np.zeros((count, 3), dtype=np.uint8)
+    others = [i for i in range(count) if i != void_index]
+    fixed = list(OKABE_ITO[:len(others)])
+    extra = _farthest_for_all(list(OKABE_ITO) + [(0, 0, 0), (255, 255, 255)], max(len(others) - len(fixed), 0))
+    for index, colour in zip(others, fixed + extra, strict=True):
+        palette[index] = colour
+    return palette
+
+
+def display_palette(choice: str | None, project_palette, void_index: int | None = None) -> np.ndarray:
+    """The colours the app shows the classes in for the display setting ``choice`` (one of PALETTES; None or
+    an unknown value: "default", the project's own colours). Only the display: masks keep their palette."""
+    project_palette = np.asarray(project_palette, dtype=np.uint8)
+    if choice == "okabe-ito":
+        return okabe_ito_palette(len(project_palette), void_index)
+    return project_palette.copy()

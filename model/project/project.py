@@ -21,7 +21,6 @@ overwrite each other's work.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import json
 import os
 import threading
@@ -39,6 +38,7 @@ from model.images.imageio import encode_mask, image_size, mask_shape_problem, re
 from . import layout
 from .codes import find_void, read_codes, write_codes
 from .housekeeping import remove_stale_temporaries
+from .identity import annotator
 from .kept import SAVED, StatusActions, drop_kept, keep_proposal
 from .legacy import migrate_legacy_state
 from .palette import default_palette, validate_palette
@@ -56,10 +56,9 @@ class ProposalRefused(MaskError):
 
 
 def current_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in this environment
-        return "unknown"
+    """The name written in a person's stamp and the record's corrected_by: :func:`model.project.identity.annotator`
+    (kept under this name for its callers)."""
+    return annotator()
 
 
 class Project(StatusActions):
