@@ -121,8 +121,8 @@ def test_outline_mode_from_its_shortcut_draws_only_boundaries(window, dataset, q
     outlined = canvas.overlay.rgba()
     assert outlined[15, 30, 3] == 0  # inside: the image shows
     assert tuple(outlined[10, 30, :3]) == tuple(filled[10, 30, :3])  # the Car's top edge, in the Car's colour
-    idle(window, qtbot)
-    assert Project.open(dataset).get_setting("outline") is True
+    # kept per project: written by the writer thread, in its order (wait for it rather than race it)
+    qtbot.waitUntil(lambda: Project.open(dataset).get_setting("outline") is True, timeout=5000)
     qtbot.keyClick(window, Qt.Key_M, Qt.ShiftModifier)
     assert not canvas.outline and canvas.overlay.rgba()[15, 30, 3] == 255
 
