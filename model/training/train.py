@@ -151,8 +151,9 @@ class TrainingRun(RunFinish):
                c.freeze_epochs, self.init_path.name if self.init_path else None, self.dist.world]
         if c.pseudo_labels not in (None, "off"):
             key += [c.pseudo_labels, c.pseudo_threshold]
-        if c.propagated_neighbours:
-            key += ["propagated", c.propagated_neighbours]
+        if c.propagated_neighbours:  # the pairs made this time (the warping deadline may make fewer on a re-run)
+            key += ["propagated", c.propagated_neighbours,
+                    [u["image"] for u in (getattr(self, "propagated", None) or {}).get("used", [])]]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
     # ---- main ----------------------------------------------------------------------------------
