@@ -6,7 +6,8 @@ With ``TrainConfig.propagated_neighbours = k`` (k > 0) a retrain, before its fir
 1. finds for each corrected training frame the ``k`` nearest frames before it and after it in its sequence (the
    project's ``sequence_regex`` setting, ``model.inference.propagate.FrameIndex``), at most MAX_FRAME_GAP frame
    numbers away, that nobody has corrected (status "none"/"proposed"; never a valid.txt/test.txt image, never a
-   hold-out image); a frame that neighbours two corrected frames takes the nearer one (the earlier on a tie);
+   hold-out image, never a frame at least as near one of those as its source, which would leak into the
+   validation figure); a frame that neighbours two corrected frames takes the nearer one (the earlier on a tie);
 2. moves the corrected mask onto that frame along the optical flow (``warp_with_fit``) and keeps the pair only
    where the warp fits (``fit_check``: the same guard the neighbour proposals use);
 3. trains on the corrected pairs plus these pairs, through the same scaling and augmentation. In a band of
@@ -46,7 +47,8 @@ TIME_SHARE = 0.15  # at most this share of the time budget spent warping
 
 def neighbour_targets(project, train_names: list[str], exclude, k: int) -> list[tuple[str, str, int]]:
     """(target, source, gap) pairs: for each corrected ``train_names`` frame up to ``k`` frames on each side in its
-    sequence, at most MAX_FRAME_GAP away, that are unlabelled and not in ``exclude``/valid.txt/test.txt; one pair
+    sequence, at most MAX_FRAME_GAP away, that are unlabelled and not in ``exclude``/valid.txt/test.txt nor at
+    least as near one of those as to their source; one pair
     per target (the nearest source), ordered by gap so the nearest warps are made first."""
     if k <= 0:
         return []
@@ -54,7 +56,9 @@ def neighbour_targets(project, train_names: list[str], exclude, k: int) -> list[
     regex = project_group_regex(project)
     index = FrameIndex(names, regex)
     statuses = project.statuses()
-    skip = set(exclude) | set(train_names) | project.valid_names() | project.test_names()
+    held = set(exclude) | project.valid_names() | project.test_names()
+    skip = held | set(train_names)
+    held_frames = [n for n in held if index.gap(n, n) is not None]  # those with a place in a sequence
     best: dict[str, tuple[int, int, str]] = {}
     for order, source in enumerate(train_names):
         for direction in (0, 1):
@@ -68,6 +72,9 @@ def neighbour_targets(project, train_names: list[str], exclude, k: int) -> list[
                     break
                 if current in skip or statuses.get(current) not in UNLABELLED:
                     continue
+                near = (index.gap(current, h) for h in held_frames)
+                if any(g is not None and g <= gap for g in near):
+                    continue  # as near a validation/test frame as its source: it would leak into the scores
                 if current not in best or (gap, order) < best[current][:2]:
                     best[current] = (gap, order, source)
     ranked = sorted((gap, order, target, source) for target, (gap, order, source) in best.items())

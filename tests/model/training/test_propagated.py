@@ -79,6 +79,8 @@ def test_warped_pairs_line_up_with_their_frames_except_the_relaxed_band(tmp_path
     targets = neighbour_targets(project, train, val, 2)
     assert [(t, s) for t, s, _ in targets][:2] == [("seq_000001", "seq_000002"), ("seq_000003", "seq_000002")]
     assert {t for t, _, _ in targets} == {"seq_000000", "seq_000001", "seq_000003", "seq_000004"}
+    # a frame as near a validation frame as to its source is left out (it would leak into the validation figure)
+    assert {t for t, _, _ in neighbour_targets(project, train, ["seq_000004"], 2)} == {"seq_000000", "seq_000001"}
     pairs, summary = build_propagated(project, cfg, train, val, nz.imagenet(), VOID, None, 4)
     assert summary["pairs"] == 4 and summary["rejected_by_fit"] == 0
     image, mask = _scene(SIZE + STEP * 5 + 40)
