@@ -175,3 +175,17 @@ def test_off_by_default_and_bad_values_name_the_option(tmp_path):
     for bad in (-1, 11, 1.5, True):
         with pytest.raises(ConfigError, match="propagated_neighbours"):
             TrainConfig.from_dict({"propagated_neighbours": bad})
+
+
+def test_warping_stops_at_its_deadline_and_says_how_many_were_skipped(tmp_path):
+    import time
+
+    project = _video(tmp_path)
+    train, val = project.training_names()
+    cfg = TrainConfig(**TINY, propagated_neighbours=2)
+    notes = []
+    pairs, summary = build_propagated(project, cfg, train, val, nz.imagenet(), VOID, None, 4, notes.append,
+                                      deadline=time.monotonic() - 1)
+    assert len(pairs) == summary["pairs"] == 1 and summary["skipped_for_time"] == 3  # at least one, then stop
+    assert summary["used"][0]["image"] in ("seq_000001", "seq_000003")  # the nearest first
+    assert "3 skipped for time" in notes[-1]["message"]
