@@ -23,13 +23,24 @@ trained for the same wall time on the mixed frames.
     python benchmarks/bench_retrain_default.py --protocol heldout --no-baseline --unlabelled both \
         --config '{"pseudo_labels": "confident"}' --tta --save-model /tmp/models/x --tag pseudo
 
-Skips cleanly (exit 0) when ../shared/camvid11 is absent. Results: benchmarks/results/retrain_default*.json.
+``--seeds N`` (default 3) repeats each setting with TrainConfig.seed 0..N-1 and reports the mean and spread (runs of
+one setting differ by ~5 points); ``--propagate 0,1,2`` compares TrainConfig.propagated_neighbours settings (corrected
+masks warped onto unlabelled neighbouring frames, model.training.propagated; the other frames of the labelled
+sequences are then in every setting's project, unlabelled):
+
+    nice -n 10 python benchmarks/bench_retrain_default.py --protocol heldout --no-baseline --seeds 3 \
+        --propagate 0,1,2 --tag propagate          # 9 runs, ~45 min on a quiet 2-core machine
+    python benchmarks/bench_retrain_default.py --protocol heldout --no-baseline --seeds 1 --propagate 0,1 \
+        --frames 6 --budget 45 --val-frames 10 --tag smoke   # smoke: the script works, no figure
+
+Skips cleanly (exit 0) when ../shared/camvid11 (or $LABELTOOL_CAMVID) is absent. Results: benchmarks/results/retrain_default*.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -42,7 +53,7 @@ import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-CAMVID = REPO.parent / "shared" / "camvid11"
+CAMVID = Path(os.environ.get("LABELTOOL_CAMVID") or REPO.parent / "shared" / "camvid11")  # env: from a worktree
 RESULTS = REPO / "benchmarks" / "results"
 VOID = 11
 
@@ -193,11 +204,11 @@ def train_baseline(train_pairs, seconds: float) -> tuple[torch.nn.Module, int]:
 
 
 def run_protocol(protocol: str, cfg, val, unlabelled: str = "none", tta: bool = False,
-                 save_model: Path | None = None) -> dict:
+                 save_model: Path | None = None, count: int = 25) -> dict:
     from model.registry.modelfile import load_model
     from model.training.train import train_dataset
 
-    frames = pick_frames(sequences=PROTOCOLS[protocol])
+    frames = pick_frames(count, sequences=PROTOCOLS[protocol])
     extra_images = unlabelled_frames(unlabelled, frames, PROTOCOLS[protocol])
     record: list[dict] = []
     original = watch_pseudo_labels(record)
@@ -237,11 +248,25 @@ def run_protocol(protocol: str, cfg, val, unlabelled: str = "none", tta: bool = 
             "unlabelled": {"kind": unlabelled, "images": len(extra_images),
                            "sequences": sorted({p.name.split("_")[0] for p in extra_images})},
             "pseudo_labels": card["training"].get("pseudo_labels"),
+            "propagated": {k: v for k, v in (card["training"].get("propagated") or {}).items() if k != "used"} or None,
             "pseudo_label_quality": pseudo_quality(record) if record else None,
             "engine_validation": {"source": validation.get("source"), "images": validation.get("images"),
                                   "wrong_non_void": None if own_acc is None else 1 - own_acc, "miou": own.get("miou")},
             "epoch_end_seconds": [e["seconds"] for e in events if e["event"] == "epoch_end"],
             "notices": [e["message"] for e in events if e["event"] == "notice"]}
+
+
+def spread_of(values: list[float]) -> dict:
+    arr = np.asarray(values, dtype=np.float64)
+    return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if len(arr) > 1 else 0.0,
+            "min": float(arr.min()), "max": float(arr.max()), "n": len(arr)}
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Mean and spread over seeds of one setting and protocol."""
+    return {"wrong_non_void": spread_of([r["wrong_non_void"] for r in rows]), "miou": spread_of([r["miou"] for r in rows]),
+            "train_seconds": spread_of([r["train_seconds"] for r in rows]),
+            "propagated_pairs": spread_of([(r["propagated"] or {}).get("pairs", 0) for r in rows])}
 
 
 def main() -> int:
@@ -256,6 +281,15 @@ def main() -> int:
                              "the evaluated val frames (transductive; labels never used), both")
     parser.add_argument("--tta", action="store_true", help="also score the same model with flip TTA")
     parser.add_argument("--save-model", type=Path, help="copy the trained model (and its ONNX etc.) here")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per setting (TrainConfig.seed 0..N-1); the rows "
+                                                             "give mean and spread (runs differ by ~5 points)")
+    parser.add_argument("--propagate", default=None,
+                        help="comma-separated TrainConfig.propagated_neighbours settings to compare, e.g. 0,1,2 "
+                             "(model.training.propagated); any K > 0 adds the labelled sequences' other frames "
+                             "unlabelled (--unlabelled labelled) to every setting's project, as their neighbours")
+    parser.add_argument("--frames", type=int, default=25, help="corrected frames (25: the benchmark; fewer: smoke)")
+    parser.add_argument("--val-frames", type=int, default=0, help="score only every n-th val frame to this many "
+                                                                  "(0: all 101; a smoke run only)")
     args = parser.parse_args()
     if not (CAMVID / "train").is_dir():
         print(f"skipped: {CAMVID} is not present")
@@ -263,50 +297,81 @@ def main() -> int:
     torch.set_num_threads(2)
     from model.nets.config import TrainConfig
 
-    overrides = json.loads(args.config)
+    base_overrides = json.loads(args.config)
     if args.budget:
-        overrides["time_budget"] = args.budget
+        base_overrides["time_budget"] = args.budget
+    settings = [None] if args.propagate is None else [int(k) for k in args.propagate.split(",")]
+    unlabelled = args.unlabelled
+    if any(settings) and unlabelled == "none":
+        unlabelled = "labelled"  # the neighbours must be in the project, as a video's unlabelled frames are
     protocols = list(PROTOCOLS) if args.protocol == "both" else [args.protocol]
     val = load_pairs("val")
-    result: dict = {"variant": overrides or "defaults", "val": f"{len(val)} frames of {VAL_SEQUENCE}", "runs": {}}
-    print(f"{'protocol':<9}{'train seqs':<16}{'trained':>8}{'train s':>9}{'steps':>7}{'wrong val':>11}{'mIoU':>7}"
-          f"  engine's own figure (wrong, images)")
-    for protocol in protocols:
-        cfg = TrainConfig.from_dict(dict(overrides)) if overrides else None
-        save = args.save_model / protocol if args.save_model and len(protocols) > 1 else args.save_model
-        row = run_protocol(protocol, cfg, val, args.unlabelled, args.tta, save)
-        result["runs"][protocol] = row
-        own = row["engine_validation"]
-        own_text = ("not validated" if own["wrong_non_void"] is None else
-                    f"{own['wrong_non_void']:.3f} on {len(own['images'])} ({own['source']})")
-        print(f"{protocol:<9}{'+'.join(row['train_sequences']):<16}{row['trained_on']:>8}{row['train_seconds']:>9.0f}"
-              f"{row['steps']:>7}{row['wrong_non_void']:>11.3f}{row['miou']:>7.3f}  {own_text}")
-        if row["tta"]:
-            print(f"{'  + flip TTA (same model)':<49}{row['tta']['wrong_non_void']:>11.3f}{row['tta']['miou']:>7.3f}  "
-                  f"{row['tta']['seconds_per_image']:.2f} s/image vs {row['seconds_per_image']:.2f}")
-        if row["pseudo_labels"]:
-            print(f"  pseudo-labels: {row['pseudo_labels']}")
-            for seq, q in (row["pseudo_label_quality"] or {}).items():
-                print(f"    {seq:<8} {q['images']:>4} images, {100 * q['kept_share']:.0f} % of non-Void pixels kept, "
-                      f"{100 * q['kept_right']:.1f} % of those right")
+    if args.val_frames:
+        val = [val[i] for i in np.linspace(0, len(val) - 1, min(args.val_frames, len(val))).round().astype(int)]
+    result: dict = {"variant": base_overrides or "defaults", "val": f"{len(val)} frames of {VAL_SEQUENCE}",
+                    "seeds": args.seeds, "frames": args.frames, "unlabelled": unlabelled, "settings": {}, "runs": {}}
+    print(f"{'setting':<13}{'seed':>4} {'protocol':<9}{'train seqs':<16}{'trained':>8}{'+prop':>6}{'train s':>9}"
+          f"{'steps':>7}{'wrong val':>11}{'mIoU':>7}  engine's own figure (wrong, images)")
+    for k in settings:
+        label = "defaults" if k is None else f"propagate={k}"
+        per_protocol: dict[str, list[dict]] = {p: [] for p in protocols}
+        for seed in range(args.seeds):
+            overrides = dict(base_overrides)
+            if k is not None:
+                overrides["propagated_neighbours"] = k
+            if seed:
+                overrides["seed"] = seed
+            for protocol in protocols:
+                cfg = TrainConfig.from_dict(dict(overrides)) if overrides else None
+                save = args.save_model / label / f"seed{seed}" / protocol if args.save_model else None
+                row = run_protocol(protocol, cfg, val, unlabelled, args.tta, save, args.frames)
+                row["seed"] = seed
+                per_protocol[protocol].append(row)
+                result["runs"].setdefault(protocol, row)
+                own = row["engine_validation"]
+                own_text = ("not validated" if own["wrong_non_void"] is None else
+                            f"{own['wrong_non_void']:.3f} on {len(own['images'])} ({own['source']})")
+                print(f"{label:<13}{seed:>4} {protocol:<9}{'+'.join(row['train_sequences']):<16}{row['trained_on']:>8}"
+                      f"{(row['propagated'] or {}).get('pairs', 0):>6}{row['train_seconds']:>9.0f}{row['steps']:>7}"
+                      f"{row['wrong_non_void']:>11.3f}{row['miou']:>7.3f}  {own_text}", flush=True)
+                if row["tta"]:
+                    print(f"{'  + flip TTA (same model)':<64}{row['tta']['wrong_non_void']:>11.3f}"
+                          f"{row['tta']['miou']:>7.3f}  {row['tta']['seconds_per_image']:.2f} s/image vs "
+                          f"{row['seconds_per_image']:.2f}")
+                if row["pseudo_labels"]:
+                    print(f"  pseudo-labels: {row['pseudo_labels']}")
+                    for seq, q in (row["pseudo_label_quality"] or {}).items():
+                        print(f"    {seq:<8} {q['images']:>4} images, {100 * q['kept_share']:.0f} % of non-Void "
+                              f"pixels kept, {100 * q['kept_right']:.1f} % of those right")
+        result["settings"][label] = {p: {"summary": summarise(rows), "runs": rows} for p, rows in per_protocol.items()}
+    print(f"\n{'setting':<13}{'protocol':<9}{'seeds':>6}{'wrong val mean':>16}{'spread (min..max)':>20}"
+          f"{'mIoU mean':>11}{'spread':>16}{'train s max':>12}")
+    for label, by_protocol in result["settings"].items():
+        for protocol, entry in by_protocol.items():
+            w, m, t = (entry["summary"][key] for key in ("wrong_non_void", "miou", "train_seconds"))
+            print(f"{label:<13}{protocol:<9}{w['n']:>6}{w['mean']:>10.3f} ±{w['std']:.3f}"
+                  f"{w['min']:>10.3f}..{w['max']:.3f}{m['mean']:>11.3f}{m['min']:>10.3f}..{m['max']:.3f}"
+                  f"{t['max']:>12.0f}")
+    first = next(iter(result["settings"].values()))
     if not args.no_baseline:
         from model.images.imageio import read_image, read_mask
 
-        frames = pick_frames()
-        wall = result["runs"].get("mixed", next(iter(result["runs"].values())))["train_seconds"]
+        frames = pick_frames(args.frames)
+        wall = first.get("mixed", next(iter(first.values())))["summary"]["train_seconds"]["mean"]
         train_pairs = [(read_image(CAMVID / "train" / n), read_mask(CAMVID / "trainannot" / n)) for n in frames]
         net, steps = train_baseline(train_pairs, wall)
         base = wrong_share(net, val, 1.0, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
         result["baseline"] = {"protocol": "mixed", "train_seconds": round(wall, 1), "steps": steps, **base}
-        if "mixed" in result["runs"]:
-            result["ratio_wrong_engine_over_baseline"] = result["runs"]["mixed"]["wrong_non_void"] / base["wrong_non_void"]
+        if "mixed" in first:
+            mixed_mean = first["mixed"]["summary"]["wrong_non_void"]["mean"]
+            result["ratio_wrong_engine_over_baseline"] = mixed_mean / base["wrong_non_void"]
         print(f"{'baseline':<9}{'all (plain U-Net R34 fp32, same time)':<40}{base['wrong_non_void']:>11.3f}"
               f"{base['miou']:>7.3f}")
         if "ratio_wrong_engine_over_baseline" in result:
             print(f"ratio wrong pixels engine/baseline (mixed): {result['ratio_wrong_engine_over_baseline']:.2f}")
-    if len(result["runs"]) == 2:
-        result["ratio_wrong_heldout_over_mixed"] = (result["runs"]["heldout"]["wrong_non_void"]
-                                                    / result["runs"]["mixed"]["wrong_non_void"])
+    if len(first) == 2:
+        result["ratio_wrong_heldout_over_mixed"] = (first["heldout"]["summary"]["wrong_non_void"]["mean"]
+                                                    / first["mixed"]["summary"]["wrong_non_void"]["mean"])
         print(f"ratio wrong pixels held-out sequence / seen sequence: {result['ratio_wrong_heldout_over_mixed']:.2f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"retrain_default{('_' + args.tag) if args.tag else ''}.json"

@@ -47,6 +47,10 @@ class TrainConfig:
     # images to the second part of the run; "off": corrected masks only; None: model.training.defaults chooses.
     pseudo_labels: str | None = None
     pseudo_threshold: float = 0.9  # softmax confidence a pseudo-labelled pixel needs; the others are ignored
+    # Video propagation (model.training.propagated): each corrected frame's mask warped onto up to this many
+    # unlabelled frames on each side in its sequence (where the warp fits) is trained on too, with label relaxation
+    # at the warped boundaries; derived training inputs only, never saved as masks. 0: off; None: defaults choose.
+    propagated_neighbours: int | None = None
     augment: bool = True
     # Light augmentation by default: on 25 CamVid frames and a 90 s budget, rotation and colour jitter
     # cost more than they gave (benchmarks/README_train.md).
@@ -129,6 +133,10 @@ class TrainConfig:
             raise bad("class_weights", f"{self.class_weights!r} is not one of {', '.join(CLASS_WEIGHTS)}")
         if self.pseudo_labels is not None and self.pseudo_labels not in PSEUDO_LABELS:
             raise bad("pseudo_labels", f"{self.pseudo_labels!r} is not one of {', '.join(PSEUDO_LABELS)}")
+        if self.propagated_neighbours is not None and (
+                isinstance(self.propagated_neighbours, bool) or not isinstance(self.propagated_neighbours, int)
+                or not 0 <= self.propagated_neighbours <= 10):
+            raise bad("propagated_neighbours", f"{self.propagated_neighbours!r} must be a whole number from 0 to 10")
         if not 0 <= float(self.pseudo_threshold) <= 1:
             raise bad("pseudo_threshold", f"{self.pseudo_threshold} must be between 0 and 1")
         if len(self.zoom) != 2 or not 0 < self.zoom[0] <= self.zoom[1] <= 4:

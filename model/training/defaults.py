@@ -35,6 +35,10 @@ GPU_WORK_PIXELS = 16_000_000
 # Pseudo-labels of the unlabelled images (model.training.semisup) in the one-click retrain: "off" until they
 # beat the corrected-only run on a held-out sequence by more than the noise (benchmarks/README_train.md).
 DEFAULT_PSEUDO_LABELS = "off"
+# Corrected masks warped onto unlabelled neighbouring frames (model.training.propagated) in the one-click retrain:
+# 0 (off) until the 3-seed held-out-sequence benchmark (bench_retrain_default.py --seeds 3 --propagate K) shows
+# that it beats the corrected-only run by more than the spread between seeds.
+DEFAULT_PROPAGATED_NEIGHBOURS = 0
 
 
 @dataclass
@@ -169,6 +173,8 @@ def resolve_config(cfg: TrainConfig | None, *, num_images: int, image_wh: tuple[
         changes["encoder_weights"] = None  # the previous model's weights replace them
     if cfg.pseudo_labels is None:
         changes["pseudo_labels"] = DEFAULT_PSEUDO_LABELS
+    if cfg.propagated_neighbours is None:
+        changes["propagated_neighbours"] = DEFAULT_PROPAGATED_NEIGHBOURS
     if cfg.amp is None:
         changes["amp"] = cuda
     if cfg.channels_last is None:

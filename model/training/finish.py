@@ -15,6 +15,7 @@ from model.registry.registry import contenders, load_checked_model, record_train
 
 from . import trainutil as tu
 from .checkpoint import clear_checkpoint
+from .propagated import propagated_names
 
 
 class RunFinish:
@@ -61,9 +62,11 @@ class RunFinish:
                                     "fine_tuned_from": self.init_path.name if self.init_path else None,
                                     "encoder_pretrained": self.pretrained, "validation_images": self.val_names,
                                     "config": cfg.to_dict(), "history": history,
-                                    "pseudo_labels": self.selftrain.summary},
-                       "seen_images": sorted(learned_from(  # pseudo-labelled images were trained on too
-                           [*self.train_names, *(self.selftrain.names if self.selftrain.done else [])],
+                                    "pseudo_labels": self.selftrain.summary,
+                                    "propagated": getattr(self, "propagated", None)},
+                       "seen_images": sorted(learned_from(  # pseudo-labelled and propagated images were trained on
+                           [*self.train_names, *(self.selftrain.names if self.selftrain.done else []),
+                            *propagated_names(getattr(self, "propagated", None))],
                            self.init_path, self.project.models_dir))})
             validation, gate, active = self._gate(card)
             final = validation["metrics"]

@@ -40,6 +40,8 @@ from .data import build_datasets, make_loader, split_names
 from .defaults import detect_hardware, project_working_scale, resolve_config
 from .finish import RunFinish
 from .holdout import choose_holdout
+from .propagated import TIME_SHARE as PROPAGATE_TIME_SHARE
+from .propagated import WithPropagated, build_propagated
 from .semisup import SelfTraining
 from .train_lock import train_lock
 
@@ -130,8 +132,18 @@ class TrainingRun(RunFinish):
         return net, bool(getattr(net, "encoder_pretrained", False))
 
     def _datasets(self):
-        return build_datasets(self.project, self.cfg, self.train_names, self.val_names if self.dist.main else [],
-                              self.norm, self.ignore)
+        train, val = build_datasets(self.project, self.cfg, self.train_names, self.val_names if self.dist.main else [],
+                                    self.norm, self.ignore)
+        self.propagated = None
+        if self.cfg.propagated_neighbours:  # warped neighbours (model.training.propagated): timed inside the budget
+            budget = self.cfg.time_budget
+            deadline = time.monotonic() + PROPAGATE_TIME_SHARE * budget if budget else None
+            pairs, self.propagated = build_propagated(
+                self.project, self.cfg, self.train_names, self.val_names, self.norm, self.ignore, train.transform,
+                len(self.codes), self.emit, deadline)
+            if len(pairs):
+                train = WithPropagated(train, pairs)
+        return train, val
 
     def fingerprint(self) -> str:
         c = self.cfg
@@ -139,6 +151,9 @@ class TrainingRun(RunFinish):
                c.freeze_epochs, self.init_path.name if self.init_path else None, self.dist.world]
         if c.pseudo_labels not in (None, "off"):
             key += [c.pseudo_labels, c.pseudo_threshold]
+        if c.propagated_neighbours:  # the pairs made this time (the warping deadline may make fewer on a re-run)
+            key += ["propagated", c.propagated_neighbours,
+                    [u["image"] for u in (getattr(self, "propagated", None) or {}).get("used", [])]]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
     # ---- main ----------------------------------------------------------------------------------
