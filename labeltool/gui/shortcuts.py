@@ -84,6 +84,12 @@ def window_shortcuts() -> list[Shortcut]:
         s("mark_unchecked", ("Ctrl+U",), "Mark not checked: the mask stays, as edited (not trained on)", "Window"),
         s("revert_proposal", ("Ctrl+Shift+R",), "Revert to proposal: the model's proposal this mask was made "
                                                 "from comes back", "Window"),
+        s("review_mode", ("Ctrl+R",), "Review mode on/off: walk the corrected images, the pixels changed from the "
+                                      "proposal highlighted", "Review"),
+        s("approve", ("Y",), "Approve the mask on screen (review mode; Enter too when it is untouched): "
+                             "reviewed, then the next corrected image", "Review"),
+        s("reject", ("X",), "Reject the mask on screen with a note (review mode): sent back to the annotator, "
+                            "then the next corrected image", "Review"),
         s("quit", ("Ctrl+Q",), "Quit", "Window"),
         s("help", ("F1",), "This shortcut sheet", "Help"),
     ]
