@@ -50,3 +50,13 @@ def test_review_command_approves_rejects_and_status_lists_them(tmp_path, capsys)
     assert "rejected by a reviewer" in captured.err
     assert main(["status", str(tmp_path), "--only", "reviewed"]) == 0
     assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines() if "\t" in line] == ["f0"]
+
+
+def test_review_command_sets_train_only_reviewed(tmp_path, capsys):
+    make(tmp_path)
+    assert main(["review", str(tmp_path), "--approve", "f2"]) == 0
+    assert Project.open(tmp_path).training_names()[0] == ["f0", "f1", "f2"]
+    assert main(["review", str(tmp_path), "--train-only-reviewed", "on"]) == 0
+    assert Project.open(tmp_path).training_names()[0] == ["f2"]
+    assert main(["review", str(tmp_path), "--train-only-reviewed", "off"]) == 0
+    assert Project.open(tmp_path).training_names()[0] == ["f0", "f1", "f2"]
