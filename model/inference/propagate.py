@@ -29,6 +29,7 @@ import numpy as np
 
 from model.images.imageio import read_image
 from model.project.layout import group_of, project_group_regex
+from model.project.status import TRAINED  # a person's checked mask (corrected or reviewed)
 
 GROUP_REGEX = r"^(.+?)[_-]"          # the sequence prefix, as model.project.layout.DEFAULT_GROUP_REGEX
 _FRAME = re.compile(r"(\d+)\D*$")   # the last run of digits is the frame number
@@ -234,7 +235,7 @@ def propose_from_neighbour(project, name: str, *, network_mask: np.ndarray | Non
     prev, nxt = index.neighbours(name)
 
     def corrected(other: str) -> bool:
-        return (statuses.get(other) if statuses is not None else project.status(other)) == "corrected"
+        return (statuses.get(other) if statuses is not None else project.status(other)) in TRAINED
 
     source = next((n for n in (prev, nxt) if n is not None and corrected(n)
                    and (index.gap(name, n) or 0) <= MAX_FRAME_GAP), None)

@@ -149,3 +149,11 @@ def test_train_only_reviewed_limits_training(tmp_path):
     assert project.training_names()[0] == ["f0"]
     project.set_setting("train_only_reviewed", False)
     assert project.training_names()[0] == ["f0", "f2"]
+
+
+def test_exports_take_reviewed_masks_as_ground_truth_and_rejected_ones_as_unchecked():
+    from model.datasets.unchecked import select
+
+    statuses = {"a": "corrected", "b": "reviewed", "c": "rejected", "d": "edited"}
+    chosen = select(statuses, statuses, set(statuses), include_proposals=False, labelled_only=False)
+    assert chosen.names == ["a", "b"] and chosen.left_out == {"rejected": 1, "edited": 1}
