@@ -106,6 +106,10 @@ class Reviewing:
                 and not self.editor.is_dirty() and self.session.status(self.shown) in REVIEWABLE):
             self.approve_review()
         else:
+            if (self.session is not None and self.shown is not None and not self.editor.is_dirty()
+                    and self.session.status(self.shown) == "rejected"):
+                self.statusBar().showMessage(f"{self.shown} stays rejected: fix the mask, then Enter (or Mark "
+                                             "corrected, Ctrl+Return, to overrule the reviewer)", 8000)
             super().accept_and_next()
 
     # ---- verdicts ------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Kept free of widgets so the rules can be tested headless. Rules (the statuses are model.project.STATUSES):
 - A saved edit (autosave, switching image, closing, Ctrl+S) is a person's work NOT checked yet: it is saved
   as "edited" (proposals never overwrite it, it is never trained on, N / Enter still walk it).
-- Only Accept (Enter) or "Mark corrected" makes "corrected", the one status trained on. Accept records the
+- Only Accept (Enter) or "Mark corrected" makes "corrected", trained on (with "reviewed", a reviewer's
+  approval: labeltool.workspace.review; a "rejected" mask is work to do again, N walks it). Accept records the
   pixels on screen: a proposal, an edited or an unknown mask (touched or not) is saved as it is shown, with
   status "corrected"; an untouched corrected mask is left as it is; an image with no mask has nothing to
   accept; pixels nobody painted (a project without a Void class) stop it (:func:`accept_refusal`).

@@ -4,7 +4,7 @@ reviewed; reject (X) with a note; the diff overlay; the rejected note in the ban
 import numpy as np
 import pytest
 from _gui_window import never_block, open_window, wait_shown
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from labeltool.gui.file_list import STATUS_TEXT
 from model.images.imageio import write_image
@@ -86,3 +86,14 @@ def test_review_mode_approve_reject_and_the_note(window, dataset, qtbot, monkeyp
     wait_shown(window, qtbot, "img2")
     qtbot.waitUntil(lambda: "the sky is road" in window.review_banner.text(), timeout=5000)
     assert window.review_banner.isVisible()
+
+    # the annotator fixes it: an edit, then Enter makes it corrected again (the review is dropped)
+    canvas = window.editor.canvas
+    qtbot.keyClick(canvas, Qt.Key_3)
+    p = canvas.widget_point(5.5, 5.5)
+    qtbot.mouseClick(canvas, Qt.LeftButton, Qt.NoModifier, QPoint(round(p.x()), round(p.y())))
+    assert window.editor.is_dirty()
+    qtbot.keyClick(window, Qt.Key_Return)
+    idle(window, qtbot)
+    qtbot.waitUntil(lambda: window.session.status("img2") == "corrected", timeout=5000)
+    assert Project.open(dataset).get_review("img2") is None

@@ -157,3 +157,14 @@ def test_exports_take_reviewed_masks_as_ground_truth_and_rejected_ones_as_unchec
     statuses = {"a": "corrected", "b": "reviewed", "c": "rejected", "d": "edited"}
     chosen = select(statuses, statuses, set(statuses), include_proposals=False, labelled_only=False)
     assert chosen.names == ["a", "b"] and chosen.left_out == {"rejected": 1, "edited": 1}
+
+
+def test_a_mask_from_another_tool_can_be_reviewed(tmp_path):
+    from model.images.imageio import write_mask
+
+    project = make(tmp_path)
+    write_mask(project.label_path("f0"), striped(0), project.palette)  # no labeltool chunk: corrected
+    assert project.status("f0") == "corrected"
+    assert project.review("f0", "approved", by="rita") == "reviewed"
+    assert Project.open(tmp_path).get_review("f0")["by"] == "rita"
+    np.testing.assert_array_equal(project.load_mask("f0"), striped(0))
