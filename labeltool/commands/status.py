@@ -7,7 +7,9 @@ provenance inside its PNG), so a copy made with plain `cp -r`, `scp` or `git clo
 
 Statuses: none (no mask), proposed (a model's, unchanged), edited (a person's work saved without being
 checked: never trained on, never overwritten by proposals), corrected (a person's checked mask, or a mask
-from another tool: the only masks trained on), unknown (a model's mask whose pixels changed, or of
+from another tool: trained on), reviewed (a corrected mask a reviewer approved: trained on; with the
+project setting train_only_reviewed the only masks trained on), rejected (a reviewer sent it back with a
+note: not trained on until a person fixes and accepts it; see `labeltool review`), unknown (a model's mask whose pixels changed, or of
 unknown origin: never trained on).
 
 --set STATUS NAME... sets the status of images by hand (NAME: the image's name or file name):
@@ -23,6 +25,8 @@ import argparse
 import json
 import sys
 
+from model.project.kept import STATUSES
+
 SETTABLE = ("none", "proposed", "edited", "corrected")
 
 
@@ -31,7 +35,7 @@ def register(subparsers) -> None:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", help="dataset folder")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    parser.add_argument("--only", choices=("none", "proposed", "edited", "corrected", "unknown"),
+    parser.add_argument("--only", choices=STATUSES,
                         help="list only images with this status")
     parser.add_argument("--set", nargs="+", metavar=("STATUS", "NAME"), dest="set_status",
                         help=f"set the status ({', '.join(SETTABLE)}) of the named images")
@@ -88,13 +92,14 @@ def set_statuses(project, values: list[str], as_json: bool) -> int:
 
 
 def show(project, args: argparse.Namespace) -> int:
-    from model.project.kept import STATUSES
-
     records = project.records()
     counts = {status: 0 for status in STATUSES}
     for rec in records.values():
         counts[rec.status] += 1
     rows = [rec.public() for rec in records.values() if args.only is None or rec.status == args.only]
+    for row in rows:  # the reviewer's verdict lives in the mask file (few files: only reviewed/rejected ones)
+        if row["status"] in ("reviewed", "rejected"):
+            row["review"] = {k: v for k, v in (project.get_review(row["name"]) or {}).items() if k != "pixels"}
     if args.json:
         json.dump({"dataset": str(project.root), "images": rows, "counts": counts, "warnings": project.warnings},
                   sys.stdout, indent=1)
@@ -110,6 +115,9 @@ def show(project, args: argparse.Namespace) -> int:
         print(f"{counts['unknown']} masks are of unknown origin (a model's mask whose pixels changed, a labeltool "
               "0.1 leftover, an unreadable record): they are never trained on; open and accept them (Enter) to "
               "count them", file=sys.stderr)
+    if counts["rejected"]:
+        print(f"{counts['rejected']} masks were rejected by a reviewer: they are not trained on until fixed and "
+              "accepted again (`labeltool status DATASET --only rejected` lists the notes)", file=sys.stderr)
     for row in rows:
         detail = ""
         if row["status"] == "proposed":
@@ -119,5 +127,11 @@ def show(project, args: argparse.Namespace) -> int:
             detail = f"by {row['corrected_by']} at {row['corrected_at']}"
             if row["status"] == "edited":
                 detail += " (not checked)"
+        elif row["status"] in ("reviewed", "rejected"):
+            review = row.get("review") or {}
+            detail = f"by {row['corrected_by'] or '?'}, {review.get('verdict', '?')} by {review.get('by', '?')} " \
+                     f"at {review.get('at', '?')}"
+            if review.get("note"):
+                detail += f": {review['note']}"
         print(f"{row['name']}\t{row['status']}\t{detail}")
     return 0

@@ -24,11 +24,15 @@ from PySide6.QtWidgets import (
 from labeltool.workspace.session import FILTERS, ORDERS, Session
 
 STATUS_TEXT = {"none": "no mask", "proposed": "proposed", "edited": "edited", "corrected": "corrected",
-               "unknown": "unknown"}
+               "reviewed": "reviewed", "rejected": "rejected", "unknown": "unknown"}
 STATUS_COLOUR = {"none": QColor(150, 150, 150), "proposed": QColor(214, 140, 0), "edited": QColor(40, 110, 210),
-                 "corrected": QColor(30, 150, 60), "unknown": QColor(190, 60, 160)}
+                 "corrected": QColor(30, 150, 60), "reviewed": QColor(0, 110, 90), "rejected": QColor(200, 40, 40),
+                 "unknown": QColor(190, 60, 160)}
 STATUS_TIP = {"edited": "A person's edits, not checked yet: not trained on until accepted (Enter) or marked corrected",
-              "unknown": "Not a proposal as the model wrote it, and no person checked it: not trained on"}
+              "unknown": "Not a proposal as the model wrote it, and no person checked it: not trained on",
+              "reviewed": "A reviewer approved this corrected mask: trained on",
+              "rejected": "A reviewer sent this mask back (open it to read the note): not trained on until "
+                          "fixed and accepted (Enter)"}
 COLUMNS = ("Image", "Status", "Confidence", "To check")
 INDEX_ROLE = Qt.UserRole + 1  # the project index of a row
 KEY_OPEN_DELAY_MS = 120  # a row reached with the keyboard opens when the keys rest this long (auto-repeat skims)
@@ -253,6 +257,8 @@ class FileList(QWidget):
             return
         c = s.counts
         text = f"{len(s.names):,} images: {c['corrected']:,} corrected, "
+        if c["reviewed"] or c["rejected"]:
+            text += f"{c['reviewed']:,} reviewed, {c['rejected']:,} rejected, "
         if c["edited"]:
             text += f"{c['edited']:,} edited (not checked), "
         text += f"{c['proposed']:,} proposed, {c['none']:,} without mask"

@@ -43,6 +43,7 @@ from labeltool.gui.save_banner import ListsBanner, SaveBanner
 from labeltool.gui.window_actions import build_actions
 from labeltool.gui.window_jobs import ModelWork
 from labeltool.gui.window_open import Opening
+from labeltool.gui.window_review import Reviewing
 from labeltool.gui.window_saves import Saving
 from labeltool.gui.window_status import StatusActions
 from labeltool.gui.window_view import ViewSettings
@@ -52,13 +53,14 @@ from labeltool.workspace.plan import PREFETCH, decode_plan, enabled_actions
 from labeltool.workspace.saves import HOLD_REFRESH_S, Hold, SaveBook
 from labeltool.workspace.session import Session
 from labeltool.workspace.writer import MaskWriter
+from model.project.status import REVIEWABLE
 
 AUTOSAVE_IDLE_MS = 2000
 POLL_MS = 1000  # how often the record is asked what changed (other processes included)
 RESCAN_MS = 120_000  # a folder rescan even without a file-system notification (network folders)
 
 
-class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, ViewSettings, QMainWindow):
+class MainWindow(Reviewing, Opening, Saving, StatusActions, ModelWork, DiskChanges, ViewSettings, QMainWindow):
     imageShown = Signal(str, bool)  # an image is on screen (name, with a mask): the proposal child plans on it
 
     def __init__(self) -> None:
@@ -155,6 +157,7 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, ViewSet
         self.files.filterChanged.connect(self._prefetch)
         self.actions_by_name, self.model_menu = build_actions(self)
         self.install_view()  # annotator label, Preferences, View menu (labeltool/gui/window_view.py)
+        self.install_review()  # review mode: its actions, banner and diff overlay (window_review.py)
         self._update_enabled()
         self.proposals = ProposalsAhead(self)  # the proposal child: the next images proposed ahead
         self.proposals.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
@@ -283,7 +286,7 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, ViewSet
         if failed:
             self.editor.mark_saved(-1)  # its save failed: the pixels are back on screen, unsaved
             self.statusBar().showMessage(f"{name}: not saved ({failed[1]}); your edits are back on screen", 10000)
-        self.editor.set_confidence(bundle.confidence if not failed and bundle.status != "corrected" else None)
+        self.editor.set_confidence(bundle.confidence if not failed and bundle.status not in REVIEWABLE else None)
         self.shown = name
         self._want = None
         self._shown_fp = bundle.fingerprint
@@ -326,7 +329,7 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, ViewSet
     def _update_enabled(self) -> None:
         status = self.session.status(self.shown) if self.session is not None and self.shown is not None else None
         enabled = enabled_actions(self.session is not None, self._opening, self.read_only, self.jobs.busy(),
-                                  status, self.editor.is_dirty(), self._kept_proposal)
+                                  status, self.editor.is_dirty(), self._kept_proposal, self.review_mode)
         for key, on in enabled.items():
             self.actions_by_name[key].setEnabled(on)
 

@@ -87,6 +87,12 @@ def window_shortcuts() -> list[Shortcut]:
         s("toggle_outline", ("Shift+M",), "Outline only: draw the class boundaries in their colours instead of "
                                           "the filled mask (the mask files do not change)", "View"),
         s("preferences", ("Ctrl+,",), "Preferences: your name, written in every mask you save", "Window"),
+        s("review_mode", ("Ctrl+R",), "Review mode on/off: walk the corrected images, the pixels changed from the "
+                                      "proposal highlighted", "Review"),
+        s("approve", ("Y",), "Approve the mask on screen (review mode; Enter too when it is untouched): "
+                             "reviewed, then the next corrected image", "Review"),
+        s("reject", ("X",), "Reject the mask on screen with a note (review mode): sent back to the annotator, "
+                            "then the next corrected image", "Review"),
         s("quit", ("Ctrl+Q",), "Quit", "Window"),
         s("help", ("F1",), "This shortcut sheet", "Help"),
     ]

@@ -39,7 +39,7 @@ class ModelWork:
         if self.session is None or self.jobs.busy() or self.read_only:
             return
         self.save()
-        corrected = self.session.counts["corrected"]
+        corrected = self.session.counts["corrected"] + self.session.counts["reviewed"]
         if not corrected:
             QMessageBox.information(self, "Retrain", "No corrected masks yet: correct and accept a few images first.")
             return

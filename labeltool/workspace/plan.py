@@ -17,14 +17,15 @@ from collections.abc import Iterator
 from itertools import islice
 
 from labeltool.workspace.session import Session
+from model.project.status import REVIEWABLE
 
 PREFETCH = 2  # images decoded ahead after the next one to correct
 MAX_LOOK = 200  # list rows looked at to find the next images that may get a proposal
 
 
 def may_get_proposal(status: str) -> bool:
-    """A proposal may be written over this status: none or proposed. The engine refuses edited, corrected
-    and unknown masks (ProposalRefused); planning them would only cost the child a refusal."""
+    """A proposal may be written over this status: none or proposed. The engine refuses edited, corrected,
+    reviewed, rejected and unknown masks (ProposalRefused); planning them would only cost the child a refusal."""
     return status in ("none", "proposed")
 
 
@@ -84,15 +85,18 @@ def order_after_proposals(session: Session, user_chose: bool) -> str | None:
 
 
 def enabled_actions(has_project: bool, opening: bool, read_only: bool, busy: bool, status: str | None = None,
-                    dirty: bool = False, kept_proposal: bool = False) -> dict[str, bool]:
+                    dirty: bool = False, kept_proposal: bool = False, review_mode: bool = False) -> dict[str, bool]:
     """Which of the window's actions are enabled now; ``status``, ``dirty`` and ``kept_proposal`` describe
-    the image on screen (None: no image shown)."""
+    the image on screen (None: no image shown). Approve and Reject only in review mode, on a corrected (or
+    reviewed/rejected) mask without unsaved edits: the verdict is on the pixels saved."""
     has = has_project and not opening
     writable = has and not read_only
     shown = writable and status is not None
+    review = shown and review_mode and not dirty and status in REVIEWABLE
     return {"prev": has, "next": has, "next_todo": has, "save": writable, "accept": writable,
             "open": not opening, "propose": writable and not busy, "retrain": writable and not busy,
             "cancel": busy,
-            "mark_corrected": shown and (dirty or status in ("proposed", "edited", "unknown")),
-            "mark_unchecked": shown and (dirty or status in ("proposed", "corrected", "unknown")),
-            "revert_proposal": shown and kept_proposal}
+            "mark_corrected": shown and (dirty or status in ("proposed", "edited", "rejected", "unknown")),
+            "mark_unchecked": shown and (dirty or status in ("proposed", "corrected", "reviewed", "rejected", "unknown")),
+            "revert_proposal": shown and kept_proposal, "review_mode": has,
+            "approve": review, "reject": review}

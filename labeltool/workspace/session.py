@@ -3,7 +3,8 @@
 Kept free of widgets so the rules can be tested headless. Rules (the statuses are model.project.STATUSES):
 - A saved edit (autosave, switching image, closing, Ctrl+S) is a person's work NOT checked yet: it is saved
   as "edited" (proposals never overwrite it, it is never trained on, N / Enter still walk it).
-- Only Accept (Enter) or "Mark corrected" makes "corrected", the one status trained on. Accept records the
+- Only Accept (Enter) or "Mark corrected" makes "corrected", trained on (with "reviewed", a reviewer's
+  approval: labeltool.workspace.review; a "rejected" mask is work to do again, N walks it). Accept records the
   pixels on screen: a proposal, an edited or an unknown mask (touched or not) is saved as it is shown, with
   status "corrected"; an untouched corrected mask is left as it is; an image with no mask has nothing to
   accept; pixels nobody painted (a project without a Void class) stop it (:func:`accept_refusal`).
@@ -28,8 +29,10 @@ from model.project.project import Project
 
 ORDERS = {"uncertain": "Least certain first", "name": "By name", "status": "By status"}
 FILTERS = {"all": "All", "none": "No mask", "proposed": "Proposed", "edited": "Edited (not checked)",
-           "corrected": "Corrected", "unknown": "Unknown"}
-STATUS_RANK = {"unknown": 0, "edited": 1, "proposed": 2, "none": 3, "corrected": 4}  # "status" order: review first
+           "corrected": "Corrected", "reviewed": "Reviewed", "rejected": "Rejected (sent back)", "unknown": "Unknown"}
+STATUS_RANK = {"rejected": 0, "unknown": 0, "edited": 1, "proposed": 2, "none": 3, "corrected": 4,
+               "reviewed": 5}  # "status" order: what needs work first
+DONE = ("corrected", "reviewed")  # checked masks N / Enter skip (a rejected one is work to do)
 SAVE_STATUS = "edited"  # what autosave, switching, closing and Ctrl+S save: a person's work, not checked
 ACCEPT_STATUS = "corrected"  # what Accept and Mark corrected make
 MEASURES = ("entropy", "margin", "mean_confidence")  # uncertainty_score's order
@@ -67,7 +70,7 @@ def accept_action(status: str, dirty: bool) -> str:
     mask is saved as corrected as it is (checked now)."""
     if dirty:
         return "save"
-    if status == "corrected":
+    if status in ("corrected", "reviewed", "rejected"):  # a rejected mask needs an edit (or Mark corrected)
         return "skip"
     if status in ("proposed", "edited", "unknown"):
         return "save"
@@ -82,7 +85,9 @@ def accept_refusal(layer, codes) -> str | None:
     return unpainted_problem(layer, codes)
 
 
-STATUS_CODES = {"none": 0, "proposed": 1, "corrected": 2, "unknown": 3, "edited": 4}  # in code order (sort() relies on it)
+STATUS_CODES = {"none": 0, "proposed": 1, "corrected": 2, "unknown": 3, "edited": 4, "reviewed": 5,
+                "rejected": 6}  # in code order (sort() relies on it)
+DONE_CODES = np.array([STATUS_CODES[s] for s in DONE], np.int8)
 
 
 def _name_rank(names: list[str]) -> np.ndarray:
@@ -138,7 +143,7 @@ class Session:
         unsure = column("unsure_fraction")
         pixels = np.full(len(recs), float(self.image_pixels or 0))
         estimate = np.rint(unsure * pixels)
-        ok = np.isfinite(estimate) & (pixels > 0) & (self.codes != STATUS_CODES["corrected"])
+        ok = np.isfinite(estimate) & (pixels > 0) & ~np.isin(self.codes, DONE_CODES)
         self._to_check = np.where(ok, np.nan_to_num(estimate), -1).astype(np.int64)
         self.total_to_check = int(self._to_check[self._to_check > 0].sum())
 
@@ -159,7 +164,7 @@ class Session:
 
     def _estimate(self, index: int) -> int:
         """-1: nothing to estimate."""
-        if self.statuses[index] == "corrected":
+        if self.statuses[index] in DONE:
             return -1
         name = self.names[index]
         value = pixels_to_check(self.records.get(name), self.pixels.get(name, self.image_pixels))
@@ -235,7 +240,7 @@ class Session:
         if self.order_mode == "name":
             order = np.argsort(self._name_rank, kind="stable")
         elif self.order_mode == "uncertain":
-            done = self.codes == STATUS_CODES["corrected"]
+            done = np.isin(self.codes, DONE_CODES)
             group = np.where(done, 2, np.where(np.isfinite(self.uncertainty), 0, 1))
             order = np.lexsort((self._name_rank, -unc, group))
         else:
@@ -307,9 +312,10 @@ class Session:
         return int(walk[k]) if 0 <= k < len(walk) else None
 
     def next_not_corrected(self) -> int | None:
-        """The next image (wrapping around) in the list as shown that has no corrected mask."""
+        """The next image (wrapping around) in the list as shown that has no corrected (or reviewed) mask:
+        a rejected mask is work to do."""
         walk = self._walkable()
-        walk = walk[(self.codes[walk] != STATUS_CODES["corrected"]) & (walk != self.index)]
+        walk = walk[~np.isin(self.codes[walk], DONE_CODES) & (walk != self.index)]
         if not len(walk):
             return None
         pos = int(self.position[self.index]) if self.index >= 0 else -1

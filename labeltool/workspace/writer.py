@@ -95,7 +95,7 @@ def save_snapshot(project: Project, snap: Snapshot, last_written: dict[str, Fing
     def no_conflict() -> None:
         on_disk = fingerprint(path)
         if (not snap.force and on_disk is not None and on_disk not in (snap.base_fingerprint, last)
-                and project.status(snap.name) in ("edited", "corrected")):
+                and project.status(snap.name) in ("edited", "corrected", "reviewed", "rejected")):
             raise ConflictError(path, "another program or labeltool window saved a person's mask of this image "
                                       "after it was opened here; saving would replace it")
 
@@ -140,6 +140,17 @@ def apply_status(project: Project, name: str, status: str, last_written: dict[st
     return _result(project, name, None, last_written, start, cpu)
 
 
+def apply_review(project: Project, name: str, verdict: str, note: str = "",
+                 last_written: dict[str, Fingerprint] | None = None, read_only: str | bool | None = None) -> SaveResult:
+    """A reviewer's verdict (``Project.review``), on the writer thread: the same pixels, re-stamped."""
+    start, cpu = time.perf_counter(), time.thread_time()
+    if read_only:
+        raise ReadOnlyError(project.label_path(name),
+                            read_only if isinstance(read_only, str) else "this window opened the folder read-only")
+    project.review(name, verdict, note=note)
+    return _result(project, name, None, last_written, start, cpu)
+
+
 class MaskWriter:
     """Saves snapshots on one thread, in the order asked; also runs the project's other small writes
     (hold/release, settings, palette) so that they keep that order."""
@@ -168,6 +179,12 @@ class MaskWriter:
     def set_status(self, name: str, status: str) -> Future:
         """A person's status action on the image (:func:`apply_status`), in order with the saves."""
         future = self._pool.submit(apply_status, self.project, name, status, self._last_written, self.read_only)
+        self._track(name, future)
+        return future
+
+    def review(self, name: str, verdict: str, note: str = "") -> Future:
+        """A reviewer's verdict on the image (:func:`apply_review`), in order with the saves."""
+        future = self._pool.submit(apply_review, self.project, name, verdict, note, self._last_written, self.read_only)
         self._track(name, future)
         return future
 

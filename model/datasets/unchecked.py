@@ -20,15 +20,17 @@ from pathlib import Path
 from model.atomic import atomic_write_text
 from model.errors import DatasetError
 from model.project.layout import UNCHECKED_FILE, read_list
+from model.project.status import TRAINED
 
 from .staging import check_name
 
-CHECKED = "corrected"  # the only status whose mask a person checked
+CHECKED = TRAINED  # corrected and reviewed: a person checked it and no reviewer rejected it
 
 
 def is_checked(status: str) -> bool:
-    """True only for a corrected mask; anything else (proposed, edited, unknown, none) is unchecked."""
-    return status == CHECKED
+    """True only for a corrected or reviewed mask; anything else (proposed, edited, rejected, unknown,
+    none) is unchecked."""
+    return status in CHECKED
 
 
 def imported_model(src: Path) -> str:

@@ -30,6 +30,7 @@ import numpy as np
 
 from model.images.imageio import read_image
 from model.project.layout import group_of, project_group_regex
+from model.project.status import TRAINED  # a person's checked mask (corrected or reviewed)
 
 GROUP_REGEX = r"^(.+?)[_-]"          # the sequence prefix, as model.project.layout.DEFAULT_GROUP_REGEX
 _FRAME = re.compile(r"(\d+)\D*$")   # the last run of digits is the frame number
@@ -249,7 +250,7 @@ def propose_from_neighbour(project, name: str, *, network_mask: np.ndarray | Non
     index = index or FrameIndex(project.names(), project_group_regex(project))
 
     def corrected(other: str) -> bool:
-        return (statuses.get(other) if statuses is not None else project.status(other)) == "corrected"
+        return (statuses.get(other) if statuses is not None else project.status(other)) in TRAINED
 
     source = neighbour_source(index, name, corrected)
     if source is None:

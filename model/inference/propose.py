@@ -22,7 +22,7 @@ from model.nets.planes import LOW_CONFIDENCE  # pixels below this count as "unsu
 from model.project.confidence import write_confidence
 from model.project.layout import project_group_regex
 from model.project.project import ProposalRefused
-from model.project.status import KEPT  # statuses a proposal never overwrites
+from model.project.status import KEPT, TRAINED  # statuses a proposal never overwrites; checked masks
 from model.registry.registry import load_checked_model
 
 from .predict import Predictor
@@ -112,7 +112,7 @@ def propose_dataset(
     todo = [n for n in wanted if statuses.get(n) not in KEPT]
     if neighbours not in ("warp", "combine", "off"):
         raise ValueError(f"neighbours must be 'warp', 'combine' or 'off', not {neighbours!r}")
-    if neighbours == "off" or (names is None and "corrected" not in statuses.values()):
+    if neighbours == "off" or (names is None and not set(TRAINED) & set(statuses.values())):
         frames = None
     elif frames is None:
         frames = FrameIndex(project.names(), project_group_regex(project))

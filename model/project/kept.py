@@ -21,7 +21,7 @@ from model.images.imageio import MASK_SUFFIX
 from .provenance import read_provenance, read_stamp, unpainted_of
 from .status import NO_FILE, decide, stat_values
 
-STATUSES = ("none", "proposed", "edited", "corrected", "unknown")  # model.project.STATUSES
+STATUSES = ("none", "proposed", "edited", "corrected", "reviewed", "rejected", "unknown")  # model.project.STATUSES
 SAVED = ("proposed", "edited", "corrected")  # what Project.save_mask writes
 
 PROPOSALS_DIR = "proposals"
@@ -120,6 +120,8 @@ class StatusActions:
         (Revert to proposal: the proposal kept when a person first saved over it comes back; the mask it
         replaces is copied into ``.labeltool/removed/``) or ``none``
         (the mask file is moved into ``.labeltool/removed/``, never deleted)."""
+        if status in ("reviewed", "rejected"):
+            raise ValueError(f"a mask becomes {status} by a review (Project.review), not by set_status")
         if status not in STATUSES or status == "unknown":
             raise ValueError(f"cannot set status {status!r}; expected one of none, proposed, edited, corrected")
         self.image_path(name)

@@ -7,7 +7,8 @@ Statuses (:data:`STATUSES`; the rule is :func:`model.project.status.decide`): ``
 ``proposed`` (a model's stamp whose pixels are still the model's), ``edited`` (a person's work saved
 without being checked: never trained on, never overwritten by proposals), ``corrected`` (a person's
 checked mask, or a mask without any labeltool stamp: another tool, an import; the only masks trained
-on) and ``unknown`` (a model's stamp whose pixels changed, an unreadable stamp, a labeltool 0.1 leftover;
+on, with ``reviewed``), ``reviewed``/``rejected`` (a reviewer approved it, or sent it back with a note:
+:mod:`model.project.review`) and ``unknown`` (a model's stamp whose pixels changed, an unreadable stamp, a labeltool 0.1 leftover;
 never trained on; Accept makes it corrected). The proof lives in the mask file itself
 (:mod:`model.project.provenance`), so copies keep it; ``.labeltool/record.sqlite`` (:mod:`model.project.record`) is the
 index that makes every question O(1) and holds what the files cannot: confidence, who and when.
@@ -44,7 +45,8 @@ from .legacy import migrate_legacy_state
 from .palette import default_palette, validate_palette
 from .provenance import array_hash, person_info, stamp
 from .record import DB_FILE, ImageRecord, Record, now_iso
-from .status import KEPT, STATE_DIR, reconcile, row_matches, stat_values, verify_mask_file
+from .review import ReviewActions
+from .status import KEPT, STATE_DIR, TRAINED, reconcile, row_matches, stat_values, trained_statuses, verify_mask_file
 
 
 class NeedsCodesError(DatasetError):
@@ -61,7 +63,7 @@ def current_user() -> str:
     return annotator()
 
 
-class Project(StatusActions):
+class Project(StatusActions, ReviewActions):
     writable = True  # False when the record cannot be written (a read-only folder)
     def __init__(self, root: Path, codes: list[str]):
         self.root = root
@@ -252,15 +254,17 @@ class Project(StatusActions):
             out[name] = row
         return out
 
-    def corrected_names(self) -> list[str]:
-        statuses = self._reconcile()
-        return [name for name in self._images if statuses[name] == "corrected"]
+    def corrected_names(self, statuses: tuple[str, ...] = TRAINED) -> list[str]:
+        """Images whose mask a person checked and no reviewer rejected (corrected or reviewed)."""
+        now = self._reconcile()
+        return [name for name in self._images if now[name] in statuses]
 
     def training_names(self) -> tuple[list[str], list[str]]:
-        """(images to train on, images to validate on): corrected masks only; test.txt images are
-        never in either; valid.txt images are never trained on. layout.SplitListError (naming the file and
-        line) when either list has a problem: training never proceeds on a partly read list."""
-        corrected = self.corrected_names()
+        """(images to train on, images to validate on): corrected and reviewed masks (only reviewed ones
+        when the setting ``train_only_reviewed`` is true); test.txt images are never in either; valid.txt
+        images are never trained on. layout.SplitListError (naming the file and line) when either list has
+        a problem: training never proceeds on a partly read list."""
+        corrected = self.corrected_names(trained_statuses(bool(self.get_setting("train_only_reviewed", False))))
         valid, test = self.valid_names(), self.test_names()
         train = [n for n in corrected if n not in valid and n not in test]
         val = [n for n in corrected if n in valid and n not in test]

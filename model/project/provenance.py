@@ -12,7 +12,10 @@ A mask carries a PNG ``tEXt`` chunk with the keyword ``labeltool`` whose text is
 - a person's mask: ``{"v": 2, "source": "person", "by": USER, "at": ISO-TIME, "checked": BOOL}``;
   ``"checked": false`` is work saved without being checked (*edited*), which may record the pixels
   nobody painted (``"unpainted": {"shape": [H, W], "bits": BASE64}``, zlib of ``numpy.packbits``).
-  A v1 person stamp (no ``checked``) is a checked one.
+  A v1 person stamp (no ``checked``) is a checked one. A reviewer's verdict on a checked mask is kept in
+  the same stamp: ``"review": {"verdict": "approved"|"rejected", "by": NAME, "at": ISO-TIME, "note": TEXT,
+  "pixels": SHA256}`` (:func:`review_info`); it holds only while the decoded pixels still hash to its
+  ``pixels`` (:func:`review_of`), so a tool that changes the pixels and keeps the chunk cannot carry it over.
 
 This module reads and writes the stamp and says whether a model's stamp still matches the pixels
 (:attr:`Provenance.proven`); which status that makes is decided in one place,
@@ -153,6 +156,11 @@ def _text_chunk(png: bytes) -> dict[str, Any] | None:
     return _find_stamp(png)[0]
 
 
+def stamp_in(png: bytes) -> dict[str, Any] | None:
+    """The labeltool chunk's JSON of a whole PNG file's bytes (None without one)."""
+    return _text_chunk(png) if png.startswith(PNG_SIGNATURE) else None
+
+
 def stamp(png: bytes, info: dict[str, Any], with_pixels: bool = False, pixels: np.ndarray | None = None) -> bytes:
     """``png`` with a labeltool chunk right after IHDR (any older labeltool chunk removed).
 
@@ -203,12 +211,13 @@ def read_provenance(path: str | Path, need_pixels: bool = False) -> Provenance:
             head += handle.read()
             info = _text_chunk(head)
         claims_model = info is not None and info.get("source") == "model"
-        if not (claims_model or need_pixels):
+        if not (claims_model or need_pixels or review_of(info) is not None):
             return Provenance(info)
         data = head + handle.read()
     proven, pixels, idat = _proof(info, data) if claims_model else (False, None, None)
-    if need_pixels:
+    if need_pixels or not claims_model:  # asked for, or a review to check against the decoded pixels
         pixels = pixels or decoded_hash(data)
+    if need_pixels:
         idat = idat or idat_hash(data)
     return Provenance(info, proven, pixels, idat)
 
@@ -243,3 +252,26 @@ def unpainted_of(info: dict[str, Any] | None) -> np.ndarray | None:
     except (KeyError, TypeError, ValueError, zlib.error):
         return None
     return flat.reshape(height, width)
+
+
+# ---- a reviewer's verdict ------------------------------------------------------------------------
+VERDICTS = ("approved", "rejected")
+
+
+def review_info(verdict: str, by: str, at: str, note: str, pixels: str) -> dict[str, Any]:
+    """A review to put in a person's stamp (``"review"``): ``pixels`` is the :func:`array_hash` of the
+    decoded pixels reviewed."""
+    if verdict not in VERDICTS:
+        raise ValueError(f"a review's verdict is one of {VERDICTS}, not {verdict!r}")
+    return {"verdict": verdict, "by": by, "at": at, "note": note, "pixels": pixels}
+
+
+def review_of(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The review a person's stamp carries (verdict known, pixel hash present), else None."""
+    if not isinstance(info, dict) or info.get("source") != "person":
+        return None
+    review = info.get("review")
+    if (not isinstance(review, dict) or review.get("verdict") not in VERDICTS
+            or not isinstance(review.get("pixels"), str)):
+        return None
+    return review

@@ -4,6 +4,9 @@ app, ``status``, ``predict``, ``train``, ``export``, labeltool 0.1's migration) 
 - no mask file: ``none``;
 - a person's stamp: ``corrected``, or ``edited`` when it says ``"checked": false`` (a v1 person stamp
   without ``checked`` is a checked one). A person's stamp always beats the index row;
+- a checked person's stamp with a review (``"review"``) whose pixel hash matches the decoded pixels:
+  ``reviewed`` (approved) or ``rejected`` (sent back with a note); a review of other pixels is ignored
+  (the mask is ``corrected``: a tool changed the pixels and kept the chunk);
 - a model's stamp whose decoded pixels still match its proof: ``proposed``; any other model stamp:
   ``unknown`` (never trained on);
 - a stamp that cannot be read (or of a source this version does not know): ``unknown``;
@@ -28,13 +31,22 @@ from typing import Any
 from model.images.imageio import MASK_SUFFIX
 
 from . import layout
-from .provenance import Provenance, read_provenance
+from .provenance import Provenance, read_provenance, review_of
 from .record import ImageRecord
 
 STATE_DIR = ".labeltool"
 STICKY = ("proposed", "edited", "unknown")  # statuses a chunk-less file with the recorded pixels keeps
-UNTRAINED = ("none", "proposed", "edited", "unknown")  # everything but "corrected" stays out of training
-KEPT = ("edited", "corrected", "unknown")  # a person's work (or a mask nobody can vouch for): never overwritten by a proposal
+UNTRAINED = ("none", "proposed", "edited", "rejected", "unknown")  # never trained on
+TRAINED = ("corrected", "reviewed")  # trained on (only "reviewed" with the setting train_only_reviewed)
+REVIEWABLE = ("corrected", "reviewed", "rejected")  # what a reviewer may approve or reject
+KEPT = ("edited", "corrected", "reviewed", "rejected", "unknown")  # a person's work (or a mask nobody can vouch for): never overwritten by a proposal
+VERDICT_STATUS = {"approved": "reviewed", "rejected": "rejected"}
+
+
+def trained_statuses(only_reviewed: bool = False) -> tuple[str, ...]:
+    """The statuses trained on: corrected and reviewed, or only reviewed (project setting
+    ``train_only_reviewed``)."""
+    return ("reviewed",) if only_reviewed else TRAINED
 
 
 def decide(prov: Provenance | None, row_status: str | None = None, row_pixels: str | None = None,
@@ -46,7 +58,12 @@ def decide(prov: Provenance | None, row_status: str | None = None, row_pixels: s
         return "none"
     source = prov.source
     if source == "person":
-        return "edited" if prov.info.get("checked") is False else "corrected"
+        if prov.info.get("checked") is False:
+            return "edited"
+        review = review_of(prov.info)
+        if review is not None and prov.pixels is not None and review["pixels"] == prov.pixels:
+            return VERDICT_STATUS[review["verdict"]]
+        return "corrected"
     if source == "model":
         return "proposed" if prov.proven else "unknown"
     if prov.info is not None:  # unreadable, or a source we do not know

@@ -282,7 +282,8 @@ def test_status_command_lists_the_record_of_a_copied_dataset(tmp_path, capsys):
     subprocess.run(["cp", "-r", str(tmp_path / "a"), str(tmp_path / "b")], check=True)
     assert main(["status", str(tmp_path / "b"), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["counts"] == {"none": 1, "proposed": 2, "edited": 0, "corrected": 3, "unknown": 0}
+    assert out["counts"] == {"none": 1, "proposed": 2, "edited": 0, "corrected": 3, "reviewed": 0, "rejected": 0,
+                             "unknown": 0}
     f2 = next(row for row in out["images"] if row["name"] == "f2")
     assert f2["status"] == "proposed" and f2["model"] == "model-a" and f2["mean_confidence"] == pytest.approx(0.7)
     f0 = next(row for row in out["images"] if row["name"] == "f0")

@@ -320,7 +320,8 @@ def test_status_command_sets_statuses_and_names_the_file_it_cannot(tmp_path, cap
     capsys.readouterr()
     assert main(["status", str(tmp_path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["counts"] == {"none": 2, "proposed": 1, "edited": 1, "corrected": 0, "unknown": 0}
+    assert out["counts"] == {"none": 2, "proposed": 1, "edited": 1, "corrected": 0, "reviewed": 0, "rejected": 0,
+                             "unknown": 0}
     assert main(["status", str(tmp_path), "--only", "edited"]) == 0
     captured = capsys.readouterr()
     assert "f1\tedited" in captured.out and "f0" not in captured.out and "not checked" in captured.err
