@@ -98,10 +98,36 @@ def merge(project, theirs: str | Path, dry_run: bool = False) -> MergePlan:
             elif item.outcome == "conflict":
                 entries[item.name] = _keep_conflict(project, plan, item)
         _write_conflicts(project.state_dir, entries)
+        _carry_split_lists(project, plan)
         added, _removed = project.rescan()
         for name in [*changed, *added]:
             _remember_who(project, name, project.status(name))  # the record re-reads the changed files
     return plan
+
+
+def _carry_split_lists(project, plan: MergePlan) -> None:
+    """A new image that THEIRS validates or tests on is listed so here too (else a test image would be
+    trained on); a shared image the two copies split differently is said in the plan's warnings."""
+    from .merge import scan
+
+    their_images, new = scan(plan.theirs).images, set(plan.new_files)
+    for file_name in layout.LIST_FILES.values():
+        theirs_listed, problems = layout.read_split_list(plan.theirs / file_name, their_images)
+        plan.warnings += [str(p) for p in problems]
+        path = project.root / file_name
+        ours_listed, _problems = layout.read_split_list(path, project._images)  # noqa: SLF001
+        adding = [n for n in theirs_listed if n in new and n not in ours_listed]
+        if adding:
+            text = path.read_text(encoding="utf-8") if path.is_file() else ""
+            lines = [plan.new_files[n].name for n in adding]
+            atomic_write_text(path, text + ("" if not text or text.endswith("\n") else "\n") + "\n".join(lines) + "\n")
+            plan.warnings.append(f"{path}: {len(adding)} new image(s) listed, as in {plan.theirs / file_name}")
+        differ = sorted((set(theirs_listed) ^ set(ours_listed)) - new)
+        differ = [n for n in differ if n in project._images and n in their_images]  # noqa: SLF001
+        if differ:
+            plan.warnings.append(f"{path}: {len(differ)} image(s) are listed in only one copy's {file_name} "
+                                 f"({', '.join(differ[:5])}{' …' if len(differ) > 5 else ''}); this copy's list "
+                                 "is kept")
 
 
 def _hold_conflicts(project, plan: MergePlan) -> None:

@@ -137,3 +137,15 @@ def test_an_image_that_differs_between_copies_is_skipped(tmp_path):
     plan = merge(Project.open(ours_root), theirs_root)
     assert [i.outcome for i in plan.items] == ["skip"]
     assert not (ours_root / "labels" / "none__corrected_P.png").exists()
+
+
+def test_a_new_image_theirs_tests_on_is_listed_in_our_test_list(tmp_path):
+    ours_root, theirs_root = two_copies(tmp_path, [("corrected", "corrected")])
+    write_image(theirs_root / "images" / "held.png", np.zeros((H, W, 3), np.uint8))
+    (theirs_root / "test.txt").write_text("held.png\n")
+    (ours_root / "test.txt").write_text("corrected__corrected.png")
+    project = Project.open(ours_root)
+    plan = merge(project, theirs_root)
+    assert (ours_root / "test.txt").read_text() == "corrected__corrected.png\nheld.png\n"
+    assert project.test_names() == {"corrected__corrected", "held"}
+    assert any("only one copy" in w for w in plan.warnings)  # corrected__corrected is tested on here only
