@@ -42,6 +42,7 @@ from labeltool.gui.proposal_server import ProposalsAhead
 from labeltool.gui.save_banner import SaveBanner
 from labeltool.gui.window_actions import build_actions
 from labeltool.gui.window_jobs import ModelWork
+from labeltool.gui.window_merge import MergeConflicts
 from labeltool.gui.window_open import Opening
 from labeltool.gui.window_saves import Saving
 from labeltool.gui.window_status import StatusActions
@@ -57,7 +58,7 @@ POLL_MS = 1000  # how often the record is asked what changed (other processes in
 RESCAN_MS = 120_000  # a folder rescan even without a file-system notification (network folders)
 
 
-class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWindow):
+class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, MergeConflicts, QMainWindow):
     imageShown = Signal(str, bool)  # an image is on screen (name, with a mask): the proposal child plans on it
 
     def __init__(self) -> None:
@@ -151,6 +152,7 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
         self.files.orderChanged.connect(self._order_changed)
         self.files.filterChanged.connect(self._prefetch)
         self.actions_by_name, self.model_menu = build_actions(self)
+        self.install_merge_action()  # Image > Resolve merge conflict… (labeltool/gui/window_merge.py)
         self._update_enabled()
         self.proposals = ProposalsAhead(self)  # the proposal child: the next images proposed ahead
         self.proposals.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
@@ -326,6 +328,7 @@ class MainWindow(Opening, Saving, StatusActions, ModelWork, DiskChanges, QMainWi
                                   status, self.editor.is_dirty(), self._kept_proposal)
         for key, on in enabled.items():
             self.actions_by_name[key].setEnabled(on)
+        self._update_merge_action()
 
     def _update_title(self, *_args) -> None:
         if self.session is None or self.shown is None:

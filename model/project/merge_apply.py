@@ -19,6 +19,7 @@ import numpy as np
 
 from model.atomic import atomic_write_bytes, atomic_write_text
 from model.errors import DatasetError, MaskError
+from model.images.imageio import image_size, read_mask
 
 from . import layout
 from .kept import copy_aside, move_aside
@@ -222,6 +223,26 @@ def resolve_combined(project, name: str, mask: np.ndarray, status: str) -> str:
         del entries[name]
         _write_conflicts(project.state_dir, entries)
     return project.status(name)
+
+
+def conflict_masks(project, name: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(our mask, their mask, the conflict's description) of a conflicted image, read as the project reads
+    masks (MaskError naming the file when one cannot be)."""
+    entry = read_conflicts(project.state_dir).get(name)
+    if entry is None:
+        raise MaskError(project.label_path(name), "has no merge conflict to resolve")
+    ours = project.load_mask(name)
+    if ours is None:
+        raise MaskError(project.label_path(name), "is gone; take theirs with `labeltool merge --resolve`")
+    theirs = read_mask(conflict_path(project.state_dir, name), len(project.codes),
+                       expected_size=image_size(project.image_path(name)))
+    return ours, theirs, entry
+
+
+def combined_status(ours: str, theirs: str) -> str:
+    """What a mask a person combined from both sides is saved as: corrected when both were corrected (or
+    reviewed), else edited (to be checked)."""
+    return "corrected" if ours in ("corrected", "reviewed") and theirs in ("corrected", "reviewed") else "edited"
 
 
 def combine(ours: np.ndarray, theirs: np.ndarray, classes) -> np.ndarray:
