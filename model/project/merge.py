@@ -187,6 +187,10 @@ def plan_merge(theirs: str | Path, ours: str | Path, ours_statuses: dict[str, st
     for name in their_images:
         their_label = layout.label_path(theirs, name)
         if name not in ours_images:
+            target = layout.images_dir(ours) / their_images[name].name
+            if target.exists() or target.is_symlink():
+                items.append(Item(name, "skip", f"{target} is there but is not an image of this dataset"))
+                continue
             side = Side.read(their_label, their_statuses[name])
             items.append(Item(name, "new", "an image only theirs has", theirs=side))
             new_files[name] = their_images[name]

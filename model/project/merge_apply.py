@@ -88,21 +88,23 @@ def merge(project, theirs: str | Path, dry_run: bool = False) -> MergePlan:
         _hold_conflicts(project, plan)
         entries = read_conflicts(project.state_dir)
         changed: list[str] = []
-        for item in plan.items:
-            if item.outcome == "take":
-                copy_mask(project.state_dir, item.name, layout.label_path(plan.theirs, item.name),
-                          project.label_path(item.name))
-                copy_confidence(plan.theirs, project.state_dir, item.name)
-                changed.append(item.name)
-            elif item.outcome == "new":
-                _copy_new(project, plan, item)
-            elif item.outcome == "conflict":
-                entries[item.name] = _keep_conflict(project, plan, item)
-        _write_conflicts(project.state_dir, entries)
-        _carry_split_lists(project, plan)
-        added, _removed = project.rescan()
-        for name in [*changed, *added]:
-            _remember_who(project, name, project.status(name))  # the record re-reads the changed files
+        try:
+            for item in plan.items:
+                if item.outcome == "take":
+                    copy_mask(project.state_dir, item.name, layout.label_path(plan.theirs, item.name),
+                              project.label_path(item.name))
+                    copy_confidence(plan.theirs, project.state_dir, item.name)
+                    changed.append(item.name)
+                elif item.outcome == "new":
+                    _copy_new(project, plan, item)
+                elif item.outcome == "conflict":
+                    entries[item.name] = _keep_conflict(project, plan, item)
+            _carry_split_lists(project, plan)
+        finally:  # a merge stopped by an error still lists its conflicts and brings the record in line
+            _write_conflicts(project.state_dir, entries)
+            added, _removed = project.rescan()
+            for name in [*changed, *added]:
+                _remember_who(project, name, project.status(name))  # the record re-reads the changed files
     return plan
 
 
@@ -140,13 +142,10 @@ def _hold_conflicts(project, plan: MergePlan) -> None:
 
 def _copy_new(project, plan: MergePlan, item: Item) -> None:
     source = plan.new_files[item.name]
-    target = project.images_dir / source.name
-    if target.exists():
-        raise DatasetError(target, "exists but is not an image of this dataset; nothing more was merged")
-    atomic_write_bytes(target, source.read_bytes())
+    atomic_write_bytes(project.images_dir / source.name, source.read_bytes())
     label = layout.label_path(plan.theirs, item.name)
-    if label.is_file():
-        atomic_write_bytes(project.label_path(item.name), label.read_bytes())
+    if label.is_file():  # a mask of ours without its image (left behind) is moved aside, not overwritten
+        copy_mask(project.state_dir, item.name, label, project.label_path(item.name))
         copy_confidence(plan.theirs, project.state_dir, item.name)
 
 

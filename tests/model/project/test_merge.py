@@ -149,3 +149,29 @@ def test_a_new_image_theirs_tests_on_is_listed_in_our_test_list(tmp_path):
     assert (ours_root / "test.txt").read_text() == "corrected__corrected.png\nheld.png\n"
     assert project.test_names() == {"corrected__corrected", "held"}
     assert any("only one copy" in w for w in plan.warnings)  # corrected__corrected is tested on here only
+
+
+def test_an_image_open_in_an_editor_is_not_replaced_under_it(tmp_path):
+    ours_root, theirs_root = two_copies(tmp_path, [("proposed", "corrected")])
+    editor = Project.open(ours_root)
+    editor.hold("proposed__corrected")  # the app has it open
+    before = (ours_root / "labels" / "proposed__corrected_P.png").read_bytes()
+    plan = merge(Project.open(ours_root), theirs_root)
+    assert [i.outcome for i in plan.items] == ["conflict"] and "open in an editor" in plan.items[0].reason
+    assert (ours_root / "labels" / "proposed__corrected_P.png").read_bytes() == before
+    assert conflict_path(editor.state_dir, "proposed__corrected").read_bytes() == \
+        (theirs_root / "labels" / "proposed__corrected_P.png").read_bytes()
+
+
+def test_a_leftover_mask_of_ours_is_moved_aside_for_a_new_image(tmp_path):
+    ours_root, theirs_root = two_copies(tmp_path, [("none", "none")])
+    write_image(theirs_root / "images" / "extra.png", np.zeros((H, W, 3), np.uint8))
+    theirs = Project.open(theirs_root)
+    put(theirs, "extra", "edited", 2)
+    theirs.db.close()
+    leftover = b"\x89PNG not really"
+    (ours_root / "labels").mkdir(exist_ok=True)
+    (ours_root / "labels" / "extra_P.png").write_bytes(leftover)
+    merge(Project.open(ours_root), theirs_root)
+    assert Project.open(ours_root).status("extra") == "edited"
+    assert leftover in {p.read_bytes() for p in (ours_root / ".labeltool" / "removed").glob("*.png")}
