@@ -70,12 +70,13 @@ class Side:
     pixels: str | None = None
 
     @classmethod
-    def read(cls, path: Path, status: str) -> Side:
-        """``status``: the copy's own verdict (its record and files); a review is ranked from the stamp."""
+    def read(cls, path: Path, status: str, need_pixels: bool = True) -> Side:
+        """``status``: the copy's own verdict (its record and files); a review is ranked from the stamp
+        (when the pixels are read: ``need_pixels``, or a stamp that says a model made it)."""
         if status == "none":
             return cls("none")
         try:
-            prov = read_provenance(path, need_pixels=True)
+            prov = read_provenance(path, need_pixels=need_pixels)
         except FileNotFoundError:
             return cls("none")
         if status in ("corrected", "reviewed", "rejected"):  # a review of these pixels ranks it
@@ -191,7 +192,7 @@ def plan_merge(theirs: str | Path, ours: str | Path, ours_statuses: dict[str, st
             if target.exists() or target.is_symlink():
                 items.append(Item(name, "skip", f"{target} is there but is not an image of this dataset"))
                 continue
-            side = Side.read(their_label, their_statuses[name])
+            side = Side.read(their_label, their_statuses[name], need_pixels=False)
             items.append(Item(name, "new", "an image only theirs has", theirs=side))
             new_files[name] = their_images[name]
             continue
@@ -214,14 +215,14 @@ def _compare(name: str, their_image: Path, our_image: Path, their_label: Path, o
     if sizes[0] != sizes[1]:
         return Item(name, "skip", f"the image files differ ({their_image}: {sizes[0]} bytes, {our_image}: "
                                   f"{sizes[1]} bytes): not the same image, its masks are not compared")
+    if our_status != "none" and their_status != "none":  # the usual case, a file both copies have: no decode
+        with contextlib.suppress(OSError):
+            if their_label.read_bytes() == our_label.read_bytes():
+                return Item(name, "same", "the same file", Side(our_status), Side(their_status))
     try:
         ours, theirs = Side.read(our_label, our_status), Side.read(their_label, their_status)
     except OSError as exc:
         return Item(name, "skip", f"a mask cannot be read ({exc.strerror or exc})")
-    if ours.status != "none" and theirs.status != "none":
-        with contextlib.suppress(OSError):
-            if their_label.read_bytes() == our_label.read_bytes():
-                return Item(name, "same", "the same file", ours, theirs)
     same = ours.pixels is not None and ours.pixels == theirs.pixels
     result, reason = outcome(ours, theirs, same)
     return Item(name, result, reason, ours, theirs)
