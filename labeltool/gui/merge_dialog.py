@@ -87,6 +87,9 @@ class MergeConflictDialog(QDialog):
         self.combined_button.clicked.connect(lambda: self._choose("combined"))
         cancel.clicked.connect(self.reject)
         for button in (self.mine_button, self.theirs_button, self.combined_button):
+            button.setAutoDefault(False)  # Enter never resolves by accident: Cancel is the default
+        cancel.setDefault(True)
+        for button in (self.mine_button, self.theirs_button, self.combined_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         buttons.addWidget(cancel)
