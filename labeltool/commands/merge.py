@@ -85,11 +85,27 @@ def print_summary(plan, dry_run: bool) -> None:
         return
     print(f"{len(conflicts)} conflicts (two different masks of the same rank; ours stays"
           f"{'' if dry_run else ', theirs is in .labeltool/conflicts/'}):")
+    differ = {} if dry_run else _differing(plan.ours)
     for item in conflicts:
+        count = differ.get(item.name)
         print(f"  {item.name}: ours {item.ours.status} by {item.ours.by or '?'} at {item.ours.at or '?'}; "
-              f"theirs {item.theirs.status} by {item.theirs.by or '?'} at {item.theirs.at or '?'}")
+              f"theirs {item.theirs.status} by {item.theirs.by or '?'} at {item.theirs.at or '?'}"
+              + (f"; {count} pixels differ" if count is not None else ""))
     print(f"Resolve each with `labeltool merge --resolve {plan.ours} NAME --take ours|theirs`, or in the app: "
           "Image > Resolve merge conflict… (either mask, or theirs for the classes you pick)")
+
+
+def _differing(ours) -> dict[str, int | None]:
+    """How many pixels each listed conflict's two masks differ in (from .labeltool/conflicts.json)."""
+    from model.errors import DatasetError
+    from model.project.merge_apply import read_conflicts
+    from model.project.status import STATE_DIR
+
+    try:
+        entries = read_conflicts(ours / STATE_DIR)
+    except DatasetError:
+        return {}
+    return {name: entry.get("differing_pixels") for name, entry in entries.items()}
 
 
 def resolve(project, name: str, take: str, as_json: bool) -> int:

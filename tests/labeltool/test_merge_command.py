@@ -2,7 +2,7 @@
 
 import json
 
-from _merge_copies import tree, two_copies
+from _merge_copies import H, W, tree, two_copies
 
 from labeltool.cli import main
 
@@ -15,6 +15,7 @@ def test_merge_prints_the_summary_and_how_to_resolve(tmp_path, capsys):
     assert main(["merge", str(theirs), str(ours)]) == 0
     out = capsys.readouterr().out
     assert "1 conflicts" in out and "edited__edited" in out and "--resolve" in out
+    assert f"{H * W - 1} pixels differ" in out
     assert main(["merge", "--resolve", str(ours), "edited__edited", "--take", "theirs", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "edited"
     assert (ours / "labels" / "edited__edited_P.png").read_bytes() == \
