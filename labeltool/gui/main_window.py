@@ -42,6 +42,7 @@ from labeltool.gui.proposal_server import ProposalsAhead
 from labeltool.gui.save_banner import ListsBanner, SaveBanner
 from labeltool.gui.window_actions import build_actions
 from labeltool.gui.window_jobs import ModelWork
+from labeltool.gui.window_merge import MergeConflicts
 from labeltool.gui.window_open import Opening
 from labeltool.gui.window_review import Reviewing
 from labeltool.gui.window_saves import Saving
@@ -60,7 +61,8 @@ POLL_MS = 1000  # how often the record is asked what changed (other processes in
 RESCAN_MS = 120_000  # a folder rescan even without a file-system notification (network folders)
 
 
-class MainWindow(Reviewing, Opening, Saving, StatusActions, ModelWork, DiskChanges, ViewSettings, QMainWindow):
+class MainWindow(Reviewing, Opening, Saving, StatusActions, ModelWork, DiskChanges, MergeConflicts, ViewSettings,
+                 QMainWindow):
     imageShown = Signal(str, bool)  # an image is on screen (name, with a mask): the proposal child plans on it
 
     def __init__(self) -> None:
@@ -158,6 +160,7 @@ class MainWindow(Reviewing, Opening, Saving, StatusActions, ModelWork, DiskChang
         self.actions_by_name, self.model_menu = build_actions(self)
         self.install_view()  # annotator label, Preferences, View menu (labeltool/gui/window_view.py)
         self.install_review()  # review mode: its actions, banner and diff overlay (window_review.py)
+        self.install_merge_action()  # Image > Resolve merge conflict… (labeltool/gui/window_merge.py)
         self._update_enabled()
         self.proposals = ProposalsAhead(self)  # the proposal child: the next images proposed ahead
         self.proposals.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
@@ -332,6 +335,7 @@ class MainWindow(Reviewing, Opening, Saving, StatusActions, ModelWork, DiskChang
                                   status, self.editor.is_dirty(), self._kept_proposal, self.review_mode)
         for key, on in enabled.items():
             self.actions_by_name[key].setEnabled(on)
+        self._update_merge_action()
 
     def _update_title(self, *_args) -> None:
         if self.session is None or self.shown is None:
