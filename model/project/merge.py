@@ -40,24 +40,9 @@ from .status import STATE_DIR
 # Rank of a mask when two copies disagree; two different masks of one rank from PERSON_RANK up conflict.
 RANK = {"none": 0, "proposed": 1, "unknown": 2, "edited": 2, "rejected": 3, "corrected": 4, "reviewed": 5}
 PERSON_RANK = 2  # from here up: a person's work (or a mask nobody can vouch for): never silently dropped
-VERDICT_STATUS = {"approved": "reviewed", "rejected": "rejected"}
 OUTCOMES = ("take", "keep", "same", "conflict", "new", "skip")
 OUTCOME_TITLES = {"take": "taken from theirs", "keep": "kept ours", "same": "identical",
                   "conflict": "conflicts", "new": "new images", "skip": "skipped"}
-
-
-def review_status(info: dict[str, Any] | None, pixels: str | None) -> str | None:
-    """``reviewed``/``rejected`` when a checked person's stamp carries a review of exactly these decoded
-    ``pixels`` (the issue-19 stamp field ``"review"``), else None. Read defensively here so that a merge
-    ranks reviews whether or not :func:`model.project.status.decide` knows them yet."""
-    if not isinstance(info, dict) or info.get("source") != "person" or info.get("checked") is False:
-        return None
-    review = info.get("review")
-    if not isinstance(review, dict) or review.get("verdict") not in VERDICT_STATUS:
-        return None
-    if pixels is None or review.get("pixels") != pixels:
-        return None
-    return VERDICT_STATUS[review["verdict"]]
 
 
 @dataclass
@@ -71,16 +56,13 @@ class Side:
 
     @classmethod
     def read(cls, path: Path, status: str, need_pixels: bool = True) -> Side:
-        """``status``: the copy's own verdict (its record and files); a review is ranked from the stamp
-        (when the pixels are read: ``need_pixels``, or a stamp that says a model made it)."""
+        """``status``: the copy's own verdict (its record and files, by the one status rule, reviews included)."""
         if status == "none":
             return cls("none")
         try:
             prov = read_provenance(path, need_pixels=need_pixels)
         except FileNotFoundError:
             return cls("none")
-        if status in ("corrected", "reviewed", "rejected"):  # a review of these pixels ranks it
-            status = review_status(prov.info, prov.pixels) or status
         return cls(status, *_who(prov), prov.pixels)
 
 
