@@ -37,7 +37,8 @@ from model.filelock import flocked  # the app, its worker threads and terminal c
 from model.images.imageio import encode_mask, image_size, mask_shape_problem, read_mask
 
 from . import layout
-from .codes import find_void, read_codes, write_codes
+from .class_journal import check_codes, finish_interrupted, remember_codes
+from .codes import codes_tag, find_void, read_codes, write_codes
 from .housekeeping import remove_stale_temporaries
 from .kept import SAVED, StatusActions, drop_kept, keep_proposal
 from .legacy import migrate_legacy_state
@@ -97,6 +98,7 @@ class Project(StatusActions):
         root = Path(root).expanduser().resolve()
         if not root.is_dir():
             raise DatasetError(root, "no such folder")
+        notes = finish_interrupted(root)  # a class-list change a crash interrupted: finished or undone
         codes_path = root / "codes.txt"
         if codes_path.exists():
             names = read_codes(codes_path)
@@ -105,7 +107,11 @@ class Project(StatusActions):
             names = list(codes)
         else:
             raise NeedsCodesError(codes_path, "missing; say which classes to label (one name per line)")
-        return cls(root, names)
+        check_codes(root, names)  # a reordered/renamed list would relabel every mask: refused, nothing written
+        project = cls(root, names)
+        project.warnings += notes
+        remember_codes(project)
+        return project
 
     def _open_record(self) -> Record:
         try:
@@ -344,8 +350,8 @@ class Project(StatusActions):
         png = encode_mask(mask, self.palette, path)
         now = now_iso()
         if status == "proposed":
-            png = stamp(png, {"source": "model", "model": model or "unknown", "at": now}, with_pixels=True,
-                        pixels=mask)
+            png = stamp(png, {"source": "model", "model": model or "unknown", "at": now,
+                              "codes": codes_tag(self.codes)}, with_pixels=True, pixels=mask)
             values: dict[str, Any] = {"model": model, "proposed_at": now, "corrected_by": None, "corrected_at": None,
                                       "mean_confidence": None, "unsure_fraction": None, "entropy": None,
                                       "margin": None}
@@ -354,7 +360,8 @@ class Project(StatusActions):
                     values[key] = None if value is None else float(value)
         else:
             user = current_user()
-            png = stamp(png, person_info(user, now, checked=status == "corrected", unpainted=unpainted))
+            png = stamp(png, {**person_info(user, now, checked=status == "corrected", unpainted=unpainted),
+                              "codes": codes_tag(self.codes)})
             values = {"corrected_by": user, "corrected_at": now}
         with self._write_lock():
             current = self.status(name)
