@@ -217,6 +217,18 @@ def remember_codes(project) -> None:
             project.db.set_meta("codes", list(project.codes))
 
 
+def same_codes(project) -> None:
+    """CodesError when the record's list is no longer the one ``project`` opened with (``labeltool classes``
+    ran in another process meanwhile): a mask written now would hold the old numbers. Callers hold the lock."""
+    from model.errors import CodesError
+
+    remembered = project.db.get_meta("codes")
+    if remembered is not None and remembered != project.codes:
+        raise CodesError(project.root / "codes.txt", f"the class list was changed since this dataset was opened "
+                                                     f"(now {' '.join(remembered)}); nothing was saved. Open the "
+                                                     "dataset again")
+
+
 def restore_codes(root: Path) -> list[str]:
     """Write the remembered list back into codes.txt (the old file is kept as codes.txt.edited-TIME)."""
     old = remembered_codes(root)
@@ -247,4 +259,4 @@ def accept_codes(root: Path, names: list[str]) -> list[str] | None:
 
 
 __all__ = ["accept_codes", "apply", "check_codes", "finish_interrupted", "remember_codes", "remembered_codes",
-           "restore_codes"]
+           "restore_codes", "same_codes"]

@@ -37,7 +37,7 @@ from model.filelock import flocked  # the app, its worker threads and terminal c
 from model.images.imageio import encode_mask, image_size, mask_shape_problem, read_mask
 
 from . import layout
-from .class_journal import check_codes, finish_interrupted, remember_codes
+from .class_journal import check_codes, finish_interrupted, remember_codes, same_codes
 from .codes import codes_tag, find_void, read_codes, write_codes
 from .housekeeping import remove_stale_temporaries
 from .kept import SAVED, StatusActions, drop_kept, keep_proposal
@@ -364,6 +364,7 @@ class Project(StatusActions):
                               "codes": codes_tag(self.codes)})
             values = {"corrected_by": user, "corrected_at": now}
         with self._write_lock():
+            same_codes(self)  # another process changed the class list since this one opened: refused
             current = self.status(name)
             if status == "proposed":
                 hold = self.db.holder(name)  # names the machine and since when

@@ -166,3 +166,26 @@ def test_split_makes_masks_with_its_pixels_edited_and_marks_them(project):
         again.set_status("img2", "corrected")
     journal = json.loads(next((project.root / "models").glob("codes-*.json")).read_text())
     assert journal["mapping"]["Car"] == "Car" and journal["op"] == "split"
+
+
+def test_a_window_opened_before_the_change_cannot_save_old_numbers(project):
+    stale = Project.open(project.root)  # e.g. the app, open while a terminal changes the list
+    class_journal.apply(project, plan_reorder(CODES, ["Road", "Sky", "Car", "Tree", "Void"]))
+    before = project.label_path("img3").read_bytes()
+    with pytest.raises(CodesError, match="changed since this dataset was opened"):
+        stale.save_mask("img3", np.zeros((12, 16), np.uint8), "corrected")
+    assert project.label_path("img3").read_bytes() == before
+
+
+def test_cli_dry_run_then_merge_and_a_copied_mask_is_found(project, capsys):
+    from labeltool.cli import main
+
+    root = str(project.root)
+    assert main(["classes", root, "merge", "Car", "Tree", "--into", "Thing", "--dry-run"]) == 0
+    assert "dry run" in capsys.readouterr().out and read_codes(project.root / "codes.txt") == CODES
+    foreign = project.label_path("img1").read_bytes()  # stamped with the old list
+    assert main(["classes", root, "merge", "Car", "Tree", "--into", "Thing"]) == 0
+    assert read_codes(project.root / "codes.txt") == ["Sky", "Road", "Thing", "Void"]
+    project.label_path("img1").write_bytes(foreign)  # a mask copied in from a dataset with the old list
+    assert main(["classes", root]) == 0
+    assert "made for another class list" in capsys.readouterr().out
