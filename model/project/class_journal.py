@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from model.atomic import atomic_write_bytes, atomic_write_text
-from model.errors import DatasetError
+from model.errors import DatasetError, LabeltoolError
 from model.filelock import flocked
 from model.images.imageio import MASK_SUFFIX
 
@@ -52,10 +52,9 @@ def apply(project, change: Change, dry_run: bool = False) -> list[str]:
     would do); the lines to print."""
     with project._write_lock():  # noqa: SLF001 - the project's own lock, the one every mask write takes
         palette = new_palette(change, project.palette)
-        items = plan(project, change, palette)
-        lines = describe_plan(change, items)
         if dry_run:
-            return ["dry run, nothing was changed:", *lines]
+            return ["dry run, nothing was changed:",
+                    *describe_plan(change, list(plan(project, change, palette, encode=False)))]
         folder = project.state_dir / CHANGE_DIR
         if folder.exists():
             raise DatasetError(folder, "an earlier class-list change is unfinished; open the dataset again to "
@@ -65,9 +64,17 @@ def apply(project, change: Change, dry_run: bool = False) -> list[str]:
                    "old": change.old, "new": change.new, "mapping": change.mapping}
         (folder / "new").mkdir(parents=True)
         atomic_write_text(folder / JOURNAL, json.dumps(journal))
-        for n, item in enumerate(items):
-            atomic_write_bytes(folder / "new" / item.kind / _file(item), item.png)
-            _crash_point("stage", n + 1)
+        items = []
+        try:
+            for n, item in enumerate(plan(project, change, palette)):
+                atomic_write_bytes(folder / "new" / item.kind / _file(item), item.png)
+                item.png = b""
+                items.append(item)
+                _crash_point("stage", n + 1)
+        except LabeltoolError:  # a mask that cannot be renumbered (named): nothing changed, nothing staged
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        lines = describe_plan(change, items)
         journal.update(state="committed", palette=np.asarray(palette).tolist(),
                        files=[[item.kind, _file(item)] for item in items],
                        rows={item.name: [item.after, item.pixels] for item in items if item.kind == "labels"})

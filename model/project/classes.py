@@ -16,6 +16,7 @@ origin stays unknown. The split pixels hold the first new class until then.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,9 @@ def new_palette(change: Change, old: np.ndarray) -> np.ndarray:
     return out
 
 
+LISTED = 200  # images listed one by one (all of them where a split makes pixels ambiguous)
+
+
 @dataclass
 class Rewrite:
     """One mask file's new bytes and what the change does to it."""
@@ -173,9 +177,10 @@ def _review(info: dict[str, Any], old: np.ndarray, new: np.ndarray) -> None:
 
 
 def rewrite_mask(path: Path, name: str, kind: str, change: Change, palette: np.ndarray, user: str,
-                 status: str | None = None) -> Rewrite | None:
-    """The mask file at ``path`` rewritten for ``change``; None when its pixels and stamp stay as they
-    are (an added class, or classes it does not use moved nowhere)."""
+                 status: str | None = None, encode: bool = True) -> Rewrite | None:
+    """The mask file at ``path`` rewritten for ``change`` (``encode=False``: only what it does, no new
+    bytes); None when its pixels and stamp stay as they are (an added class, or classes it does not use
+    moved nowhere)."""
     data = path.read_bytes()
     prov = read_provenance(path)
     status = status or decide(prov)
@@ -192,8 +197,11 @@ def rewrite_mask(path: Path, name: str, kind: str, change: Change, palette: np.n
     if np.array_equal(new, classes) and not ambiguous.any() and (info is None or tag_fits(info.get("codes"),
                                                                                          change.new) is not False):
         return None
-    png = encode_mask(new, palette, path)
     after = status
+    if not encode:
+        after = "edited" if ambiguous.any() and status != "unknown" else status
+        return Rewrite(name, kind, b"", status, after, "", int((new != classes).sum()), int(ambiguous.sum()))
+    png = encode_mask(new, palette, path)
     note = {"op": change.op, "what": change.summary, "at": now_iso()}
     if ambiguous.any() and status != "unknown":
         earlier = unpainted_of(info) if info is not None else None
@@ -218,25 +226,25 @@ def rewrite_mask(path: Path, name: str, kind: str, change: Change, palette: np.n
                    int(ambiguous.sum()))
 
 
-def plan(project, change: Change, palette: np.ndarray) -> list[Rewrite]:
-    """Every mask file the change rewrites (``labels/`` and kept proposals), read under the caller's lock."""
+def plan(project, change: Change, palette: np.ndarray, encode: bool = True) -> Iterator[Rewrite]:
+    """Every mask file the change rewrites (``labels/`` and kept proposals), one at a time (the caller
+    writes each away: a large dataset's masks are never all in memory), read under the caller's lock."""
     from .project import current_user
 
     user = current_user()
-    out: list[Rewrite] = []
+    statuses = project.statuses()
     for name in project.names():
         path = project.label_path(name)
-        if path.exists():
-            item = rewrite_mask(path, name, "labels", change, palette, user, project.status(name))
+        if statuses[name] != "none" and path.exists():
+            item = rewrite_mask(path, name, "labels", change, palette, user, statuses[name], encode)
             if item is not None:
-                out.append(item)
+                yield item
     kept = project.state_dir / PROPOSALS_DIR
     if kept.is_dir():
         for path in sorted(kept.glob("*.png")):
-            item = rewrite_mask(path, path.name, "proposals", change, palette, user)
+            item = rewrite_mask(path, path.name, "proposals", change, palette, user, None, encode)
             if item is not None:
-                out.append(item)
-    return out
+                yield item
 
 
 def describe_plan(change: Change, items: list[Rewrite]) -> list[str]:
@@ -246,10 +254,16 @@ def describe_plan(change: Change, items: list[Rewrite]) -> list[str]:
     labels = [r for r in items if r.kind == "labels"]
     lines.append(f"  {len(labels)} mask(s) rewritten, {sum(r.changed for r in labels)} pixels renumbered "
                  f"(each keeps its meaning); {len(items) - len(labels)} kept proposal(s)")
+    listed = 0
     for r in labels:
+        if r.ambiguous == 0 and listed >= LISTED:
+            continue  # every image with ambiguous pixels is listed; the others up to LISTED
+        listed += 1
         extra = f", {r.ambiguous} ambiguous pixels" if r.ambiguous else ""
         status = r.before if r.before == r.after else f"{r.before} -> {r.after}"
         lines.append(f"    {r.name}: {r.changed} pixels renumbered{extra}; {status}")
+    if listed < len(labels):
+        lines.append(f"    ... and {len(labels) - listed} more")
     ambiguous = [r for r in labels if r.ambiguous]
     if ambiguous:
         lines.append(f"  {len(ambiguous)} mask(s) hold pixels of the split class: they now hold "

@@ -189,3 +189,24 @@ def test_cli_dry_run_then_merge_and_a_copied_mask_is_found(project, capsys):
     project.label_path("img1").write_bytes(foreign)  # a mask copied in from a dataset with the old list
     assert main(["classes", root]) == 0
     assert "made for another class list" in capsys.readouterr().out
+
+
+def test_the_kept_proposal_is_renumbered_too(project):
+    proposal = names_per_pixel(project)["img0"]
+    project.save_mask("img0", np.zeros((12, 16), np.uint8), "corrected")  # the proposal is kept aside
+    class_journal.apply(project, plan_reorder(CODES, ["Void", "Tree", "Car", "Road", "Sky"]))
+    again = Project.open(project.root)
+    again.set_status("img0", "proposed")  # "Revert to proposal"
+    assert again.status("img0") == "proposed"
+    assert (names_per_pixel(again)["img0"] == proposal).all()
+
+
+def test_a_mask_that_cannot_be_renumbered_stops_the_change_before_anything_changes(project):
+    from PIL import Image
+
+    Image.fromarray(np.full((12, 16), 9, np.uint8), mode="L").save(project.label_path("img3"))
+    before = snapshot(project.root)
+    with pytest.raises(Exception, match="img3_P.png.*holds class 9"):
+        class_journal.apply(project, plan_reorder(CODES, ["Road", "Sky", "Car", "Tree", "Void"]))
+    assert snapshot(project.root) == before
+    assert not (project.root / ".labeltool" / "classes-change").exists()
