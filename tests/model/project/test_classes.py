@@ -210,3 +210,23 @@ def test_a_mask_that_cannot_be_renumbered_stops_the_change_before_anything_chang
         class_journal.apply(project, plan_reorder(CODES, ["Road", "Sky", "Car", "Tree", "Void"]))
     assert snapshot(project.root) == before
     assert not (project.root / ".labeltool" / "classes-change").exists()
+
+
+def test_labeltool_models_marks_a_model_of_the_old_list_classes_differ(project, capsys):
+    import torch
+
+    from labeltool.cli import main
+    from model.nets.networks import make_net, normalization
+    from model.registry.modelfile import make_card, save_model
+
+    torch.manual_seed(0)
+    card = make_card(arch="Unet", encoder="resnet18", classes=list(CODES), void_index=4,
+                     normalization=normalization(), input_size=[16, 16], training_images=["img2"], metrics={})
+    save_model(project.models_dir, make_net("Unet", "resnet18", len(CODES)).eval(), card)
+    assert main(["models", str(project.root)]) == 0
+    assert "classes differ" not in capsys.readouterr().out
+    class_journal.apply(project, plan_merge(list(CODES), ["Car", "Tree"], "Thing"))
+    assert main(["models", str(project.root)]) == 0
+    assert "classes differ" in capsys.readouterr().out
+    assert main(["classes", str(project.root)]) == 0
+    assert "classes differ" in capsys.readouterr().out
