@@ -103,11 +103,12 @@ class Project(StatusActions):
         if codes_path.exists():
             names = read_codes(codes_path)
         elif codes is not None:
-            write_codes(codes_path, codes)
             names = list(codes)
         else:
             raise NeedsCodesError(codes_path, "missing; say which classes to label (one name per line)")
         check_codes(root, names)  # a reordered/renamed list would relabel every mask: refused, nothing written
+        if not codes_path.exists():
+            write_codes(codes_path, names)
         project = cls(root, names)
         project.warnings += notes
         remember_codes(project)

@@ -230,3 +230,11 @@ def test_labeltool_models_marks_a_model_of_the_old_list_classes_differ(project, 
     assert "classes differ" in capsys.readouterr().out
     assert main(["classes", str(project.root)]) == 0
     assert "classes differ" in capsys.readouterr().out
+
+
+def test_a_lost_codes_txt_is_not_recreated_with_another_order(project):
+    (project.root / "codes.txt").unlink()
+    with pytest.raises(CodesError, match="swapped places"):
+        Project.open(project.root, codes=["Road", "Sky", "Car", "Tree", "Void"])
+    assert not (project.root / "codes.txt").exists()
+    assert Project.open(project.root, codes=list(CODES)).statuses() == SAVED
