@@ -217,11 +217,14 @@ def check_codes(root: Path, names: list[str]) -> None:
         f"list: labeltool classes {root} accept"))
 
 
-def remember_codes(project) -> None:
-    """The record remembers the list the project opened with (after :func:`check_codes` passed)."""
+def remember_codes(project, notes: list[str] = ()):
+    """The record remembers the list the project opened with (after :func:`check_codes` passed); the
+    project, with ``notes`` (what :func:`finish_interrupted` said) among its warnings."""
+    project.warnings += list(notes)
     if project.writable and project.db.get_meta("codes") != project.codes:
         with contextlib.suppress(Exception):
             project.db.set_meta("codes", list(project.codes))
+    return project
 
 
 def same_codes(project) -> None:

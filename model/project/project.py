@@ -109,10 +109,7 @@ class Project(StatusActions):
         check_codes(root, names)  # a reordered/renamed list would relabel every mask: refused, nothing written
         if not codes_path.exists():
             write_codes(codes_path, names)
-        project = cls(root, names)
-        project.warnings += notes
-        remember_codes(project)
-        return project
+        return remember_codes(cls(root, names), notes)  # the record remembers the list it opened with
 
     def _open_record(self) -> Record:
         try:
