@@ -238,3 +238,18 @@ def test_a_lost_codes_txt_is_not_recreated_with_another_order(project):
         Project.open(project.root, codes=["Road", "Sky", "Car", "Tree", "Void"])
     assert not (project.root / "codes.txt").exists()
     assert Project.open(project.root, codes=list(CODES)).statuses() == SAVED
+
+
+def test_a_reviewers_verdict_follows_the_renumbered_pixels(project):
+    from model.project.provenance import array_hash, stamp
+
+    path = project.label_path("img2")
+    old = project.load_mask("img2")
+    info = {k: v for k, v in read_stamp(path).items() if k != "v"}
+    info["review"] = {"verdict": "approved", "by": "rev", "at": "t", "note": "", "pixels": array_hash(old)}
+    path.write_bytes(stamp(path.read_bytes(), info))
+    class_journal.apply(project, plan_reorder(CODES, ["Void", "Tree", "Car", "Road", "Sky"]))
+    again = Project.open(project.root)
+    review = read_stamp(path)["review"]
+    assert review["pixels"] == array_hash(again.load_mask("img2")) != array_hash(old)
+    assert review["verdict"] == "approved" and read_stamp(path)["by"] == info["by"]
