@@ -51,6 +51,11 @@ def apply(project, change: Change, dry_run: bool = False) -> list[str]:
     """Apply ``change`` to the project's codes.txt and every mask (or, with ``dry_run``, only say what it
     would do); the lines to print."""
     with project._write_lock():  # noqa: SLF001 - the project's own lock, the one every mask write takes
+        same_codes(project)
+        if list(change.old) != list(project.codes):
+            raise DatasetError(project.root / "codes.txt", f"the change was planned for {' '.join(change.old)}, "
+                                                           f"but the dataset has {' '.join(project.codes)}; nothing "
+                                                           "was changed")
         palette = new_palette(change, project.palette)
         if dry_run:
             return ["dry run, nothing was changed:",
@@ -228,12 +233,13 @@ def remember_codes(project, notes: list[str] = ()):
 
 
 def same_codes(project) -> None:
-    """CodesError when the record's list is no longer the one ``project`` opened with (``labeltool classes``
-    ran in another process meanwhile): a mask written now would hold the old numbers. Callers hold the lock."""
+    """CodesError when the record's list no longer starts with the one ``project`` opened with (``labeltool
+    classes`` ran in another process meanwhile): a mask written now would hold the old numbers. Classes
+    added at the end change no number, so they are fine. Callers hold the lock."""
     from model.errors import CodesError
 
     remembered = project.db.get_meta("codes")
-    if remembered is not None and remembered != project.codes:
+    if isinstance(remembered, list) and remembered[:len(project.codes)] != project.codes:
         raise CodesError(project.root / "codes.txt", f"the class list was changed since this dataset was opened "
                                                      f"(now {' '.join(remembered)}); nothing was saved. Open the "
                                                      "dataset again")

@@ -47,6 +47,9 @@ class Change:
     colours: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     summary: str = ""
 
+    def __post_init__(self) -> None:
+        self.old, self.new = list(self.old), list(self.new)  # never the project's own list, which changes
+
     def pairs(self) -> dict[str, str]:
         """old name -> new name (a split class: its first new name)."""
         return {name: self.new[self.mapping[i]] for i, name in enumerate(self.old)}

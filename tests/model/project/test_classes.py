@@ -170,7 +170,11 @@ def test_split_makes_masks_with_its_pixels_edited_and_marks_them(project):
 
 def test_a_window_opened_before_the_change_cannot_save_old_numbers(project):
     stale = Project.open(project.root)  # e.g. the app, open while a terminal changes the list
-    class_journal.apply(project, plan_reorder(CODES, ["Road", "Sky", "Car", "Tree", "Void"]))
+    class_journal.apply(project, plan_add(CODES, "Bus"))  # a class at the end changes no number: saves go on
+    stale.save_mask("img3", project.load_mask("img3"), "corrected")
+    with pytest.raises(Exception, match="planned for"):  # a plan made before the add is refused
+        class_journal.apply(project, plan_reorder(CODES, ["Road", "Sky", "Car", "Tree", "Void"]))
+    class_journal.apply(project, plan_reorder(project.codes, ["Road", "Sky", "Car", "Tree", "Void", "Bus"]))
     before = project.label_path("img3").read_bytes()
     with pytest.raises(CodesError, match="changed since this dataset was opened"):
         stale.save_mask("img3", np.zeros((12, 16), np.uint8), "corrected")
