@@ -257,3 +257,37 @@ def test_a_reviewers_verdict_follows_the_renumbered_pixels(project):
     review = read_stamp(path)["review"]
     assert review["pixels"] == array_hash(again.load_mask("img2")) != array_hash(old)
     assert review["verdict"] == "approved" and read_stamp(path)["by"] == info["by"]
+
+
+CHILD = """
+import os, sys
+from model.project import class_journal
+from model.project.classes import plan_merge
+from model.project.project import Project
+
+step, after = sys.argv[2], int(sys.argv[3])
+class_journal._crash_point = lambda where, n: os._exit(9) if (where, n) == (step, after) else None
+p = Project.open(sys.argv[1])
+class_journal.apply(p, plan_merge(list(p.codes), ["Car", "Tree"], "Thing"))
+"""
+
+
+@pytest.mark.parametrize("step", ["stage", "swap"])
+def test_a_process_killed_midway_leaves_a_state_the_next_open_completes(project, step):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    before = names_per_pixel(project)
+    repo = str(Path(__file__).resolve().parents[3])
+    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", CHILD, str(project.root), step, "3"], env=env, timeout=60)
+    assert done.returncode == 9  # killed: no finally block ran
+    again = Project.open(project.root)
+    pairs = (plan_merge(CODES, ["Car", "Tree"], "Thing").pairs() if step == "swap" else {n: n for n in CODES})
+    assert again.codes == list(dict.fromkeys(pairs.values()))
+    after = names_per_pixel(again)
+    for name in again.names():
+        assert (after[name] == np.vectorize(pairs.get, otypes=[object])(before[name])).all(), name
+    assert again.statuses() == SAVED
