@@ -35,13 +35,13 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def listing(models_dir) -> dict:
+def listing(models_dir, codes: list[str] | None = None) -> dict:
     """The JSON document of `labeltool models --json` (the Models panel shows the same rows)."""
     from model.registry.gate import GATE_RULE
     from model.registry.registry import model_rows, read_registry
 
     reg = read_registry(models_dir)
-    rows = model_rows(models_dir)
+    rows = model_rows(models_dir, codes)
     active = next((r["name"] for r in rows if r["active"]), None)
     return {"models_dir": str(models_dir), "active": active, "rule": GATE_RULE, "holdout": reg["holdout"],
             "models": rows}
@@ -53,7 +53,7 @@ def format_rows(rows: list[dict]) -> str:
 
     lines = [f"{'model':<32} {'date':<19} {'train':>5} {'valid':>5} {'acc':>6} {'mIoU':>6}  marks"]
     for r in rows:
-        marks = [m for m in ("active", "pinned", "best") if r[m]]
+        marks = [m for m in ("active", "pinned", "best") if r[m]] + (["classes differ"] if r.get("classes_differ") else [])
         if r["promoted"] is False:
             best = (f", best {r['compared_best']}: mIoU {fig(r['compared_best_miou']).strip()}"
                     if r.get("compared_best") else "")
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         done = f"deleted {registry.delete(models_dir, args.delete).name}"
     elif args.evaluate:
         return _evaluate(project, args)
-    doc = listing(models_dir)
+    doc = listing(models_dir, project.codes)
     if args.json:
         if done:
             doc["done"] = done

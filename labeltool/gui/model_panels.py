@@ -95,6 +95,7 @@ class ModelDocks(QObject):
                 stamp = (models_dir.stat().st_mtime_ns, (models_dir / REGISTRY_FILE).stat().st_mtime_ns)
             except OSError:
                 stamp = None
+        self.panel.codes = getattr(project, "codes", None)  # a model made for other classes: "classes differ"
         if root != self._root:
             self._root, self._models_stamp = root, stamp
             self.panel.set_dataset(root)

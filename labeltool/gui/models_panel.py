@@ -38,7 +38,7 @@ def _fig(value) -> str:
 
 
 def marks_text(row: dict) -> str:
-    marks = [m for m in ("active", "pinned", "best") if row.get(m)]
+    marks = [m for m in ("active", "pinned", "best") if row.get(m)] + (["classes differ"] if row.get("classes_differ") else [])
     if row.get("promoted") is False:  # the gate compares with the active and the best model
         against = [f"active {Path(str(row.get('compared_with'))).stem}: mIoU {_fig(row.get('compared_miou'))}"]
         best = row.get("compared_best")
@@ -190,7 +190,7 @@ class ModelsPanel(QWidget):
         from model.registry.registry import model_rows
 
         selected = self.selected_name()
-        self._rows = model_rows(self.models_dir) if self.models_dir is not None else []
+        self._rows = model_rows(self.models_dir, getattr(self, "codes", None)) if self.models_dir is not None else []
         self.table.setRowCount(len(self._rows))
         for r, row in enumerate(self._rows):
             values = (Path(row["name"]).stem, str(row.get("date") or "")[:19].replace("T", " "),

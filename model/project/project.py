@@ -37,7 +37,8 @@ from model.filelock import flocked  # the app, its worker threads and terminal c
 from model.images.imageio import encode_mask, image_size, mask_shape_problem, read_mask
 
 from . import layout
-from .codes import find_void, read_codes, write_codes
+from .class_journal import check_codes, finish_interrupted, remember_codes, same_codes
+from .codes import codes_tag, find_void, read_codes, write_codes
 from .housekeeping import remove_stale_temporaries
 from .identity import annotator
 from .kept import SAVED, StatusActions, drop_kept, keep_proposal
@@ -99,15 +100,18 @@ class Project(StatusActions, ReviewActions):
         root = Path(root).expanduser().resolve()
         if not root.is_dir():
             raise DatasetError(root, "no such folder")
+        notes = finish_interrupted(root)  # a class-list change a crash interrupted: finished or undone
         codes_path = root / "codes.txt"
         if codes_path.exists():
             names = read_codes(codes_path)
         elif codes is not None:
-            write_codes(codes_path, codes)
             names = list(codes)
         else:
             raise NeedsCodesError(codes_path, "missing; say which classes to label (one name per line)")
-        return cls(root, names)
+        check_codes(root, names)  # a reordered/renamed list would relabel every mask: refused, nothing written
+        if not codes_path.exists():
+            write_codes(codes_path, names)
+        return remember_codes(cls(root, names), notes)  # the record remembers the list it opened with
 
     def _open_record(self) -> Record:
         try:
@@ -353,8 +357,8 @@ class Project(StatusActions, ReviewActions):
         png = encode_mask(mask, self.palette, path)
         now = now_iso()
         if status == "proposed":
-            png = stamp(png, {"source": "model", "model": model or "unknown", "at": now}, with_pixels=True,
-                        pixels=mask)
+            png = stamp(png, {"source": "model", "model": model or "unknown", "at": now,
+                              "codes": codes_tag(self.codes)}, with_pixels=True, pixels=mask)
             values: dict[str, Any] = {"model": model, "proposed_at": now, "corrected_by": None, "corrected_at": None,
                                       "mean_confidence": None, "unsure_fraction": None, "entropy": None,
                                       "margin": None}
@@ -363,9 +367,11 @@ class Project(StatusActions, ReviewActions):
                     values[key] = None if value is None else float(value)
         else:
             user = current_user()
-            png = stamp(png, person_info(user, now, checked=status == "corrected", unpainted=unpainted))
+            png = stamp(png, {**person_info(user, now, checked=status == "corrected", unpainted=unpainted),
+                              "codes": codes_tag(self.codes)})
             values = {"corrected_by": user, "corrected_at": now}
         with self._write_lock():
+            same_codes(self)  # another process changed the class list since this one opened: refused
             current = self.status(name)
             if status == "proposed":
                 hold = self.db.holder(name)  # names the machine and since when

@@ -256,7 +256,12 @@ def check_classes(card: dict[str, Any], codes: list[str], where: str | Path | No
     classes = list(card.get("classes", []))
     if classes != list(codes):
         name = where or card.get("weights_file", "model")
-        raise ModelFileError(f"{name}: model classes {classes} differ from the dataset's codes.txt classes {list(codes)}")
+        same = sorted(classes) == sorted(codes)
+        why = ("the same classes in another order: its class numbers would mean other classes"
+               if same else "its class numbers would mean other classes")
+        raise ModelFileError(f"{name}: classes differ: this model was trained on the class list {classes}, but the "
+                             f"dataset's codes.txt lists {list(codes)} ({why}); it was not used. Train a new model "
+                             "on this list (a changed list's old versions are in models/codes-*.txt)")
 
 
 # ---- files ----------------------------------------------------------------------------------------

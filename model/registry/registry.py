@@ -263,8 +263,9 @@ def _figure(value) -> float | None:
     return round(float(value), 4) if isinstance(value, (int, float)) else None
 
 
-def model_rows(models_dir: str | Path) -> list[dict[str, Any]]:
-    """One dict per complete model, newest first: exactly what the Models panel lists."""
+def model_rows(models_dir: str | Path, codes: list[str] | None = None) -> list[dict[str, Any]]:
+    """One dict per complete model, newest first: exactly what the Models panel lists (``classes_differ``:
+    made for another class list than ``codes``, the dataset's; such a model is refused)."""
     models = list_models(models_dir)
     active, best = active_model(models_dir, models), best_model(models_dir, models)
     pinned = set(read_registry(models_dir)["pinned"])
@@ -299,6 +300,8 @@ def model_rows(models_dir: str | Path) -> list[dict[str, Any]]:
             "gate_reason": gate.get("reason"),
             "seconds": training.get("seconds"),
             "epochs": training.get("epochs"),
+            "classes": card.get("classes"),
+            "classes_differ": codes is not None and card.get("classes") != list(codes),
         })
     return rows
 

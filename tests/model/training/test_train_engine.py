@@ -132,8 +132,13 @@ def test_retrain_fine_tunes_the_latest_model_of_the_same_classes(tmp_path):
     assert second != first
     assert any(e["event"] == "notice" and first.name in e["message"] for e in events)
     assert load_model(second).card["training"]["fine_tuned_from"] == first.name
-    # after codes.txt changes, the old model no longer fits: a fresh model, said in a notice
-    (root / "codes.txt").write_text("\n".join(["Bg", "Square", "Disc", "Void"]) + "\n")
+    # after the class list changes (on purpose: a hand edit is refused), the old model no longer fits:
+    # a fresh model, said in a notice
+    from model.project.class_journal import apply
+    from model.project.classes import plan_rename
+    from model.project.project import Project
+
+    apply(Project.open(root), plan_rename(CODES, "Background", "Bg"))
     events.clear()
     third = train_dataset(root, TrainConfig(**TINY, epochs=1), on_event=events.append)
     assert any("other classes" in e.get("message", "") for e in events)
