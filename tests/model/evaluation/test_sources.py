@@ -74,3 +74,18 @@ def test_nothing_measurable_leaves_the_card_alone(project, model_file):
     assert CARD_KEY not in read_card(weights)
     predictor = Predictor(load_model(weights), device="cpu")
     assert score_sources(project, predictor, []) is None
+
+
+def test_a_retrain_writes_the_record_into_its_card(tmp_path):
+    """The end of a retrain (model.training.finish) measures the sources on its held-out frames."""
+    from _train_data import TINY
+
+    from model.nets.config import TrainConfig
+    from model.training.train import train_dataset
+
+    root = make_sequence(tmp_path / "seq", {n: True for n in (0, 1, 2, 3, 41, 81)}, valid=HELD_OUT)
+    events = []
+    path = train_dataset(root, TrainConfig(**dict(TINY, size=[32, 128]), epochs=1), on_event=events.append)
+    record = read_card(path)[CARD_KEY]
+    assert {tuple(b["gaps"]) for b in record["buckets"]} == {(1, 1), (31, 90)}
+    assert any("proposal source by frame gap" in e.get("message", "") for e in events)

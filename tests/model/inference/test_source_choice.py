@@ -104,3 +104,13 @@ def test_combine_measured_combines(measured, predictor):
     # the constant network is sure (confidence ~0.99) everywhere: the combination is the network's mask
     assert (project.load_mask("seq_002") == BACKGROUND).all()
     assert np.any(frame(2)[1] != BACKGROUND)
+
+
+def test_labeltool_predict_defaults_to_auto(measured):
+    from labeltool.cli import main
+
+    project, weights = measured
+    assert main(["predict", str(project.root), "--model", str(weights), "--only", "seq_130"]) == 0
+    assert (Project.open(project.root).load_mask("seq_130") == BACKGROUND).all()
+    assert main(["predict", str(project.root), "--model", str(weights), "--only", "seq_130", "--neighbours", "warp"]) == 0
+    assert _is_warp_of(Project.open(project.root).load_mask("seq_130"), 81)
