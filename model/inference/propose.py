@@ -90,8 +90,9 @@ def propose_dataset(
     (``"combine"``), or by the network alone (``"off"``). ``"auto"`` (the default): per image, what won at
     its gap to that neighbour when the proposing model was measured at the end of its retrain (the card's
     ``proposal_source``, ``model.inference.source_choice.choose``); the warp for a model without that
-    record (it beat the network on held-out CamVid, benchmarks/README_train.md). Neighbours only where the warp passes its guard (``propagate.fit_check``, the frame gap, the
-    project's sequence setting), with a confidence map from the warp's fit. ``frames``: a
+    record (it beat the network on held-out CamVid, benchmarks/README_train.md). A neighbour is used only
+    where the warp passes its guard (``propagate.fit_check``, the frame gap, the project's sequence
+    setting), whatever the choice, with a confidence map from the warp's fit. ``frames``: a
     ``model.inference.propagate.FrameIndex`` of the project's names, for a caller that proposes a few images at a time
     (built here otherwise: 0.4 s at 100,000 images).
     """
