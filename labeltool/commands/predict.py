@@ -42,9 +42,11 @@ def register(subparsers) -> None:
     parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="propose only these images")
-    parser.add_argument("--neighbours", choices=("warp", "combine", "off"), default="warp",
-                        help="a video frame next to a corrected one: its mask moved by optical flow (warp, the "
-                             "default: measured best), combined with the network by confidence, or off")
+    parser.add_argument("--neighbours", choices=("auto", "warp", "combine", "off"), default="auto",
+                        help="a video frame next to a corrected one: proposed by what won at its frame gap when the "
+                             "model was measured after its retrain (auto, the default; the warp for a model without "
+                             "that record), its mask moved by optical flow (warp), combined with the network by "
+                             "confidence (combine), or the network alone (off)")
     parser.add_argument("--only-from", metavar="FILE", help="propose only the images named in FILE, one per line")
     parser.add_argument("--serve", action="store_true",
                         help="stay running and propose the images named in JSON plans read on stdin, one event per "
@@ -162,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     emit({"event": "start", "command": "predict", "model": str(model_path), "images": len(names) - skipped,
           **({"rank": rank, "world": world} if world > 1 else {})})
     written = propose_dataset(project, model_path, names=names, on_progress=progress, on_error=on_error, on_skip=on_skip,
-                              neighbours=getattr(args, "neighbours", "warp"),
+                              neighbours=getattr(args, "neighbours", "auto"),
                               batch_size=args.batch_size, tta_flip=args.tta, device=getattr(args, "device", None))
     emit({"event": "done", "command": "predict", "model": str(model_path), "written": written,
           "count": len(written), "skipped_corrected": skipped, "left_alone": left_alone, "failed": failed})

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from model.project.layout import project_group_regex
+from model.project.status import TRAINED  # a person's checked mask (corrected or reviewed)
 
 from .propagate import FrameIndex, neighbour_source, warped_from
 
@@ -49,14 +50,14 @@ def after_accept(project, accepted: str, frames: FrameIndex) -> list[str]:
     still hold another proposal: status proposed (never edited, corrected or unknown), not open in an editor,
     and not already a warp of ``accepted``. Whether the warp fits is checked when it is made."""
 
-    if project.status(accepted) != "corrected":
+    if project.status(accepted) not in TRAINED:  # corrected (or reviewed: the same pixels, checked twice)
         return []
     prev, nxt = frames.neighbours(accepted)
     wanted = []
     for other in (nxt, prev):
         if other is None or project.status(other) != "proposed":
             continue
-        if neighbour_source(frames, other, lambda n: project.status(n) == "corrected") != accepted:
+        if neighbour_source(frames, other, lambda n: project.status(n) in TRAINED) != accepted:
             continue
         if warped_from(getattr(project.record(other), "model", None)) == accepted or project.is_held(other):
             continue

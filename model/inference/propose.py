@@ -26,8 +26,11 @@ from model.project.status import KEPT, TRAINED  # statuses a proposal never over
 from model.registry.registry import load_checked_model
 
 from .predict import Predictor
-from .propagate import FrameIndex, propose_from_neighbour
+from .propagate import DEFAULT_THRESHOLD, MAX_FRAME_GAP, FrameIndex, combine, propose_from_neighbour
 from .runtime import proposal_runtime
+from .source_choice import choose, record_of
+
+NEIGHBOURS = ("auto", "warp", "combine", "off")  # propose_dataset's choices
 
 
 def proposal_summary(pred, num_classes: int) -> dict[str, float]:
@@ -69,7 +72,7 @@ def propose_dataset(
     predictor=None,
     on_error: Callable[[str, Exception], None] | None = None,
     on_skip: Callable[[str], None] | None = None,
-    neighbours: str = "warp",
+    neighbours: str = "auto",
     frames=None,
     neighbour_only: bool = False,
 ) -> list[str]:
@@ -84,10 +87,13 @@ def propose_dataset(
     classes differ from the project's codes either way.
 
     ``neighbours``: a video frame whose previous or next frame has a corrected mask is proposed from that
-    mask moved along the optical flow (``"warp"``, the default: it beat the network on held-out CamVid,
-    benchmarks/README_train.md), the warp combined with the network by confidence (``"combine"``), or
-    by the network alone (``"off"``); only where the warp passes its guard (``propagate.fit_check``, the frame gap, the
-    project's sequence setting), with a confidence map from the warp's fit. ``frames``: a
+    mask moved along the optical flow (``"warp"``), the warp combined with the network by confidence
+    (``"combine"``), or by the network alone (``"off"``). ``"auto"`` (the default): per image, what won at
+    its gap to that neighbour when the proposing model was measured at the end of its retrain (the card's
+    ``proposal_source``, ``model.inference.source_choice.choose``); the warp for a model without that
+    record (it beat the network on held-out CamVid, benchmarks/README_train.md). A neighbour is used only
+    where the warp passes its guard (``propagate.fit_check``, the frame gap, the project's sequence
+    setting), whatever the choice, with a confidence map from the warp's fit. ``frames``: a
     ``model.inference.propagate.FrameIndex`` of the project's names, for a caller that proposes a few images at a time
     (built here otherwise: 0.4 s at 100,000 images). ``neighbour_only``: write only proposals from a neighbour
     (the prefetch child after an Accept: where the warp fails its guard, the proposal there stays as it is).
@@ -98,11 +104,14 @@ def propose_dataset(
         predictor = Predictor(loaded, device=device, tta_flip=tta_flip, batch_size=batch_size,
                               runtime=proposal_runtime(loaded, device))  # onnxruntime where measured faster
         model_name = loaded.path.name
+        card = loaded.card
     else:
         if predictor.classes is not None and predictor.classes != list(project.codes):
             raise ModelFileError(f"model classes {predictor.classes} differ from the dataset's codes.txt "
                                  f"classes {list(project.codes)}")
         model_name = str(getattr(predictor, "model_name", "model"))
+        card = getattr(predictor, "card", None)
+    record = record_of(card) if neighbours == "auto" else None  # the model's measured sources
     wanted = project.names() if names is None else list(names)
     for name in wanted:
         project.image_path(name)  # unknown name -> DatasetError naming it
@@ -110,8 +119,8 @@ def propose_dataset(
     # for one image at a time: at 100,000 images the full pass took 0.57 s per proposal)
     statuses = project.statuses() if names is None else {n: project.status(n) for n in wanted}
     todo = [n for n in wanted if statuses.get(n) not in KEPT]
-    if neighbours not in ("warp", "combine", "off"):
-        raise ValueError(f"neighbours must be 'warp', 'combine' or 'off', not {neighbours!r}")
+    if neighbours not in NEIGHBOURS:
+        raise ValueError(f"neighbours must be one of {', '.join(NEIGHBOURS)}, not {neighbours!r}")
     if neighbours == "off" or (names is None and not set(TRAINED) & set(statuses.values())):
         frames = None
     elif frames is None:
@@ -142,16 +151,16 @@ def propose_dataset(
         if frames is not None:  # outside the lock: optical flow takes a moment
             for i, name in enumerate(chunk):
                 predictions[i], sources[i] = _from_neighbour(project, name, predictions[i], frames, neighbour_statuses,
-                                                             neighbours)
+                                                             neighbours, record)
         stopped = False
         with project.batch():  # one lock and one transaction per forward batch
             for name, pred, source in zip(chunk, predictions, sources, strict=True):
                 if cancel is not None and cancel():
                     stopped = True
                     break
-                made_by = model_name if source is None else f"{model_name} + {neighbours} of {source}"
+                made_by = model_name if source is None else f"{model_name} + {source[1]} of {source[0]}"
                 if neighbour_only and source is None:
-                    pass  # no neighbour's proposal (its guard failed): the mask there stays as it is
+                    pass  # no neighbour's proposal (its guard or the measured choice said no): the mask stays
                 elif _write_proposal(project, name, pred, made_by):
                     written.append(name)
                 elif on_skip is not None:
@@ -164,19 +173,35 @@ def propose_dataset(
     return written
 
 
-def _from_neighbour(project, name: str, pred, frames, statuses: dict[str, str] | None, mode: str):
-    """(prediction, source frame or None): the neighbour's warped mask when a neighbour is corrected."""
+def _from_neighbour(project, name: str, pred, frames, statuses: dict[str, str] | None, mode: str,
+                    record: dict | None = None):
+    """(prediction, (source frame, mode used) or None): the neighbour's warped mask (or its combination with the
+    network) when a neighbour is corrected. ``mode`` "auto": the source ``record`` chose for the gap."""
 
+    if mode == "auto":
+        gaps = [frames.gap(name, other) for other in frames.neighbours(name) if other is not None]
+        if all(choose(record, gap) == "off" for gap in gaps if gap is not None and gap <= MAX_FRAME_GAP):
+            return pred, None  # the network won at every gap this image could take a neighbour from: no flow
+    together = mode == "combine"
     try:
         found = propose_from_neighbour(project, name, index=frames, statuses=statuses,
-                                       network_mask=pred.mask if mode == "combine" else None,
-                                       network_confidence=pred.confidence if mode == "combine" else None)
+                                       network_mask=pred.mask if together else None,
+                                       network_confidence=pred.confidence if together else None)
     except (LabeltoolError, ValueError):  # an unreadable neighbour: the network's proposal stands
         return pred, None
     if found is None:
         return pred, None
-    return dataclasses.replace(pred, mask=found.mask.astype(np.uint8), confidence=found.confidence, entropy=None,
-                               stats=neighbour_stats(found.confidence)), found.source
+    mask, confidence = found.mask, found.confidence
+    if mode == "auto":  # the choice for the gap of the frame the warp came from
+        mode = choose(record, frames.gap(name, found.source))
+        if mode == "off":
+            return pred, None
+        if mode == "combine":
+            sure = np.asarray(pred.confidence) >= DEFAULT_THRESHOLD
+            mask = combine(mask, pred.mask, pred.confidence, DEFAULT_THRESHOLD)
+            confidence = np.where(sure, pred.confidence, confidence).astype(np.float32)
+    return dataclasses.replace(pred, mask=mask.astype(np.uint8), confidence=confidence, entropy=None,
+                               stats=neighbour_stats(confidence)), (found.source, mode)
 
 
 def neighbour_stats(confidence: np.ndarray) -> dict[str, float]:

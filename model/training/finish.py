@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from model.evaluation.evaluate import evaluate_project
+from model.evaluation.sources import record_proposal_source
 from model.inference.predict import Predictor
 from model.inference.runtime import after_training_export
 from model.registry.gate import compare, learned_from, verdict
@@ -76,6 +77,9 @@ class RunFinish:
             path = save_model(self.project.models_dir, self.net, card)
             record_trained(self.project.models_dir, path, gate["promoted"], active, self.holdout)
             clear_checkpoint(self.project.models_dir)
+            # network, warp or both, per frame gap, on held-out frames next to another corrected one (issue 18)
+            record_proposal_source(self.project, path, self.val_names if self.cfg.validate else [],
+                                   device=str(self.device), on_event=self.emit)
             if gate["promoted"]:  # it proposes from now on: ONNX beside it, and the faster runtime measured here
                 after_training_export(path, on_event=self.emit, int8=False)
             self.emit({"event": "notice", "message": verdict(path.name, validation, gate, active and active.name)})
