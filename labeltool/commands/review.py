@@ -13,8 +13,6 @@ the preference file, else the login name) unless --by names one.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 
 def register(subparsers) -> None:
@@ -33,7 +31,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from labeltool.commands.status import _image_name
+    from labeltool.commands.status import change_each, report_changes
     from model.errors import LabeltoolError
     from model.project.project import Project
 
@@ -46,21 +44,5 @@ def run(args: argparse.Namespace) -> int:
     if verdict == "rejected" and not args.note.strip():
         raise LabeltoolError("--reject needs --note TEXT saying what to fix")
     project = Project.open(args.dataset)
-    done, errors = [], []
-    for value in given:
-        try:
-            name = _image_name(project, value)
-            before = project.status(name)
-            after = project.review(name, verdict, note=args.note, by=args.by)
-            done.append({"name": name, "from": before, "to": after})
-        except LabeltoolError as exc:
-            errors.append(str(exc))
-    if args.json:
-        json.dump({"dataset": str(project.root), "reviewed": done, "errors": errors}, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        for row in done:
-            print(f"{row['name']}\t{row['from']} -> {row['to']}")
-        for error in errors:
-            print(f"labeltool: error: {error}", file=sys.stderr)
-    return 2 if errors else 0
+    done, errors = change_each(project, given, lambda name: project.review(name, verdict, note=args.note, by=args.by))
+    return report_changes(project, "reviewed", done, errors, args.json)

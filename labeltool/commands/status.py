@@ -71,17 +71,31 @@ def set_statuses(project, values: list[str], as_json: bool) -> int:
         raise LabeltoolError(f"--set takes one of {', '.join(SETTABLE)}, not {status!r}")
     if not names:
         raise LabeltoolError("--set STATUS needs at least one image NAME")
+    done, errors = change_each(project, names, lambda name: project.set_status(name, status))
+    return report_changes(project, "set", done, errors, as_json)
+
+
+def change_each(project, given: list[str], change) -> tuple[list[dict], list[str]]:
+    """``change(name)`` for each image NAME given (file names too), as (done rows: name, from, to; errors):
+    one image's error names its file and the others go on."""
+    from model.errors import LabeltoolError
+
     done, errors = [], []
-    for given in names:
+    for value in given:
         try:
-            name = _image_name(project, given)
+            name = _image_name(project, value)
             before = project.status(name)
-            project.set_status(name, status)
+            change(name)
             done.append({"name": name, "from": before, "to": project.status(name)})
         except LabeltoolError as exc:
             errors.append(str(exc))
+    return done, errors
+
+
+def report_changes(project, key: str, done: list[dict], errors: list[str], as_json: bool) -> int:
+    """What ``--set`` and ``labeltool review`` print: one line per image (or JSON), errors on stderr; 2 if any."""
     if as_json:
-        json.dump({"dataset": str(project.root), "set": done, "errors": errors}, sys.stdout, indent=1)
+        json.dump({"dataset": str(project.root), key: done, "errors": errors}, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         for row in done:
