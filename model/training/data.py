@@ -29,7 +29,10 @@ def to_working_scale(image: np.ndarray, norm: dict, scale: float) -> np.ndarray:
     if not rgb8:
         image = nz.apply(image, norm)
     if scale != 1.0:  # the resampler inference uses (model.nets.tiling.to_working), never a second one
-        t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+        image = np.ascontiguousarray(image)
+        if not image.flags.writeable:  # a decoded image may be read-only; torch only reads it, but warns
+            image = image.copy()
+        t = torch.from_numpy(image).permute(2, 0, 1)[None]
         t = to_working(t.float() if rgb8 else t, scale)[0].permute(1, 2, 0)
         image = (t.round().clamp_(0, 255).to(torch.uint8) if rgb8 else t.contiguous()).numpy()
     return image
