@@ -21,9 +21,13 @@ def open_window(qtbot, root, size=(1000, 700)) -> MainWindow:
     return win
 
 
-def never_block(monkeypatch) -> None:
+def never_block(monkeypatch, messages: bool = False) -> None:
     """A test that fails must not hang in a modal dialog while its window closes: the window's questions get
-    the answer that closes without asking again (use it in an autouse fixture)."""
+    the answer that closes without asking again (use it in an autouse fixture); ``messages``: the window's
+    message boxes (warning, critical, information) are not shown either."""
     monkeypatch.setattr(MainWindow, "ask_failed_save", lambda self, name, reason, doing: "discard")
     monkeypatch.setattr(MainWindow, "ask_second_instance", lambda self, root, who: "continue")
     monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: True)
+    if messages:
+        for name in ("warning", "critical", "information"):
+            monkeypatch.setattr(f"labeltool.gui.main_window.QMessageBox.{name}", lambda *a, **k: None)

@@ -28,9 +28,7 @@ ENTROPY = {"img2": 0.30, "img3": 0.80, "img4": 0.10, "img5": 0.55}
 @pytest.fixture(autouse=True)
 def no_blocking_dialogs(monkeypatch):
     """A test that fails must not hang in a modal dialog (nor a message box) while its windows close."""
-    never_block(monkeypatch)
-    for name in ("warning", "critical", "information"):
-        monkeypatch.setattr(f"labeltool.gui.main_window.QMessageBox.{name}", lambda *a, **k: None)
+    never_block(monkeypatch, messages=True)
 
 
 @pytest.fixture

@@ -25,9 +25,7 @@ H, W = 48, 64
 
 @pytest.fixture(autouse=True)
 def no_blocking_dialogs(monkeypatch):
-    never_block(monkeypatch)
-    for name in ("warning", "critical", "information"):
-        monkeypatch.setattr(f"labeltool.gui.main_window.QMessageBox.{name}", lambda *a, **k: None)
+    never_block(monkeypatch, messages=True)
 
 
 def make_dataset(root, codes=CODES):
