@@ -16,8 +16,7 @@ CODES = ["Road", "Car", "Void"]
 
 
 def frame(cy, cx, h=96, w=128, seed=0):
-    """Textured background and a textured square object centred at (cy, cx); mask 1 on the object (as in
-    test_propagate.py)."""
+    """Textured background and a textured square object centred at (cy, cx); mask 1 on the object."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:h, :w]
     bg = 90 + 40 * np.sin(yy / 5.0) * np.cos(xx / 7.0)

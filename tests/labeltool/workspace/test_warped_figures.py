@@ -4,13 +4,13 @@ pixels to check and place in "least certain first" are the warp's, not the netwo
 from __future__ import annotations
 
 import numpy as np
+from _warp_data import accept, make_video
 
 from labeltool.workspace.plan import accepted_message
 from labeltool.workspace.session import Session
 from model.images.imageio import read_image
 from model.inference.propagate import warp_with_fit
 from model.inference.propose import neighbour_stats
-from tests._warp_data import accept, make_video
 
 
 def test_the_list_shows_the_warps_figures_for_a_reproposed_frame(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _warp_data import CODES, Useless, accept, frame, iou, make_video, unrelated
 
 from model.images.imageio import read_image, read_mask, write_image
 from model.inference.prefetch import after_accept
@@ -16,7 +17,6 @@ from model.project.codes import write_codes
 from model.project.confidence import read_confidence
 from model.project.layout import SEQUENCE_SETTING, project_group_regex
 from model.project.project import Project
-from tests._warp_data import CODES, Useless, accept, frame, iou, make_video, unrelated
 
 
 @pytest.fixture

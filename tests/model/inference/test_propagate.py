@@ -1,25 +1,9 @@
 """Propagation between frames: a moving object's mask lands on its next position; neighbours by name."""
 
 import numpy as np
+from _warp_data import frame, iou
 
 from model.inference.propagate import combine, neighbours, propagate, propose_from_neighbour, sequence_key
-
-
-def frame(cy, cx, h=96, w=128, seed=0):
-    """Textured background and a textured square object centred at (cy, cx); mask 1 on the object."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:h, :w]
-    bg = 90 + 40 * np.sin(yy / 5.0) * np.cos(xx / 7.0)
-    img = np.stack([bg, bg * 0.8, bg * 0.6], -1)
-    obj = (abs(yy - cy) < 14) & (abs(xx - cx) < 14)
-    tex = 200 + 40 * np.sin((yy - cy) / 2.5) * np.sin((xx - cx) / 3.0)
-    img[obj] = np.stack([tex, tex * 0.5, tex * 0.3], -1)[obj]
-    img += rng.normal(0, 2, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8), obj.astype(np.uint8)
-
-
-def iou(a, b):
-    return (a & b).sum() / max(1, (a | b).sum())
 
 
 def test_warp_moves_the_object_onto_its_next_position():

@@ -8,30 +8,14 @@ import io
 
 import numpy as np
 import pytest
+from _status_data import make, striped
 from PIL import Image, PngImagePlugin
 
 from model.errors import MaskError
-from model.images.imageio import write_image
-from model.project.codes import write_codes
 from model.project.kept import STATUSES
 from model.project.project import Project, ProposalRefused
 from model.project.provenance import read_stamp
 from model.project.status import KEPT, decide, read_provenance
-
-CODES = ["Sky", "Road", "Void"]
-SIZE = (24, 32)
-
-
-def make(root, n=4):
-    write_codes(root / "codes.txt", CODES)
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        write_image(root / "images" / f"f{i}.png", rng.integers(0, 255, (*SIZE, 3), dtype=np.uint8))
-    return Project.open(root)
-
-
-def striped(seed=0):
-    return np.random.default_rng(seed).integers(0, 3, SIZE).astype(np.uint8)
 
 
 def test_statuses_and_kept_know_the_review():

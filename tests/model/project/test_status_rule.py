@@ -11,32 +11,16 @@ import sqlite3
 
 import numpy as np
 import pytest
+from _status_data import SIZE, make, striped
 from PIL import Image, PngImagePlugin
 
 from model.atomic import atomic_write_bytes
 from model.errors import MaskError
-from model.images.imageio import encode_mask, read_mask, write_image, write_mask
-from model.project.codes import write_codes
+from model.images.imageio import encode_mask, read_mask, write_mask
 from model.project.kept import STATUSES
 from model.project.project import Project, ProposalRefused
 from model.project.provenance import Provenance, idat_hash, person_info, read_provenance, read_stamp, stamp
 from model.project.status import decide
-
-CODES = ["Sky", "Road", "Void"]
-SIZE = (24, 32)
-
-
-def make(root, n=4):
-    write_codes(root / "codes.txt", CODES)
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        write_image(root / "images" / f"f{i}.png", rng.integers(0, 255, (*SIZE, 3), dtype=np.uint8))
-    return Project.open(root)
-
-
-def striped(seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, 3, SIZE).astype(np.uint8)
 
 
 def recompress(path, level=9, keep_chunk=True):
