@@ -7,7 +7,10 @@ would propose:
 
 - nothing (all Void) before the first model and without a corrected neighbour frame;
 - the previous frame's corrected mask warped by optical flow (``model.inference.propagate``), when there is one;
-- the network's proposal once a model exists, combined with the warp by confidence when both exist.
+- once a model exists, what the app's proposer writes (``model.inference.propose.propose_dataset`` with
+  ``neighbours="auto"``): per image the source the active model measured at the end of its retrain for the gap
+  to the corrected neighbour (network, warp or their combination; the card's ``proposal_source``), the warp
+  only where it passes its guard.
 
 Then it edits with the app's tools until >= 95 % of the image's non-Void pixels are right, and accepts:
 
@@ -359,10 +362,12 @@ def main() -> int:
     from model.errors import LabeltoolError
     from model.images.imageio import read_image, read_mask
     from model.inference.predict import Predictor
-    from model.inference.propagate import DEFAULT_THRESHOLD, combine, propose_from_neighbour
+    from model.inference.propagate import combine, propose_from_neighbour
+    from model.inference.propose import propose_dataset
     from model.nets.config import TrainConfig
     from model.project.codes import CAMVID11_CODES
     from model.project.project import Project
+    from model.project.provenance import read_provenance
     from model.registry.modelfile import load_model
     from model.registry.registry import active_model
     from model.training.train import train_dataset
@@ -398,13 +403,13 @@ def main() -> int:
                 for th in (0.5, 0.7, 0.9):
                     candidates[f"network>={th:g} else {neighbour.method}"] = 1 - accuracy(
                         combine(neighbour.mask, net_mask, net_conf, th), gt)
-                # what propose_from_neighbour(project, name, network_mask=..., network_confidence=...) gives
-                start = combine(neighbour.mask, net_mask, net_conf, DEFAULT_THRESHOLD)
-                source = f"{neighbour.method}+network"
+            if predictor is not None:  # what the app shows: propose_dataset with the source the model measured
+                propose_dataset(project, names=[name], predictor=predictor, neighbours="auto")
+                start = project.load_mask(name)
+                made_by = str((read_provenance(project.label_path(name)).info or {}).get("model") or "")
+                source = made_by.split(" + ", 1)[1].split(" of ", 1)[0] if " + " in made_by else "network"
             elif neighbour is not None:
                 start, source = neighbour.mask, neighbour.method
-            elif net_mask is not None:
-                start, source = net_mask, "network"
             else:
                 start, source = np.full(gt.shape, VOID, np.uint8), "none"
             proposal_wrong = 1 - accuracy(start, gt)
@@ -438,8 +443,10 @@ def main() -> int:
                 path = active_model(root / "models") or path  # the app proposes with the active model
                 loaded = load_model(path)
                 predictor = Predictor(loaded, device="cpu", batch_size=1)
+                predictor.model_name = path.name
                 model_name, round_no = path.name, round_no + 1
                 rounds.append({"round": round_no, "after_images": accepted, "model": path.name,
+                               "proposal_source": (loaded.card or {}).get("proposal_source"),
                                "train_seconds": round(time.monotonic() - t, 1), "fallback": fallback})
                 print(f"    retrained on {accepted} images in {time.monotonic() - t:.0f} s: {path.name}", flush=True)
     per_round = []
