@@ -201,17 +201,20 @@ def _from_neighbour(project, name: str, pred, frames, statuses: dict[str, str] |
             mask = combine(mask, pred.mask, pred.confidence, DEFAULT_THRESHOLD)
             confidence = np.where(sure, pred.confidence, confidence).astype(np.float32)
     return dataclasses.replace(pred, mask=mask.astype(np.uint8), confidence=confidence, entropy=None,
-                               stats=neighbour_stats(confidence)), (found.source, mode)
+                               stats=neighbour_stats(confidence, len(project.codes))), (found.source, mode)
 
 
-def neighbour_stats(confidence: np.ndarray) -> dict[str, float]:
+def neighbour_stats(confidence: np.ndarray, num_classes: int) -> dict[str, float]:
     """The proposal figures of a warped proposal, from its confidence c (1 / (1 + fit residual)) read as the
-    chance that the warped class is right against one alternative: entropy -(c ln c + (1-c) ln(1-c)) nats,
-    margin 2c - 1. So warped and network proposals share "to check" and the least-certain order."""
+    chance that the warped class is right, the rest spread evenly over the other ``num_classes`` - 1 classes
+    (the most uncertain reading that confidence allows): entropy -(c ln c + (1-c) ln((1-c)/(C-1))) nats,
+    margin c - (1-c)/(C-1). So warped and network proposals share "to check" and the least-certain order, on
+    the same log(C) scale (a 2-way reading put warped frames among the most certain)."""
     c = np.clip(np.asarray(confidence, dtype=np.float64), 1e-6, 1 - 1e-6)
-    entropy = -(c * np.log(c) + (1 - c) * np.log1p(-c))
+    others = max(1, int(num_classes) - 1)
+    entropy = -(c * np.log(c) + (1 - c) * (np.log1p(-c) - np.log(others)))
     return {"mean_confidence": float(c.mean()), "unsure_fraction": float((c < LOW_CONFIDENCE).mean()),
-            "entropy": float(entropy.mean()), "margin": float((2 * c - 1).mean())}
+            "entropy": float(entropy.mean()), "margin": float((c - (1 - c) / others).mean())}
 
 
 def _write_proposal(project, name: str, pred, model_name: str) -> bool:
