@@ -11,7 +11,7 @@ from model.errors import LabeltoolError
 # Each module in labeltool/commands/ adds one subcommand through register(subparsers).
 COMMANDS = (
     "demo", "train", "predict", "evaluate", "lr_find",
-    "import_", "export", "split", "check", "status", "review", "models", "merge", "classes", "whoami",
+    "import_", "export", "split", "check", "status", "review", "models", "merge", "classes", "whoami", "assign", "agreement",
 )
 
 

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING
 from model.faces import lazy_face
 
 _HOME = {
+    "Agreement": "agreement",
     "ConfusionAccumulator": "metrics",
     "evaluate_project": "evaluate",
 }
 
 if TYPE_CHECKING:
+    from .agreement import Agreement
     from .evaluate import evaluate_project
     from .metrics import ConfusionAccumulator
 
@@ -21,4 +23,4 @@ if TYPE_CHECKING:
 __getattr__ = lazy_face(__name__, _HOME)
 
 
-__all__ = ["ConfusionAccumulator", "evaluate_project"]
+__all__ = ["Agreement", "ConfusionAccumulator", "evaluate_project"]

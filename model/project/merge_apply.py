@@ -22,6 +22,7 @@ from model.errors import DatasetError, MaskError
 from model.images.imageio import image_size, read_mask
 
 from . import layout
+from .assignment import overlap_names
 from .kept import copy_aside, move_aside
 from .merge import (
     Item,
@@ -32,6 +33,7 @@ from .merge import (
     label_name,
     plan_merge,
 )
+from .opinions import author, file_opinion
 from .provenance import read_stamp
 from .record import now_iso
 
@@ -86,6 +88,7 @@ def merge(project, theirs: str | Path, dry_run: bool = False) -> MergePlan:
         project.rescan()
         plan = plan_merge(theirs, project.root, project.statuses(), project._images)  # noqa: SLF001
         _hold_conflicts(project, plan)
+        _file_opinions(project, plan)
         entries = read_conflicts(project.state_dir)
         changed: list[str] = []
         try:
@@ -131,6 +134,24 @@ def _carry_split_lists(project, plan: MergePlan) -> None:
             plan.warnings.append(f"{path}: {len(differ)} image(s) are listed in only one copy's {file_name} "
                                  f"({', '.join(differ[:5])}{' …' if len(differ) > 5 else ''}); this copy's list "
                                  "is kept")
+
+
+def _file_opinions(project, plan: MergePlan) -> None:
+    """Two people's checked masks of an image both labelled (a conflict, or an image of the assignment's
+    overlap) are kept as their opinions (``model.project.opinions``) before anything is replaced: agreement is
+    measured on them whatever the merge and its resolution keep in labels/. One person's two versions are
+    not an agreement question: they are left to the merge."""
+    shared = set(overlap_names(project.state_dir))
+    for item in plan.items:
+        if item.outcome != "conflict" and not (item.name in shared and item.outcome in ("take", "keep", "same")):
+            continue
+        files = []
+        for path in (project.label_path(item.name), layout.label_path(plan.theirs, item.name)):
+            with contextlib.suppress(FileNotFoundError):
+                files.append(path.read_bytes())
+        if len({author(png) for png in files} - {None}) == len([png for png in files if author(png)]):
+            for png in files:
+                file_opinion(project.state_dir, item.name, png)
 
 
 def _hold_conflicts(project, plan: MergePlan) -> None:
