@@ -12,6 +12,7 @@ from model.errors import LabeltoolError
 COMMANDS = (
     "demo", "train", "predict", "evaluate", "lr_find",
     "import_", "export", "split", "check", "status", "review", "models", "merge", "classes", "whoami", "assign", "agreement",
+    "audit",
 )
 
 
