@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labeltool.workspace.session import Session
+from labeltool.workspace.session import ORDERS, Session
 from model.errors import LabeltoolError
+from model.project.audit_record import read_audit
 from model.project.project import Project
 
 if TYPE_CHECKING:
@@ -70,10 +71,14 @@ def open_project(folder: str | Path, codes: list[str] | None = None) -> Opened:
             pixels = width * height
     serial = max((getattr(r, "serial", 0) or 0 for r in records.values()), default=0)  # changes seen so far
     session = Session(project, records=records, image_pixels=pixels)
+    try:
+        session.set_audit(read_audit(project.state_dir))
+    except LabeltoolError as exc:  # an unreadable audit: said, the list shows nothing as audited
+        project.warnings.append(str(exc))
     order = project.get_setting("order")
-    if order in ("uncertain", "name", "status"):
+    if order in ORDERS:
         session.sort(order)
-    return Opened(project, session, serial, time.perf_counter() - start, order in ("uncertain", "name", "status"),
+    return Opened(project, session, serial, time.perf_counter() - start, order in ORDERS,
                   project.split_list_problems())
 
 

@@ -12,6 +12,8 @@ Kept free of widgets so the rules can be tested headless. Rules (the statuses ar
   "name", "status"), restricted to what the list shows (its status filter and name search).
 - Uncertainty of a proposal (model.project.confidence.uncertainty_score): its mean normalised entropy when the record
   has one, else 1 - margin, else 1 - mean confidence.
+- "disputed" order: the checked masks a held-out model disputes most first (model.evaluation.audit), then the
+  rest; a mask changed since its audit counts as not audited (the engine's ``current_disputes`` rule).
 - Pixels to check: the proposal's unsure fraction times the image's pixel count (the image's own size when
   known, else the size of the project's first image: video frames share a size).
 """
@@ -25,9 +27,11 @@ from typing import Any
 import numpy as np
 
 from labeltool.editing.unpainted import unpainted_problem
+from model.project.audit_record import current_disputes
 from model.project.project import Project
 
-ORDERS = {"uncertain": "Least certain first", "name": "By name", "status": "By status"}
+ORDERS = {"uncertain": "Least certain first", "name": "By name", "status": "By status",
+          "disputed": "Most disputed first (audit)"}
 FILTERS = {"all": "All", "none": "No mask", "proposed": "Proposed", "edited": "Edited (not checked)",
            "corrected": "Corrected", "reviewed": "Reviewed", "rejected": "Rejected (sent back)", "unknown": "Unknown"}
 STATUS_RANK = {"rejected": 0, "unknown": 0, "edited": 1, "proposed": 2, "none": 3, "corrected": 4,
@@ -119,6 +123,8 @@ class Session:
         self.counts = Counter(self.statuses)
         self._columns_from_records()
         self._name_rank = _name_rank(self.names)
+        self.audit_rows: dict[str, dict[str, Any]] = {}
+        self.disputed = np.full(len(self.names), np.nan)
         self.order_mode = "uncertain" if self.has_uncertainty() else "name"
         self.status_filter = "all"
         self.search = ""
@@ -198,8 +204,26 @@ class Session:
             self.records[name] = record
             value = uncertainty(record)
             self.uncertainty[index] = np.nan if value is None else value
+        if name in self.audit_rows:
+            self.disputed[index] = current_disputes({name: self.audit_rows[name]}, self.records).get(name, np.nan)
         self._set_estimate(index)
         return index
+
+    def set_audit(self, rows: dict[str, dict[str, Any]]) -> None:
+        """The audit's rows (``model.evaluation.audit.read_audit``): the disputed pixels of each mask still as
+        audited; the order is laid out again when it is "disputed"."""
+        self.audit_rows = dict(rows)
+        self.disputed = np.full(len(self.names), np.nan)
+        for name, count in current_disputes(self.audit_rows, self.records).items():
+            if name in self.row_of:
+                self.disputed[self.row_of[name]] = count
+        if self.order_mode == "disputed":
+            self.sort()
+
+    def disputes(self, name: str) -> int | None:
+        """The disputed pixels of ``name``'s mask as audited, or None (not audited, or changed since)."""
+        value = self.disputed[self.row_of[name]] if name in self.row_of else np.nan
+        return None if np.isnan(value) else int(value)
 
     def add(self, names: list[str], statuses: dict[str, str] | None = None) -> list[int]:
         """Images that appeared in the folder: appended at the end of the order (and of the rows shown
@@ -218,6 +242,7 @@ class Session:
             self.counts[status] += 1
         self.codes = np.concatenate([self.codes, [STATUS_CODES.get(self.statuses[i], 0) for i in added]]).astype(np.int8)
         self.uncertainty = np.concatenate([self.uncertainty, np.full(len(new), np.nan)])
+        self.disputed = np.concatenate([self.disputed, np.full(len(new), np.nan)])
         self._to_check = np.concatenate([self._to_check, np.full(len(new), -1, np.int64)])
         self._name_rank = _name_rank(self.names)
         self.order = np.concatenate([self.order, added])
@@ -239,6 +264,9 @@ class Session:
         unc = np.nan_to_num(self.uncertainty, nan=0.0)
         if self.order_mode == "name":
             order = np.argsort(self._name_rank, kind="stable")
+        elif self.order_mode == "disputed":
+            audited = np.isfinite(self.disputed)
+            order = np.lexsort((self._name_rank, -np.nan_to_num(self.disputed, nan=0.0), ~audited))
         elif self.order_mode == "uncertain":
             done = np.isin(self.codes, DONE_CODES)
             group = np.where(done, 2, np.where(np.isfinite(self.uncertainty), 0, 1))

@@ -10,7 +10,7 @@ A *disputed* pixel is one where the held-out model is sure (confidence >= ``thre
 class other than the mask's; pixels the mask calls Void are not scored. Per image: the model, the disputed
 count and share, and the hash of the mask's pixels that were audited (``array_hash``), so that a mask changed
 after its audit is seen as *not audited* (a stale row is never shown as a fact). Kept in
-``.labeltool/audit.json``; the disputed pixels of each image in ``.labeltool/audit/NAME.png`` (255 = disputed)
+``.labeltool/audit.json`` (``model.project.audit_record``); the disputed pixels of each image in ``.labeltool/audit/NAME.png`` (255 = disputed)
 for the editor's overlay. The list sorts the audited images by disputed pixels, most first.
 """
 
@@ -25,18 +25,16 @@ from typing import Any
 import numpy as np
 
 from model.atomic import atomic_write_bytes, atomic_write_text
-from model.errors import DatasetError, LabeltoolError
-from model.images.imageio import encode_mask, read_mask, read_raw
+from model.errors import LabeltoolError
+from model.images.imageio import encode_mask, read_raw
 from model.inference.predict import Predictor
+from model.project.audit_record import AUDITED, audit_path, plane_path, read_audit
 from model.project.provenance import array_hash
 from model.project.record import now_iso
 from model.registry.gate import seen_images
 from model.registry.modelfile import list_models, read_card
 from model.registry.registry import active_model, load_checked_model
 
-AUDIT_FILE = "audit.json"
-AUDIT_DIR = "audit"
-AUDITED = ("corrected", "reviewed")
 DISPUTE_CONFIDENCE = 0.9
 
 
@@ -48,39 +46,6 @@ class AuditRun:
 
     def ranked(self) -> list[str]:
         return sorted(self.rows, key=lambda n: (-self.rows[n]["disputed"], n))
-
-
-def audit_path(state_dir: Path) -> Path:
-    return state_dir / AUDIT_FILE
-
-
-def plane_path(state_dir: Path, name: str) -> Path:
-    return state_dir / AUDIT_DIR / f"{name}.png"
-
-
-def read_audit(state_dir: Path) -> dict[str, dict[str, Any]]:
-    """name -> audit row (every row, stale or not); DatasetError naming the file when it cannot be read."""
-    path = audit_path(state_dir)
-    try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise DatasetError(path, f"cannot be read ({exc}); run the audit again") from exc
-    if not isinstance(rows, dict):
-        raise DatasetError(path, "is not an audit (name -> row); run the audit again")
-    return {n: r for n, r in rows.items() if isinstance(r, dict) and isinstance(r.get("disputed"), int)}
-
-
-def current_disputes(rows: dict[str, dict[str, Any]], records: dict[str, Any]) -> dict[str, int]:
-    """name -> disputed pixels, for the rows that still describe the mask on disk (the record's pixel hash is
-    the one audited, and the image is still checked); a changed mask's row is left out (not audited)."""
-    out = {}
-    for name, row in rows.items():
-        record = records.get(name)
-        if record is not None and record.status in AUDITED and record.pixels == row.get("pixels"):
-            out[name] = int(row["disputed"])
-    return out
 
 
 def held_out_models(project) -> list[tuple[Path, set[str]]]:
@@ -171,11 +136,4 @@ def audit(project, names: Iterable[str] | None = None, *, threshold: float = DIS
     return run
 
 
-def read_plane(project, name: str) -> np.ndarray | None:
-    """The disputed pixels of ``name``'s last audit (bool), or None when there is none."""
-    path = plane_path(project.state_dir, name)
-    return read_mask(path) > 0 if path.is_file() else None
-
-
-__all__ = ["AUDITED", "AuditRun", "DISPUTE_CONFIDENCE", "audit", "current_disputes", "disputed_pixels",
-           "held_out_models", "plan_audit", "read_audit", "read_plane"]
+__all__ = ["AuditRun", "DISPUTE_CONFIDENCE", "audit", "disputed_pixels", "held_out_models", "plan_audit"]

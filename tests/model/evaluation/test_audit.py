@@ -9,8 +9,9 @@ from _inference_data import CODES, make_project, save_constant_model
 
 from labeltool.cli import main
 from model.evaluation import audit as audit_module
-from model.evaluation.audit import audit, current_disputes, read_audit, read_plane
+from model.evaluation.audit import audit
 from model.inference.predict import Prediction
+from model.project.audit_record import current_disputes, read_audit, read_plane
 from model.project.project import Project
 
 
