@@ -47,6 +47,7 @@ from labeltool.gui.window_open import Opening
 from labeltool.gui.window_review import Reviewing
 from labeltool.gui.window_saves import Saving
 from labeltool.gui.window_status import StatusActions
+from labeltool.gui.window_team import Teamwork
 from labeltool.gui.window_view import ViewSettings
 from labeltool.workspace.folder_lock import FolderLock
 from labeltool.workspace.loader import ImageLoader, Opened, open_project
@@ -61,8 +62,8 @@ POLL_MS = 1000  # how often the record is asked what changed (other processes in
 RESCAN_MS = 120_000  # a folder rescan even without a file-system notification (network folders)
 
 
-class MainWindow(Reviewing, Opening, Saving, StatusActions, ModelWork, DiskChanges, MergeConflicts, ViewSettings,
-                 QMainWindow):
+class MainWindow(Reviewing, Teamwork, Opening, Saving, StatusActions, ModelWork, DiskChanges, MergeConflicts,
+                 ViewSettings, QMainWindow):
     imageShown = Signal(str, bool)  # an image is on screen (name, with a mask): the proposal child plans on it
 
     def __init__(self) -> None:
@@ -161,6 +162,7 @@ class MainWindow(Reviewing, Opening, Saving, StatusActions, ModelWork, DiskChang
         self.install_view()  # annotator label, Preferences, View menu (labeltool/gui/window_view.py)
         self.install_review()  # review mode: its actions, banner and diff overlay (window_review.py)
         self.install_merge_action()  # Image > Resolve merge conflict… (labeltool/gui/window_merge.py)
+        self.install_team()  # audit, agreement, consensus (labeltool/gui/window_team.py)
         self._update_enabled()
         self.proposals = ProposalsAhead(self)  # the proposal child: the next images proposed ahead
         self.proposals.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))

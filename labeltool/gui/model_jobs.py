@@ -1,12 +1,13 @@
 """The model work of one window, one job at a time, each in a child process: proposing
 (`labeltool predict DATASET --json`, reported image by image), retraining (`labeltool train DATASET --json`,
-followed through its progress events) and evaluating a model (`labeltool models DATASET --evaluate`)."""
+followed through its progress events), evaluating a model (`labeltool models DATASET --evaluate`) and auditing the
+corrected masks with a held-out model (`labeltool audit DATASET --json`)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from labeltool.gui.workers import EvaluateProcess, ProposeProcess, TrainProcess
+from labeltool.gui.workers import AuditProcess, EvaluateProcess, ProposeProcess, TrainProcess
 from labeltool.workspace.retrain import options_to_args, retrain_options
 from labeltool.workspace.train_progress import TrainProgress
 from model.project.project import Project
@@ -22,6 +23,7 @@ class ModelJobs(QObject):
     train_started = Signal(object)  # the TrainProgress that follows the new run
     models_changed = Signal()  # a retrain saved a model (the Models panel refreshes)
     evaluated = Signal(dict)  # `labeltool models --evaluate` result
+    audited = Signal(dict)  # `labeltool audit` done event
     failed = Signal(str, str)  # title, message for the user
     finished = Signal()  # a job ended, whatever its outcome
     started = Signal(str)  # "propose" or "retrain": a job that writes proposals or changes the model began
@@ -31,12 +33,14 @@ class ModelJobs(QObject):
         self.proposer: ProposeProcess | None = None
         self.trainer: TrainProcess | None = None
         self.evaluator: EvaluateProcess | None = None
+        self.auditor: AuditProcess | None = None
         self.train_args: list[str] = []  # extra `labeltool train` options; empty = the saved Retrain options
         self.train_progress: TrainProgress | None = None
         self.last_result: dict | None = None  # the last retrain's done event
 
     def busy(self) -> bool:
-        return any(job is not None and job.is_running() for job in (self.proposer, self.trainer, self.evaluator))
+        return any(job is not None and job.is_running() for job in (self.proposer, self.trainer, self.evaluator,
+                                                                  self.auditor))
 
     # ---- propose -------------------------------------------------------------------------------
     def propose(self, project: Project, names: list[str] | None = None) -> None:
@@ -124,9 +128,29 @@ class ModelJobs(QObject):
         if not (evaluator is not None and evaluator.cancelled):
             self.failed.emit("Evaluate", message)
 
+    # ---- audit ---------------------------------------------------------------------------------
+    def audit(self, project: Project) -> None:
+        self.auditor = AuditProcess(str(project.root), self)
+        self.auditor.progress.connect(lambda done, total, name: (self.progress.emit(done, max(total, 1)),
+                                                                 self.message.emit(f"Audited {done}/{total}: {name}", 0)))
+        self.auditor.finished.connect(self._audit_finished)
+        self.message.emit("Auditing the corrected masks with a held-out model…", 0)
+        self.progress.emit(0, 0)
+        self.auditor.start()
+
+    def _audit_finished(self, ok: bool, message: str) -> None:
+        auditor, self.auditor = self.auditor, None
+        self.finished.emit()
+        if ok and auditor is not None and auditor.result is not None:
+            self.audited.emit(auditor.result)
+            return
+        self.message.emit(message, 10000)
+        if not (auditor is not None and auditor.cancelled):
+            self.failed.emit("Audit", message)
+
     # ---- all -----------------------------------------------------------------------------------
     def cancel(self) -> None:
-        for job in (self.proposer, self.trainer, self.evaluator):
+        for job in (self.proposer, self.trainer, self.evaluator, self.auditor):
             if job is not None:
                 job.cancel()
 

@@ -93,6 +93,10 @@ def window_shortcuts() -> list[Shortcut]:
                              "reviewed, then the next corrected image", "Review"),
         s("reject", ("X",), "Reject the mask on screen with a note (review mode): sent back to the annotator, "
                             "then the next corrected image", "Review"),
+        s("show_disputed", ("Shift+D",), "Show disputed pixels on/off: those the audit's held-out model disputes, "
+                                         "or those the image's annotators labelled differently", "Review"),
+        s("consensus", ("Ctrl+Shift+C",), "Start from consensus: the annotators' majority into the editor (one "
+                                          "undo step), the undecided pixels shown", "Review"),
         s("quit", ("Ctrl+Q",), "Quit", "Window"),
         s("help", ("F1",), "This shortcut sheet", "Help"),
     ]

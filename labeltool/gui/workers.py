@@ -240,3 +240,20 @@ class EvaluateProcess(JsonLinesProcess):
                 self.finished.emit(True, "")
                 return
         super().done(code if code else 1)
+
+
+class AuditProcess(JsonLinesProcess):
+    """`labeltool audit DATASET --json`: a held-out model checks the corrected masks, image by image."""
+
+    what = "the audit"
+    progress = Signal(int, int, str)  # done, total, name
+
+    def __init__(self, dataset: str, parent: QObject | None = None):
+        super().__init__(["audit", dataset, "--json"], parent)
+        self.result: dict | None = None  # the done event
+
+    def on_event(self, event: dict) -> None:
+        if event.get("event") == "audited":
+            self.progress.emit(int(event.get("done") or 0), int(event.get("total") or 0), str(event.get("name", "")))
+        elif event.get("event") == "done":
+            self.result = event

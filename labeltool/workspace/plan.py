@@ -99,4 +99,5 @@ def enabled_actions(has_project: bool, opening: bool, read_only: bool, busy: boo
             "mark_corrected": shown and (dirty or status in ("proposed", "edited", "rejected", "unknown")),
             "mark_unchecked": shown and (dirty or status in ("proposed", "corrected", "reviewed", "rejected", "unknown")),
             "revert_proposal": shown and kept_proposal, "review_mode": has,
-            "approve": review, "reject": review}
+            "approve": review, "reject": review,
+            "audit": writable and not busy, "show_disputed": has, "agreement": has, "consensus": shown}
