@@ -22,7 +22,9 @@ import numpy as np
 
 from labeltool.workspace.session import ORDERS, Session
 from model.errors import LabeltoolError
+from model.project.assignment import assigned_to
 from model.project.audit_record import read_audit
+from model.project.identity import annotator
 from model.project.project import Project
 
 if TYPE_CHECKING:
@@ -73,7 +75,8 @@ def open_project(folder: str | Path, codes: list[str] | None = None) -> Opened:
     session = Session(project, records=records, image_pixels=pixels)
     try:
         session.set_audit(read_audit(project.state_dir))
-    except LabeltoolError as exc:  # an unreadable audit: said, the list shows nothing as audited
+        session.set_assigned(assigned_to(project.state_dir, annotator()))
+    except LabeltoolError as exc:  # an unreadable audit or assignment: said, the list shows nothing of it
         project.warnings.append(str(exc))
     order = project.get_setting("order")
     if order in ORDERS:

@@ -33,7 +33,8 @@ from model.project.project import Project
 ORDERS = {"uncertain": "Least certain first", "name": "By name", "status": "By status",
           "disputed": "Most disputed first (audit)"}
 FILTERS = {"all": "All", "none": "No mask", "proposed": "Proposed", "edited": "Edited (not checked)",
-           "corrected": "Corrected", "reviewed": "Reviewed", "rejected": "Rejected (sent back)", "unknown": "Unknown"}
+           "corrected": "Corrected", "reviewed": "Reviewed", "rejected": "Rejected (sent back)", "unknown": "Unknown",
+           "mine": "Assigned to me"}
 STATUS_RANK = {"rejected": 0, "unknown": 0, "edited": 1, "proposed": 2, "none": 3, "corrected": 4,
                "reviewed": 5}  # "status" order: what needs work first
 DONE = ("corrected", "reviewed")  # checked masks N / Enter skip (a rejected one is work to do)
@@ -127,6 +128,7 @@ class Session:
         self.disputed = np.full(len(self.names), np.nan)
         self.order_mode = "uncertain" if self.has_uncertainty() else "name"
         self.status_filter = "all"
+        self.assigned = np.zeros(len(self.names), bool)  # "Assigned to me": labeltool assign's list for this person
         self.search = ""
         self.order = np.arange(len(self.names))
         self.position = np.arange(len(self.names))
@@ -243,6 +245,7 @@ class Session:
         self.codes = np.concatenate([self.codes, [STATUS_CODES.get(self.statuses[i], 0) for i in added]]).astype(np.int8)
         self.uncertainty = np.concatenate([self.uncertainty, np.full(len(new), np.nan)])
         self.disputed = np.concatenate([self.disputed, np.full(len(new), np.nan)])
+        self.assigned = np.concatenate([self.assigned, np.zeros(len(new), bool)])
         self._to_check = np.concatenate([self._to_check, np.full(len(new), -1, np.int64)])
         self._name_rank = _name_rank(self.names)
         self.order = np.concatenate([self.order, added])
@@ -288,9 +291,23 @@ class Session:
             self.search = search.strip().lower()
         self.refilter()
 
+    def set_assigned(self, names: list[str] | None) -> None:
+        """The images assigned to the person at the keyboard (``model.project.assignment.assigned_to``)."""
+        self.assigned = np.zeros(len(self.names), bool)
+        for name in names or ():
+            if name in self.row_of:
+                self.assigned[self.row_of[name]] = True
+
+    def _status_passes(self, index: int | None, status: str) -> bool:
+        if self.status_filter == "mine":
+            return index is not None and bool(self.assigned[index])
+        return self.status_filter == "all" or status == self.status_filter
+
     def _passing(self) -> np.ndarray:
         ok = np.ones(len(self.names), bool)
-        if self.status_filter != "all":
+        if self.status_filter == "mine":
+            ok &= self.assigned
+        elif self.status_filter != "all":
             ok &= self.codes == STATUS_CODES[self.status_filter]
         if self.search:
             needle = self.search
@@ -306,12 +323,12 @@ class Session:
 
     def would_show(self, name: str, status: str) -> bool:
         """Whether an image with this name and status passes the filter and search."""
-        if self.status_filter != "all" and status != self.status_filter:
+        if not self._status_passes(self.row_of.get(name), status):
             return False
         return not self.search or self.search in name.lower()
 
     def passes(self, index: int) -> bool:
-        if self.status_filter != "all" and self.statuses[index] != self.status_filter:
+        if not self._status_passes(index, self.statuses[index]):
             return False
         return not self.search or self.search in self._lower[index]
 

@@ -54,3 +54,24 @@ def test_the_window_opens_with_the_audit_and_the_saved_order(tmp_path):
     assert opened.order_saved and opened.session.order_mode == "disputed"
     assert opened.session.names[opened.session.order[0]] == checked[-1]
     assert np.isnan(opened.session.disputed).sum() == len(opened.session.names) - 1
+
+
+def test_assigned_to_me_shows_and_walks_only_my_images(tmp_path, monkeypatch):
+    from model.project.assignment import plan_assignment, write_assignment
+
+    project = status_project(tmp_path)
+    assignment = plan_assignment(project.names(), ["alice", "bob"], overlap=0.25)
+    write_assignment(project.state_dir, assignment)
+    monkeypatch.setenv("LABELTOOL_ANNOTATOR", "bob")
+    session = open_project(project.root).session
+    session.set_filter("mine")
+    mine = sorted(assignment["assigned"]["bob"])
+    assert sorted(session.names[i] for i in session.shown()) == mine and len(mine) < len(project.names())
+    walked, index = [], session.step(1)
+    while index is not None:
+        walked.append(session.names[index])
+        session.index = index
+        index = session.step(1)
+    assert sorted(walked) == mine
+    other = next(n for n in project.names() if n not in mine)
+    assert not session.would_show(other, "none") and session.would_show(mine[0], "none")
