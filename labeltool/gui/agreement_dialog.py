@@ -42,7 +42,10 @@ class AgreementDialog(QDialog):
             for c, text in enumerate((name, _fmt(iou), _fmt(model_value))):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeToContents)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         layout.addWidget(self.table, 2)
         layout.addWidget(QLabel("Images by disagreement (share of pixels not all agree on); double-click opens one:"))
@@ -55,7 +58,7 @@ class AgreementDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.summary.setText(self._summary())
-        self.resize(520, 560)
+        self.resize(560, 720)
 
     def _summary(self) -> str:
         r = self.report
