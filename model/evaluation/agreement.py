@@ -31,31 +31,35 @@ STAPLE_SURE = 0.5
 STAPLE_ITERATIONS = 100
 
 
-def vote_counts(masks: list[np.ndarray], num_classes: int) -> np.ndarray:
-    """(C, H, W) uint8: how many annotators chose each class at each pixel."""
-    counts = np.zeros((num_classes, *masks[0].shape), np.uint8)
-    for c in range(num_classes):
-        for mask in masks:
-            counts[c] += mask == c
-    return counts
+def _agreeing(masks: list[np.ndarray]) -> list[np.ndarray]:
+    """Per annotator j, an (H, W) uint8 plane: how many annotators (j included) chose j's class there. The
+    most votes any class got is their maximum; O(k^2) passes over k planes, never a (classes, H, W) array
+    (that would be 600 MB for a 50 MP photo)."""
+    return [sum((other == mask).astype(np.uint8) for other in masks) for mask in masks]
 
 
 def majority(masks: list[np.ndarray], num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(consensus, undecided): the class with the most votes; ``undecided`` where classes tie for the most
-    (there the consensus holds the first annotator's class, to be decided by a person)."""
-    counts = vote_counts(masks, num_classes)
-    best = counts.max(axis=0)
-    undecided = (counts == best[None]).sum(axis=0) > 1
-    consensus = counts.argmax(axis=0).astype(np.uint8)
-    consensus[undecided] = masks[0][undecided]
-    return consensus, undecided
+    """(consensus, undecided): the class with the most votes; ``undecided`` where two classes tie for the
+    most (there the consensus holds the class of the first annotator among the tied, for a person to decide)."""
+    agreeing = _agreeing(masks)
+    best = np.maximum.reduce(agreeing)
+    consensus = masks[0].copy()
+    undecided = np.zeros(best.shape, bool)
+    chosen = np.zeros(best.shape, bool)
+    for mask, votes in zip(masks, agreeing, strict=True):
+        top = votes == best
+        undecided |= top & chosen & (mask != consensus)
+        first = top & ~chosen
+        consensus[first] = mask[first]
+        chosen |= top
+    return consensus.astype(np.uint8), undecided
 
 
 def disagreement(masks: list[np.ndarray], num_classes: int) -> np.ndarray:
     """(H, W) float32 in 0..1: the share of annotators who did not choose the most chosen class (0: all
     agree; two annotators who differ: 0.5)."""
-    counts = vote_counts(masks, num_classes)
-    return (1.0 - counts.max(axis=0) / float(len(masks))).astype(np.float32)
+    best = np.maximum.reduce(_agreeing(masks))
+    return (1.0 - best / float(len(masks))).astype(np.float32)
 
 
 def pair_iou(cm: np.ndarray, void_index: int | None) -> np.ndarray:
@@ -70,6 +74,19 @@ def pair_iou(cm: np.ndarray, void_index: int | None) -> np.ndarray:
     return iou
 
 
+def _combos(masks: list[np.ndarray], num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct combinations of the annotators' choices as codes, the inverse index per pixel)."""
+    codes = np.zeros(masks[0].shape, np.int64)
+    for j, mask in enumerate(masks):
+        codes += mask.astype(np.int64) * num_classes ** j
+    return np.unique(codes.ravel(), return_inverse=True)
+
+
+def _choices(combos: np.ndarray, k: int, num_classes: int) -> np.ndarray:
+    """(U, k): each code's choice per annotator."""
+    return np.stack([(combos // num_classes ** j) % num_classes for j in range(k)], axis=1)
+
+
 @dataclass
 class Staple:
     """STAPLE's estimate: ``theta[j]`` annotator j's confusion (rows: true class, columns: their choice),
@@ -78,17 +95,21 @@ class Staple:
     theta: np.ndarray
     prior: np.ndarray
 
-    def posterior(self, masks: list[np.ndarray]) -> np.ndarray:
-        """(C, H, W) float32: the chance of each true class given the annotators' choices."""
-        log = np.log(self.prior)[:, None, None] + sum(
-            np.log(self.theta[j])[:, m] for j, m in enumerate(masks))
-        log -= log.max(axis=0, keepdims=True)
+    def _posterior(self, choices: np.ndarray) -> np.ndarray:
+        """(U, C): the chance of each true class given each combination of choices."""
+        log = np.log(self.prior)[None] + sum(np.log(self.theta[j])[:, choices[:, j]].T
+                                             for j in range(choices.shape[1]))
+        log -= log.max(axis=1, keepdims=True)
         post = np.exp(log)
-        return (post / post.sum(axis=0, keepdims=True)).astype(np.float32)
+        return post / post.sum(axis=1, keepdims=True)
 
     def consensus(self, masks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        post = self.posterior(masks)
-        return post.argmax(axis=0).astype(np.uint8), post.max(axis=0) < STAPLE_SURE
+        """(consensus, undecided: the best class's posterior below STAPLE_SURE), computed per distinct
+        combination of choices (never a classes x H x W array)."""
+        combos, inverse = _combos(masks, len(self.prior))
+        post = self._posterior(_choices(combos, len(masks), len(self.prior)))
+        label = post.argmax(axis=1).astype(np.uint8)[inverse].reshape(masks[0].shape)
+        return label, (post.max(axis=1) < STAPLE_SURE)[inverse].reshape(masks[0].shape)
 
     def reliability(self) -> np.ndarray:
         """Per annotator: the share of pixels they labelled right by this estimate."""
@@ -99,34 +120,34 @@ def fit_staple(images: list[list[np.ndarray]], num_classes: int, iterations: int
                tol: float = 1e-7) -> Staple:
     """STAPLE over ``images`` (each the same k annotators' masks, in the same order)."""
     k = len(images[0])
-    codes = np.concatenate([sum(m.astype(np.int64).ravel() * num_classes ** j for j, m in enumerate(masks))
-                            for masks in images])
-    combos, counts = np.unique(codes, return_counts=True)
-    choices = np.stack([(combos // num_classes ** j) % num_classes for j in range(k)], axis=1)  # (U, k)
-    weights = counts.astype(np.float64)
+    per_image = []
+    for masks in images:  # one image at a time: only its distinct combinations and their counts are kept
+        combos, inverse = _combos(masks, num_classes)
+        per_image.append((combos, np.bincount(inverse, minlength=len(combos))))
+    combos, where = np.unique(np.concatenate([c for c, _ in per_image]), return_inverse=True)
+    weights = np.zeros(len(combos))
+    np.add.at(weights, where, np.concatenate([n for _, n in per_image]).astype(np.float64))
+    choices = _choices(combos, k, num_classes)  # (U, k)
     post = np.full((len(combos), num_classes), 1e-3)
     for j in range(k):  # start from the vote shares
         post[np.arange(len(combos)), choices[:, j]] += 1.0
     post /= post.sum(axis=1, keepdims=True)
     eps = 1e-6
-    theta = np.zeros((k, num_classes, num_classes))
-    prior = np.full(num_classes, 1.0 / num_classes)
+    fitted = Staple(np.zeros((k, num_classes, num_classes)), np.full(num_classes, 1.0 / num_classes))
     for _ in range(iterations):
         mass = post * weights[:, None]                        # (U, C)
-        prior = np.maximum(mass.sum(0) / weights.sum(), eps)
+        fitted.prior = np.maximum(mass.sum(0) / weights.sum(), eps)
         for j in range(k):
             table = np.zeros((num_classes, num_classes))
             np.add.at(table.T, choices[:, j], mass)           # table[c, d] += mass[u, c] where choice == d
-            theta[j] = (table + eps) / (table.sum(axis=1, keepdims=True) + eps * num_classes)
-        log = np.log(prior)[None] + sum(np.log(theta[j])[:, choices[:, j]].T for j in range(k))
-        log -= log.max(axis=1, keepdims=True)
-        new = np.exp(log)
-        new /= new.sum(axis=1, keepdims=True)
+            fitted.theta[j] = (table + eps) / (table.sum(axis=1, keepdims=True) + eps * num_classes)
+        new = fitted._posterior(choices)
         done = float(np.abs(new - post).max()) < tol
         post = new
         if done:
             break
-    return Staple(theta, prior / prior.sum())
+    fitted.prior = fitted.prior / fitted.prior.sum()
+    return fitted
 
 
 @dataclass
@@ -230,4 +251,4 @@ def consensus(project, name: str, method: str = "majority", fitted: Staple | Non
 
 
 __all__ = ["Agreement", "METHODS", "STAPLE_SURE", "Staple", "consensus", "disagreement", "fit_staple",
-           "labelled_together", "majority", "measure", "model_figures", "pair_iou", "vote_counts"]
+           "labelled_together", "majority", "measure", "model_figures", "pair_iou"]
