@@ -33,7 +33,7 @@ from .merge import (
     label_name,
     plan_merge,
 )
-from .opinions import author, file_opinion
+from .opinions import file_opinions
 from .provenance import read_stamp
 from .record import now_iso
 
@@ -145,13 +145,8 @@ def _file_opinions(project, plan: MergePlan) -> None:
     for item in plan.items:
         if item.outcome != "conflict" and not (item.name in shared and item.outcome in ("take", "keep", "same")):
             continue
-        files = []
-        for path in (project.label_path(item.name), layout.label_path(plan.theirs, item.name)):
-            with contextlib.suppress(FileNotFoundError):
-                files.append(path.read_bytes())
-        if len({author(png) for png in files} - {None}) == len([png for png in files if author(png)]):
-            for png in files:
-                file_opinion(project.state_dir, item.name, png)
+        file_opinions(project.state_dir, item.name, [project.label_path(item.name),
+                                                     layout.label_path(plan.theirs, item.name)])
 
 
 def _hold_conflicts(project, plan: MergePlan) -> None:

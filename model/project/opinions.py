@@ -66,12 +66,20 @@ def file_opinion(state_dir: Path, name: str, png: bytes) -> str | None:
     return who
 
 
-def file_opinion_from(state_dir: Path, name: str, path: Path) -> str | None:
-    """:func:`file_opinion` of the mask file at ``path`` (None when it is missing)."""
-    try:
-        return file_opinion(state_dir, name, path.read_bytes())
-    except FileNotFoundError:
-        return None
+def file_opinions(state_dir: Path, name: str, paths: list[Path]) -> list[str]:
+    """File the checked masks at ``paths`` (missing files skipped) as their authors' opinions of image
+    ``name``; the authors filed. Two different files of the same person are not an agreement question (one
+    person's two versions): none of them is filed then."""
+    files = []
+    for path in paths:
+        try:
+            files.append(path.read_bytes())
+        except FileNotFoundError:
+            continue
+    authors = [a for a in map(author, files) if a is not None]
+    if len(set(authors)) != len(authors) and len({png for png in files if author(png)}) > 1:
+        return []
+    return [who for who in (file_opinion(state_dir, name, png) for png in files) if who is not None]
 
 
 def collect(project) -> dict[str, list[str]]:
@@ -87,7 +95,7 @@ def collect(project) -> dict[str, list[str]]:
             if name not in known:
                 continue
             paths = [project.label_path(name), *([conflict_path(project.state_dir, name)] if name in conflicts else [])]
-            who = [w for w in (file_opinion_from(project.state_dir, name, path) for path in paths) if w]
+            who = file_opinions(project.state_dir, name, paths)
             if who:
                 filed[name] = who
     return filed
@@ -120,5 +128,5 @@ def read_opinions(state_dir: Path, name: str, shape: tuple[int, int] | None = No
     return out
 
 
-__all__ = ["OPINIONS_DIR", "author", "collect", "file_opinion", "file_opinion_from", "folder", "opinion_names",
+__all__ = ["OPINIONS_DIR", "author", "collect", "file_opinion", "file_opinions", "folder", "opinion_names",
            "opinion_path", "read_opinions"]
