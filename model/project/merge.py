@@ -31,7 +31,7 @@ from model.errors import CodesError, DatasetError
 from model.images.imageio import MASK_SUFFIX
 
 from . import layout
-from .codes import read_codes
+from .codes import codes_tag, read_codes, tag_fits
 from .kept import move_aside
 from .provenance import Provenance, decode_classes, read_provenance
 from .readonly_db import read_statuses
@@ -131,15 +131,25 @@ def outcome(ours: Side, theirs: Side, same_pixels: bool) -> tuple[str, str]:
 
 
 def check_codes(theirs: Path, ours: Path) -> list[str]:
-    """The classes both copies label; CodesError naming both codes.txt files when they differ."""
+    """The classes both copies label. THEIRS's list may be OURS's with fewer classes at the end (ours added
+    some since the copy was made: every number of theirs means the same class here, the rule of
+    ``codes.tag_fits``); otherwise CodesError naming both codes.txt files, and what to do."""
     mine, other = read_codes(ours / "codes.txt"), read_codes(theirs / "codes.txt")
-    if mine != other:
-        diff = next((i for i, (a, b) in enumerate(zip(mine, other, strict=False)) if a != b), min(len(mine), len(other)))
-        raise CodesError(theirs / "codes.txt", f"its classes differ from {ours / 'codes.txt'} (first at line "
-                                               f"{diff + 1}: {other[diff] if diff < len(other) else 'nothing'!r} "
-                                               f"vs {mine[diff] if diff < len(mine) else 'nothing'!r}); a mask's "
-                                               "class numbers would mean other classes, so nothing was merged")
-    return mine
+    if tag_fits(codes_tag(other), mine):
+        return mine
+    diff = next((i for i, (a, b) in enumerate(zip(mine, other, strict=False)) if a != b), min(len(mine), len(other)))
+    if other[:len(mine)] == mine:
+        hint = (f"theirs has classes this copy lacks ({', '.join(other[len(mine):])}); add them at the end here "
+                f"first (labeltool classes {ours} add NAME), then merge")
+    elif sorted(mine) == sorted(other):
+        hint = (f"the same classes in another order: reorder one copy first (labeltool classes {ours} reorder "
+                f"{' '.join(other)})")
+    else:
+        hint = "a mask's class numbers would mean other classes"
+    raise CodesError(theirs / "codes.txt", f"its classes differ from {ours / 'codes.txt'} (first at line "
+                                           f"{diff + 1}: {other[diff] if diff < len(other) else 'nothing'!r} "
+                                           f"vs {mine[diff] if diff < len(mine) else 'nothing'!r}); {hint}; "
+                                           "nothing was merged")
 
 
 def scan(root: Path) -> layout.ImageScan:

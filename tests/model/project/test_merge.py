@@ -121,6 +121,22 @@ def test_different_codes_are_refused_naming_both_files(tmp_path):
     assert {k for k in tree(ours_root) if k.startswith("labels")} == {k for k in before if k.startswith("labels")}
 
 
+def test_a_copy_made_before_classes_were_added_here_merges_and_other_lists_say_what_to_do(tmp_path):
+    ours_root, theirs_root = two_copies(tmp_path, [("none", "corrected")])
+    write_codes(ours_root / "codes.txt", ["Sky", "Road", "Car", "Void", "Bus"])  # ours added Bus at the end
+    theirs_mask = (theirs_root / "labels" / "none__corrected_P.png").read_bytes()
+    merge(Project.open(ours_root), theirs_root)
+    assert (ours_root / "labels" / "none__corrected_P.png").read_bytes() == theirs_mask  # every number means the same
+    ours_root, theirs_root = two_copies(tmp_path / "2", [("none", "corrected")])
+    write_codes(theirs_root / "codes.txt", ["Sky", "Road", "Car", "Void", "Bus"])
+    with pytest.raises(CodesError, match="add them at the end here first"):
+        merge(Project.open(ours_root), theirs_root)
+    write_codes(theirs_root / "codes.txt", ["Road", "Sky", "Car", "Void"])
+    with pytest.raises(CodesError, match="reorder one copy first"):
+        merge(Project.open(ours_root), theirs_root)
+    assert not (ours_root / "labels" / "none__corrected_P.png").exists()
+
+
 def test_a_dry_run_writes_nothing_in_either_copy(tmp_path):
     table = expected_table()
     ours_root, theirs_root = two_copies(tmp_path, list(table))
