@@ -22,6 +22,7 @@ brought in line from the files (``Project.status``, ``Project.rescan``).
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from .status import STATE_DIR
 # Rank of a mask when two copies disagree; two different masks of one rank from PERSON_RANK up conflict.
 RANK = {"none": 0, "proposed": 1, "unknown": 2, "edited": 2, "rejected": 3, "corrected": 4, "reviewed": 5}
 PERSON_RANK = 2  # from here up: a person's work (or a mask nobody can vouch for): never silently dropped
+RESOLVED_FILE = "resolved.json"  # in OURS's state folder: the conflicts people resolved (merge_apply writes it)
 OUTCOMES = ("take", "keep", "same", "conflict", "new", "skip")
 OUTCOME_TITLES = {"take": "taken from theirs", "keep": "kept ours", "same": "identical",
                   "conflict": "conflicts", "new": "new images", "skip": "skipped"}
@@ -192,6 +194,7 @@ def plan_merge(theirs: str | Path, ours: str | Path, ours_statuses: dict[str, st
             continue
         items.append(_compare(name, their_images[name], ours_images[name], their_label,
                               layout.label_path(ours, name), their_statuses[name], ours_statuses.get(name, "none")))
+    already_resolved(ours / STATE_DIR, items)
     for label in sorted(layout.scan_labels(theirs)):
         if label not in their_images:
             warnings.append(f"{layout.label_path(theirs, label)}: a mask without an image; not merged")
@@ -218,6 +221,26 @@ def _compare(name: str, their_image: Path, our_image: Path, their_label: Path, o
     same = ours.pixels is not None and ours.pixels == theirs.pixels
     result, reason = outcome(ours, theirs, same)
     return Item(name, result, reason, ours, theirs)
+
+
+def read_resolved(state_dir: Path) -> dict[str, dict[str, Any]]:
+    """name -> the conflict a person resolved: their mask's and the kept mask's pixel hashes, when."""
+    with contextlib.suppress(FileNotFoundError, OSError, ValueError):
+        data = json.loads((state_dir / RESOLVED_FILE).read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return {n: e for n, e in data.items() if isinstance(e, dict)}
+    return {}
+
+
+def already_resolved(state_dir: Path, items: list[Item]) -> None:
+    """A conflict a person resolved before, between the same two masks (theirs unchanged, ours the mask the
+    resolution kept), is not a conflict again: ours stays."""
+    remembered = read_resolved(state_dir)
+    for item in items:
+        entry = remembered.get(item.name)
+        if (item.outcome == "conflict" and entry and item.theirs is not None and item.ours is not None
+                and entry.get("theirs") == item.theirs.pixels and entry.get("kept") == item.ours.pixels):
+            item.outcome, item.reason = "keep", f"resolved before ({entry.get('at')}): ours was kept"
 
 
 def differing_pixels(ours: bytes, theirs: bytes) -> int | None:

@@ -25,6 +25,7 @@ from . import layout
 from .assignment import overlap_names
 from .kept import copy_aside, move_aside
 from .merge import (
+    RESOLVED_FILE,
     Item,
     MergePlan,
     copy_confidence,
@@ -32,9 +33,10 @@ from .merge import (
     differing_pixels,
     label_name,
     plan_merge,
+    read_resolved,
 )
 from .opinions import file_opinions
-from .provenance import read_stamp
+from .provenance import read_provenance, read_stamp
 from .record import now_iso
 
 CONFLICTS_DIR = "conflicts"
@@ -68,6 +70,23 @@ def conflict_names(state_dir: Path) -> set[str]:
         return set(read_conflicts(state_dir))
     except DatasetError:
         return set()
+
+
+def _pixels_of(path: Path) -> str | None:
+    with contextlib.suppress(OSError):
+        return read_provenance(path, need_pixels=True).pixels
+    return None
+
+
+def _remember_resolution(project, name: str, theirs_pixels: str | None) -> None:
+    """A person resolved the conflict: the pair (their mask, the mask kept here) is remembered, so merging
+    the same copy again does not ask the same question (``.labeltool/resolved.json``)."""
+    if theirs_pixels is None:
+        return
+    path = project.state_dir / RESOLVED_FILE
+    remembered = read_resolved(project.state_dir)
+    remembered[name] = {"theirs": theirs_pixels, "kept": _pixels_of(project.label_path(name)), "at": now_iso()}
+    atomic_write_text(path, json.dumps(remembered, indent=1) + "\n")
 
 
 def _write_conflicts(state_dir: Path, entries: dict[str, dict[str, Any]]) -> None:
@@ -207,6 +226,7 @@ def resolve(project, name: str, take: str) -> str:
         theirs = conflict_path(project.state_dir, name)
         if name not in entries:
             raise MaskError(project.label_path(name), "has no merge conflict to resolve")
+        theirs_pixels = _pixels_of(theirs)
         if take == "ours":
             move_aside(project.state_dir, name, theirs)
         else:
@@ -219,6 +239,7 @@ def resolve(project, name: str, take: str) -> str:
                 theirs.unlink()
         del entries[name]
         _write_conflicts(project.state_dir, entries)
+        _remember_resolution(project, name, theirs_pixels)
         status = project.status(name)
         _remember_who(project, name, status)
     return status
@@ -234,9 +255,11 @@ def resolve_combined(project, name: str, mask: np.ndarray, status: str) -> str:
             raise MaskError(project.label_path(name), "has no merge conflict to resolve")
         copy_aside(project.state_dir, name, project.label_path(name))
         project.save_mask(name, mask, status)
+        theirs_pixels = _pixels_of(conflict_path(project.state_dir, name))
         move_aside(project.state_dir, name, conflict_path(project.state_dir, name))
         del entries[name]
         _write_conflicts(project.state_dir, entries)
+        _remember_resolution(project, name, theirs_pixels)
     return project.status(name)
 
 

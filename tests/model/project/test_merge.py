@@ -137,6 +137,21 @@ def test_a_copy_made_before_classes_were_added_here_merges_and_other_lists_say_w
     assert not (ours_root / "labels" / "none__corrected_P.png").exists()
 
 
+def test_a_resolved_conflict_is_not_asked_again_until_either_mask_changes(tmp_path):
+    ours_root, theirs_root = two_copies(tmp_path, [("corrected", "corrected")])
+    name = "corrected__corrected"
+    project = Project.open(ours_root)
+    assert outcomes(merge(project, theirs_root))[("corrected", "corrected")] == "conflict"
+    resolve(project, name, "ours")
+    again = merge(project, theirs_root)  # the laptop is merged again next week, unchanged
+    assert outcomes(again)[("corrected", "corrected")] == "keep" and not read_conflicts(ours_root / ".labeltool")
+    assert outcomes(plan_merge(theirs_root, ours_root))[("corrected", "corrected")] == "keep"  # the dry run agrees
+    theirs = Project.open(theirs_root)
+    put(theirs, name, "corrected", 0)  # their annotator changed the mask since
+    theirs.db.close()
+    assert outcomes(merge(project, theirs_root))[("corrected", "corrected")] == "conflict"
+
+
 def test_a_dry_run_writes_nothing_in_either_copy(tmp_path):
     table = expected_table()
     ours_root, theirs_root = two_copies(tmp_path, list(table))
