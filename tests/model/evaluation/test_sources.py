@@ -89,3 +89,18 @@ def test_a_retrain_writes_the_record_into_its_card(tmp_path):
     record = read_card(path)[CARD_KEY]
     assert {tuple(b["gaps"]) for b in record["buckets"]} == {(1, 1), (31, 90)}
     assert any("proposal source by frame gap" in e.get("message", "") for e in events)
+
+
+def test_the_warp_stays_unless_another_source_wins_by_more_than_the_noise():
+    from model.evaluation.sources import winner_of
+
+    accuracy = {"network": 0.80, "warp": 0.79, "combine": 0.82}
+    # round 1 of the 50-frame session: combine measured 1 point ahead on 3 pairs, was 10 points behind ahead
+    assert winner_of(accuracy, {"warp": [0.80, 0.78, 0.79], "combine": [0.81, 0.80, 0.80],
+                                "network": [0.8] * 3})[0] == "warp"
+    clear = {"warp": [0.60, 0.62, 0.58, 0.61], "combine": [0.80, 0.83, 0.79, 0.82], "network": [0.7] * 4}
+    winner, advantage, error = winner_of(accuracy, clear)
+    assert winner == "combine" and advantage == pytest.approx(0.2075) and error < 0.01
+    noisy = {"warp": [0.5, 0.9, 0.5, 0.9], "combine": [0.9, 0.5, 0.95, 0.6], "network": [0.1] * 4}
+    assert winner_of(accuracy, noisy)[0] == "warp"  # 5 points ahead on average, but the spread is larger
+    assert winner_of(accuracy, {"warp": [0.5], "combine": [0.9], "network": [0.1]})[0] == "warp"  # one pair
