@@ -115,6 +115,17 @@ def train_audit_model(out_models: Path, budget: float, images: int) -> Path:
     return out_models / path.name
 
 
+def model_vs_truth(project, names, truth, codes):
+    """The audit model's per-class IoU on the 40 frames (sequence 0016E5, which it never saw)."""
+    from model.images.imageio import read_raw
+    from model.inference.predict import Predictor
+    from model.registry.registry import active_model, load_checked_model
+
+    predictor = Predictor(load_checked_model(project, active_model(project.models_dir), "cpu"), device="cpu")
+    masks = [predictor.predict(read_raw(project.image_path(n))).mask for n in names]
+    return per_class_iou(masks, [truth[n] for n in names], codes)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=40)
@@ -123,6 +134,7 @@ def main() -> int:
     parser.add_argument("--train-budget", type=float, default=150.0, help="seconds to train the audit model")
     parser.add_argument("--train-images", type=int, default=40)
     parser.add_argument("--tag", default="")
+    parser.add_argument("--keep", type=Path, help="copy the merged, audited dataset here (for screenshots)")
     args = parser.parse_args()
     if not (CAMVID / "val").is_dir():
         print(f"skipped: {CAMVID} is not present")
@@ -197,6 +209,7 @@ def main() -> int:
         train_seconds = time.monotonic() - t_train
         single = [n for n in names if n not in overlap]
         run = audit(project, single)
+        model_iou = model_vs_truth(project, names, truth, codes)
         ranked = run.ranked()
         targeted = {"actions": 0, "regions_looked": 0, "fixed": 0, "wrong_before": 0, "wrong_after": 0}
         for n in ranked:
@@ -229,16 +242,19 @@ def main() -> int:
                 full["actions"] += 1
             full["actions"] += 1
             full["wrong_after"] += wrong(mask, truth[n])
+        if args.keep is not None:
+            project.db.close()
+            shutil.copytree(ours, args.keep, dirs_exist_ok=True)
         scored = sum(int((truth[n] != VOID).sum()) for n in names)
         single_scored = sum(int((truth[n] != VOID).sum()) for n in single)
-    rows = [(name, report.per_class_iou.get(name), truth_iou["alice"].get(name), truth_iou["bob"].get(name))
-            for name in codes if name != "Void"]
+    rows = [(name, report.per_class_iou.get(name), truth_iou["alice"].get(name), truth_iou["bob"].get(name),
+             model_iou.get(name)) for name in codes if name != "Void"]
     print(f"\n{len(names)} frames (CamVid val, 0016E5), {len(overlap)} labelled by both; merge: "
           f"{plan.counts()}; {time.monotonic() - t0:.0f} s")
-    print(f"{'class':<12}{'IoU alice|bob':>15}{'alice vs truth':>16}{'bob vs truth':>14}")
+    print(f"{'class':<12}{'IoU alice|bob':>15}{'alice vs truth':>16}{'bob vs truth':>14}{'model vs truth':>16}")
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    for name, agree, a, b in rows:
-        print(f"{name:<12}{fmt(agree):>15}{fmt(a):>16}{fmt(b):>14}")
+    for name, agree, a, b, m in rows:
+        print(f"{name:<12}{fmt(agree):>15}{fmt(a):>16}{fmt(b):>14}{fmt(m):>16}")
     print(f"{'mean':<12}{fmt(report.miou):>15}   reliability (STAPLE): {report.reliability}")
     print(f"\noverlap ({len(overlap)} frames): wrong pixels of the merged mask {review['overlap_wrong_before']}"
           f" -> {review['overlap_wrong_after']} after adjudicating from the consensus, {review['overlap_actions']}"
@@ -259,7 +275,7 @@ def main() -> int:
           f"{caught_full / max(1, full['actions']):>19.0f}")
     out = RESULTS / f"team{('_' + args.tag) if args.tag else ''}.json"
     write_json(out, {"config": {**vars(args), "noise": NOISE, "min_region": MIN_REGION, "frames_from": "val 0016E5, every 2nd"},
-                     "merge": plan.counts(), "agreement": report.public(), "truth_iou": truth_iou,
+                     "merge": plan.counts(), "agreement": report.public(), "truth_iou": truth_iou, "model_iou": model_iou,
                      "overlap_review": review, "targeted_review": targeted, "full_review": full,
                      "scored_pixels": scored, "audit_no_model": run.no_model, "audit_ranked": ranked,
                      "audit_train_seconds": round(train_seconds, 1), "wall_seconds": round(time.monotonic() - t0, 1)})

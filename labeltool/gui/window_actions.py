@@ -12,7 +12,8 @@ from labeltool.gui.shortcuts import window_keys
 TOOL_BAR = ("open", "save", "prev", "accept", "next", "next_todo", "propose", "retrain", "cancel")
 
 
-def _action(window, action_id: str, text: str, slot, tip: str = "") -> QAction:
+def window_action(window, action_id: str, text: str, slot, tip: str = "") -> QAction:
+    """One of the window's actions, its keys from the shortcut table, added to the window."""
     keys = window_keys(action_id)
     action = QAction(text, window)
     action.setShortcuts([QKeySequence(k) for k in keys])
@@ -27,24 +28,24 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu]:
     """The window's actions by id, put in its tool bar and menus; returns them and the Model menu."""
     w = window
     a = {
-        "open": _action(w, "open", "Open folder…", w.ask_open_folder),
-        "save": _action(w, "save", "Save", w.save_now, "Save the mask on screen as edited (not checked yet)"),
-        "accept": _action(w, "accept", "Accept", w.accept_and_next,
+        "open": window_action(w, "open", "Open folder…", w.ask_open_folder),
+        "save": window_action(w, "save", "Save", w.save_now, "Save the mask on screen as edited (not checked yet)"),
+        "accept": window_action(w, "accept", "Accept", w.accept_and_next,
                           "Save the mask on screen as corrected and go to the next image to correct"),
-        "prev": _action(w, "prev", "◀ Previous", lambda: w.step(-1)),
-        "next": _action(w, "next", "Next ▶", lambda: w.step(1)),
-        "next_todo": _action(w, "next_todo", "Next to correct", w.next_to_correct,
+        "prev": window_action(w, "prev", "◀ Previous", lambda: w.step(-1)),
+        "next": window_action(w, "next", "Next ▶", lambda: w.step(1)),
+        "next_todo": window_action(w, "next_todo", "Next to correct", w.next_to_correct,
                              "Next image without a corrected mask, in the list's order"),
-        "propose": _action(w, "propose", "Propose", w.propose,
+        "propose": window_action(w, "propose", "Propose", w.propose,
                            "Let the newest model propose masks for images without a corrected mask"),
-        "retrain": _action(w, "retrain", "Retrain on my corrections", w.retrain,
+        "retrain": window_action(w, "retrain", "Retrain on my corrections", w.retrain,
                            "Fine-tune the model on the corrected images, then re-propose the rest"),
-        "cancel": _action(w, "cancel", "Cancel", lambda: w.jobs.cancel(), "Stop proposing or training"),
-        "mark_corrected": _action(w, "mark_corrected", "Mark corrected", w.mark_corrected,
+        "cancel": window_action(w, "cancel", "Cancel", lambda: w.jobs.cancel(), "Stop proposing or training"),
+        "mark_corrected": window_action(w, "mark_corrected", "Mark corrected", w.mark_corrected,
                                   "The mask on screen is checked: corrected, trained on"),
-        "mark_unchecked": _action(w, "mark_unchecked", "Mark not checked", w.mark_unchecked,
+        "mark_unchecked": window_action(w, "mark_unchecked", "Mark not checked", w.mark_unchecked,
                                   "The mask stays but is not checked: edited, not trained on"),
-        "revert_proposal": _action(w, "revert_proposal", "Revert to proposal", w.revert_to_proposal,
+        "revert_proposal": window_action(w, "revert_proposal", "Revert to proposal", w.revert_to_proposal,
                                    "Bring back the model's proposal this mask was made from"),
     }
     bar = QToolBar("Main", w)
@@ -58,7 +59,7 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu]:
     for key in ("open", "save"):
         file_menu.addAction(a[key])
     file_menu.addSeparator()
-    file_menu.addAction(_action(w, "quit", "Quit", w.close))
+    file_menu.addAction(window_action(w, "quit", "Quit", w.close))
     go = menu.addMenu("&Go")
     for key in ("prev", "next", "next_todo", "accept"):
         go.addAction(a[key])
@@ -69,5 +70,5 @@ def build_actions(window) -> tuple[dict[str, QAction], QMenu]:
     for key in ("propose", "retrain", "cancel"):
         model_menu.addAction(a[key])
     help_menu = menu.addMenu("&Help")
-    help_menu.addAction(_action(w, "help", "Shortcuts", w.editor.show_shortcuts))
+    help_menu.addAction(window_action(w, "help", "Shortcuts", w.editor.show_shortcuts))
     return a, model_menu

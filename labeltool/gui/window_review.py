@@ -14,12 +14,11 @@ The rules (what may be reviewed, what comes next) are labeltool.workspace.review
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QLabel
 
 from labeltool.gui.futures import future_signals
 from labeltool.gui.object_overlay import ObjectHighlight
-from labeltool.gui.shortcuts import window_keys
+from labeltool.gui.window_actions import window_action
 from labeltool.workspace.review import next_to_review, review_facts, verdict_text
 from model.project.status import REVIEWABLE
 
@@ -44,12 +43,12 @@ class Reviewing:
         self._review_futures = future_signals(self)
         self._review_futures.done.connect(self._review_facts_done)
         made = {
-            "review_mode": self._review_action("review_mode", "Review corrected images", self.toggle_review_mode,
+            "review_mode": window_action(self, "review_mode", "Review corrected images", self.toggle_review_mode,
                                                "Walk the corrected images; the pixels changed from the proposal "
                                                "are highlighted"),
-            "approve": self._review_action("approve", "Approve", self.approve_review,
+            "approve": window_action(self, "approve", "Approve", self.approve_review,
                                            "The mask on screen is right: reviewed (trained on)"),
-            "reject": self._review_action("reject", "Reject…", self.reject_review,
+            "reject": window_action(self, "reject", "Reject…", self.reject_review,
                                           "Send the mask back to the annotator with a note (not trained on)"),
         }
         made["review_mode"].setCheckable(True)
@@ -60,16 +59,6 @@ class Reviewing:
             for action in made.values():
                 menu.addAction(action)
         self.imageShown.connect(lambda name, _has_mask: self._refresh_review(name))
-
-    def _review_action(self, action_id: str, text: str, slot, tip: str) -> QAction:
-        keys = window_keys(action_id)
-        action = QAction(text, self)
-        action.setShortcuts([QKeySequence(k) for k in keys])
-        action.setShortcutContext(Qt.WindowShortcut)
-        action.setToolTip(f"{tip} ({', '.join(keys)})" if keys else tip)
-        action.triggered.connect(lambda *_: slot())
-        self.addAction(action)
-        return action
 
     # ---- the mode ------------------------------------------------------------------------------
     def toggle_review_mode(self) -> None:

@@ -12,14 +12,12 @@ The rules are labeltool.workspace.team's; every read runs on the writer thread.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from labeltool.editing.scribble import apply_mask
 from labeltool.gui.futures import future_signals
 from labeltool.gui.object_overlay import ObjectHighlight
-from labeltool.gui.shortcuts import window_keys
+from labeltool.gui.window_actions import window_action
 from labeltool.workspace.team import agreement_report, consensus_start, overlay_facts
 from model.project.audit_record import read_audit
 
@@ -34,14 +32,14 @@ class Teamwork:
         self._team_futures = future_signals(self)
         self._team_futures.done.connect(self._team_done)
         made = {
-            "audit": self._team_action("audit", "Audit corrected masks", self.run_audit,
+            "audit": window_action(self, "audit", "Audit corrected masks", self.run_audit,
                                        "A model that never saw each image checks its corrected mask; the list can "
                                        "then sort the most disputed first"),
-            "show_disputed": self._team_action("show_disputed", "Show disputed pixels", self._refresh_team,
+            "show_disputed": window_action(self, "show_disputed", "Show disputed pixels", self._refresh_team,
                                                "Show the pixels the audit disputes, or the annotators disagree on"),
-            "agreement": self._team_action("agreement", "Agreement between annotators…", self.show_agreement,
+            "agreement": window_action(self, "agreement", "Agreement between annotators…", self.show_agreement,
                                            "Per-class IoU between annotators beside the model's"),
-            "consensus": self._team_action("consensus", "Start from consensus", self.start_from_consensus,
+            "consensus": window_action(self, "consensus", "Start from consensus", self.start_from_consensus,
                                            "The annotators' majority into the editor (one undo step); undecided "
                                            "pixels are shown for you to decide"),
         }
@@ -54,16 +52,6 @@ class Teamwork:
                 menu.addAction(action)
         self.jobs.audited.connect(self._audited)
         self.imageShown.connect(lambda _name, _has_mask: self._refresh_team())
-
-    def _team_action(self, action_id: str, text: str, slot, tip: str) -> QAction:
-        keys = window_keys(action_id)
-        action = QAction(text, self)
-        action.setShortcuts([QKeySequence(k) for k in keys])
-        action.setShortcutContext(Qt.WindowShortcut)
-        action.setToolTip(f"{tip} ({', '.join(keys)})" if keys else tip)
-        action.triggered.connect(lambda *_: slot())
-        self.addAction(action)
-        return action
 
     # ---- audit ---------------------------------------------------------------------------------
     def run_audit(self) -> None:
