@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QToolButton
 
 from labeltool.gui.preferences_dialog import PreferencesDialog
-from labeltool.gui.window_actions import _action
+from labeltool.gui.window_actions import window_action
 from model.project import identity
 from model.project.palette import PALETTE_LABELS, PALETTES, display_palette
 
@@ -39,7 +39,7 @@ class ViewSettings:
         self.annotator_button.clicked.connect(self.open_preferences)
         self.statusBar().addPermanentWidget(self.annotator_button)
         self.update_annotator_label()
-        prefs = _action(self, "preferences", "Preferences…", self.open_preferences)
+        prefs = window_action(self, "preferences", "Preferences…", self.open_preferences)
         file_menu = _menu(self, "file")
         quit_action = file_menu.actions()[-1] if file_menu and file_menu.actions() else None
         if file_menu is not None:
@@ -57,7 +57,7 @@ class ViewSettings:
             group.addAction(act)
             act.triggered.connect(lambda _checked=False, c=choice: self.set_palette_choice(c))
             self.palette_actions[choice] = act
-        self.outline_action = _action(self, "toggle_outline", "Outline only",
+        self.outline_action = window_action(self, "toggle_outline", "Outline only",
                                       lambda: self.set_outline(self.outline_action.isChecked()),
                                       "Draw the class boundaries instead of the filled mask")
         self.outline_action.setCheckable(True)
