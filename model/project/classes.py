@@ -71,6 +71,10 @@ def _index(codes: list[str], name: str) -> int:
 
 
 def _valid(new: list[str]) -> list[str]:
+    for number, name in enumerate(new, start=1):  # codes.txt forgives blank last lines: a new name must not
+        if not name.strip() or "\n" in name or "\r" in name or name != name.strip():
+            raise CodesError("codes.txt", f"class {number} would be named {name!r}; a class name is one "
+                                          "non-empty line")
     parse_codes("\n".join(new))  # the rules of codes.txt (no empty or repeated names, at most 256)
     return new
 
