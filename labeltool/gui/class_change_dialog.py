@@ -95,7 +95,8 @@ class ClassChangeDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("A mask stores class numbers: each change here rewrites every mask so that "
-                                "each pixel keeps its meaning. The old list is kept beside the models."))
+                                "each pixel keeps its meaning. The old list is kept beside the models.",
+                                wordWrap=True))
         layout.addWidget(self.list, 1)
         layout.addWidget(self.counts_label)
         layout.addLayout(moves)

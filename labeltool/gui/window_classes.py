@@ -31,13 +31,15 @@ class ClassChanges:
         action.triggered.connect(lambda *_: self.change_classes())
         self.actions_by_name["change_classes"] = action
         bar = self.menuBar()
-        titled = {a.text().replace("&", ""): a for a in bar.actions() if a.menu() is not None}
-        if "Edit" in titled:
-            menu = titled["Edit"].menu()
-        else:  # an Edit menu of its own, before Model (or last)
+        menus = [a for a in bar.actions() if a.menu() is not None]
+        titles = [a.text().replace("&", "") for a in menus]
+        if "Edit" in titles:
+            menu = menus[titles.index("Edit")].menu()
+        else:  # an Edit menu of its own, after File
             menu = QMenu("&Edit", self)
-            if "Model" in titled:
-                bar.insertMenu(titled["Model"], menu)
+            after = titles.index("File") + 1 if "File" in titles else len(menus)
+            if after < len(menus):
+                bar.insertMenu(menus[after], menu)
             else:
                 bar.addMenu(menu)
         menu.addAction(action)
@@ -114,6 +116,7 @@ class ClassChanges:
             QMessageBox.warning(self, "Classes not changed", str(future.exception()))
             return
         lines = [line for line in future.result() if not line.startswith("dry run")]
+        self.statusBar().clearMessage()
         if not self.confirm_class_change(change, lines):
             self._class_change = None
             self.statusBar().showMessage("Classes not changed", 5000)
