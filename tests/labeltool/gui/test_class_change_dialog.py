@@ -182,3 +182,18 @@ def test_the_change_runs_off_the_gui_thread_and_unsaved_edits_are_saved_first(qt
     assert len(threads) == 2 and all(t is not threading.main_thread() for t in threads)
     names, _ = names_per_pixel(dataset)
     assert (names[shown] == "Car").all()  # saved with the old numbers, then renumbered: still Car
+
+
+def test_a_window_open_during_a_change_elsewhere_saves_nothing_with_the_old_numbers(qtbot, dataset):
+    win = open_window(qtbot, dataset)
+    shown = win.shown
+    label = dataset / "labels" / f"{shown}_P.png"
+    win.editor.layer.mask[:] = CODES.index("Tree")
+    win.editor.mark_saved(-1)
+    from model.project.classes import plan_reorder
+
+    class_change.run_change(dataset, plan_reorder(CODES, ["Tree", "Car", "Sky", "Road", "Void"]), False)  # a terminal
+    written = label.read_bytes()
+    assert not win.save()  # refused by the engine: 3 means Tree here, 0 on disk now
+    assert label.read_bytes() == written
+    assert "class list was changed" in str(win.saves.first_failed()[2])
