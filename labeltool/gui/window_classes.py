@@ -15,10 +15,14 @@ The rules (which Change, when the window may) are labeltool.workspace.class_chan
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QMessageBox
 
+from labeltool.gui.futures import wait_future
 from labeltool.workspace import class_change
+from model.errors import CodesError
 
 
 class ClassChanges:
@@ -151,3 +155,42 @@ class ClassChanges:
         if self.open_folder(str(root)):  # palette, list and Models panel follow the new list
             self.statusBar().showMessage(f"Classes changed ({change.summary}); the old list is kept in models/"
                                          "codes-*.txt; models trained on it no longer match", 10000)
+
+    # ---- at open: codes.txt reordered or renamed by hand -----------------------------------------------
+    def offer_codes_back(self, exc) -> bool:
+        """The open refused codes.txt because it was edited by hand: offer to put the remembered list back
+        (the edited file is kept as codes.txt.edited-TIME); True when it is back (open again)."""
+        if not isinstance(exc, CodesError) or exc.path is None or exc.path.name != "codes.txt":
+            return False
+        root = Path(exc.path).parent
+        edit = wait_result(self._open_pool.submit(class_change.hand_edited, root))
+        if edit is None or not self.ask_codes_back(root, str(exc)):
+            return False
+        from model.project.class_journal import restore_codes
+
+        future = self._open_pool.submit(restore_codes, root)  # under the dataset's lock: off the GUI thread
+        wait_future(future)
+        if future.exception() is not None:
+            QMessageBox.critical(self, "codes.txt not put back", str(future.exception()))
+            return False
+        self.statusBar().showMessage(f"codes.txt is back as the masks know it; your edited file is kept beside "
+                                     f"it. To make the change on purpose: Edit ▸ Change classes… ({edit[1]})", 15000)
+        return True
+
+    def ask_codes_back(self, root, text: str) -> bool:
+        """True when the person wants the remembered list back (tests replace this)."""
+        box = QMessageBox(QMessageBox.Warning, "codes.txt was edited by hand",
+                          f"{text}\n\nPut the remembered list back and open the dataset? Your edited file is kept "
+                          "as codes.txt.edited-TIME; Edit ▸ Change classes… then makes the change on purpose.",
+                          parent=self)
+        back = box.addButton("Put the list back and open", QMessageBox.AcceptRole)
+        box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(back)
+        box.exec()
+        return box.clickedButton() is back
+
+
+def wait_result(future):
+    """The Future's result once done (the window keeps painting meanwhile); None when it failed."""
+    wait_future(future)
+    return None if future.exception() is not None else future.result()

@@ -33,6 +33,7 @@ class Opening:
         self.editor.setEnabled(False)
         self._update_enabled()
         self.statusBar().showMessage(f"Opening {folder}…")
+        again = False
         try:
             try:
                 opened = self._open_in_thread(folder)
@@ -46,12 +47,16 @@ class Opening:
                 opened = self._open_in_thread(folder, dialog.names)
         except LabeltoolError as exc:
             self.statusBar().clearMessage()
-            QMessageBox.critical(self, "Cannot open folder", str(exc))
-            return False
+            again = self.offer_codes_back(exc)  # codes.txt reordered by hand (labeltool/gui/window_classes.py)
+            if not again:
+                QMessageBox.critical(self, "Cannot open folder", str(exc))
+                return False
         finally:
             self._opening = False
             self.editor.setEnabled(True)
             self._update_enabled()
+        if again:
+            return self.open_folder(folder)
         if self._closed:
             return False
         mode = self._lock_folder(opened.project)

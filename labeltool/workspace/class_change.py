@@ -62,6 +62,24 @@ def change_refusal(has_project: bool, read_only: bool, busy: bool, opening: bool
     return None
 
 
+def hand_edited(root: str | Path) -> tuple[str, str] | None:
+    """(what changed, the operation that would do it on purpose) when codes.txt was edited by hand in a way
+    that gives the masks another meaning (the open refuses it), else None (read only, nothing written)."""
+    from model.errors import LabeltoolError
+    from model.project.class_journal import remembered_codes
+    from model.project.codes import describe_change, read_codes
+
+    root = Path(root)
+    old = remembered_codes(root)
+    if old is None:
+        return None
+    try:
+        names = read_codes(root / "codes.txt")
+    except (LabeltoolError, OSError):
+        return None
+    return describe_change(old, names)
+
+
 def class_counts(project) -> list[tuple[int, int]]:
     """(masks, pixels) of each class over every saved mask (read on a worker thread)."""
     from model.project.provenance import decode_classes
@@ -98,4 +116,4 @@ def run_change(root: str | Path, change: ops.Change, dry_run: bool) -> list[str]
         project.db.close()
 
 
-__all__ = ["OPERATIONS", "change_refusal", "class_counts", "plan_change", "run_change", "split_names"]
+__all__ = ["OPERATIONS", "change_refusal", "class_counts", "hand_edited", "plan_change", "run_change", "split_names"]

@@ -197,3 +197,26 @@ def test_a_window_open_during_a_change_elsewhere_saves_nothing_with_the_old_numb
     assert not win.save()  # refused by the engine: 3 means Tree here, 0 on disk now
     assert label.read_bytes() == written
     assert "class list was changed" in str(win.saves.first_failed()[2])
+
+
+@pytest.mark.parametrize("answer", [True, False])
+def test_a_codes_txt_reordered_by_hand_is_put_back_only_when_asked(qtbot, dataset, monkeypatch, answer):
+    from labeltool.gui.main_window import MainWindow
+
+    Project.open(dataset).db.close()  # the record remembers the list
+    before, statuses = names_per_pixel(dataset)
+    write_codes(dataset / "codes.txt", ["Road", "Sky", "Car", "Tree", "Void"])  # by hand: every mask would change
+    asked = []
+    monkeypatch.setattr(MainWindow, "ask_codes_back", lambda self, root, text: asked.append(text) or answer)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    assert win.open_folder(str(dataset)) is answer
+    assert "Sky and Road swapped places" in asked[0]
+    assert read_codes(dataset / "codes.txt") == (CODES if answer else ["Road", "Sky", "Car", "Tree", "Void"])
+    assert len(list(dataset.glob("codes.txt.edited-*"))) == int(answer)  # the hand-edited file is kept
+    if answer:
+        wait_shown(win, qtbot)
+        assert win.session.project.codes == CODES
+        assert all((a == b).all() for a, b in zip(names_per_pixel(dataset)[0].values(), before.values(), strict=True))
+    else:
+        assert win.session is None
