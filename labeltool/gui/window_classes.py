@@ -157,25 +157,25 @@ class ClassChanges:
                                          "codes-*.txt; models trained on it no longer match", 10000)
 
     # ---- at open: codes.txt reordered or renamed by hand -----------------------------------------------
-    def offer_codes_back(self, exc) -> bool:
+    def offer_codes_back(self, exc) -> str:
         """The open refused codes.txt because it was edited by hand: offer to put the remembered list back
-        (the edited file is kept as codes.txt.edited-TIME); True when it is back (open again)."""
+        (the edited file is kept as codes.txt.edited-TIME); what to tell once it is back (open again), or
+        "" (nothing done)."""
         if not isinstance(exc, CodesError) or exc.path is None or exc.path.name != "codes.txt":
-            return False
+            return ""
         root = Path(exc.path).parent
         edit = wait_result(self._open_pool.submit(class_change.hand_edited, root))
         if edit is None or not self.ask_codes_back(root, str(exc)):
-            return False
+            return ""
         from model.project.class_journal import restore_codes
 
         future = self._open_pool.submit(restore_codes, root)  # under the dataset's lock: off the GUI thread
         wait_future(future)
         if future.exception() is not None:
             QMessageBox.critical(self, "codes.txt not put back", str(future.exception()))
-            return False
-        self.statusBar().showMessage(f"codes.txt is back as the masks know it; your edited file is kept beside "
-                                     f"it. To make the change on purpose: Edit ▸ Change classes… ({edit[1]})", 15000)
-        return True
+            return ""
+        return (f"codes.txt is back as the masks know it; your edited file is kept beside it. To make the change "
+                f"on purpose: Edit ▸ Change classes… ({edit[1]})")
 
     def ask_codes_back(self, root, text: str) -> bool:
         """True when the person wants the remembered list back (tests replace this)."""

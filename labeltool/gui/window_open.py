@@ -33,7 +33,7 @@ class Opening:
         self.editor.setEnabled(False)
         self._update_enabled()
         self.statusBar().showMessage(f"Opening {folder}…")
-        again = False
+        again = ""
         try:
             try:
                 opened = self._open_in_thread(folder)
@@ -55,8 +55,11 @@ class Opening:
             self._opening = False
             self.editor.setEnabled(True)
             self._update_enabled()
-        if again:
-            return self.open_folder(folder)
+        if again:  # codes.txt is back: open it, then say how to make the change on purpose
+            reopened = self.open_folder(folder)
+            if reopened:
+                self.statusBar().showMessage(again, 15000)
+            return reopened
         if self._closed:
             return False
         mode = self._lock_folder(opened.project)

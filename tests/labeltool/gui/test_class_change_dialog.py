@@ -212,6 +212,7 @@ def test_a_codes_txt_reordered_by_hand_is_put_back_only_when_asked(qtbot, datase
     qtbot.addWidget(win)
     assert win.open_folder(str(dataset)) is answer
     assert "Sky and Road swapped places" in asked[0]
+    assert ("Change classes" in win.statusBar().currentMessage()) is answer
     assert read_codes(dataset / "codes.txt") == (CODES if answer else ["Road", "Sky", "Car", "Tree", "Void"])
     assert len(list(dataset.glob("codes.txt.edited-*"))) == int(answer)  # the hand-edited file is kept
     if answer:
