@@ -64,7 +64,8 @@ class ClassChangeDialog(QDialog):
             item = QListWidgetItem(_swatch(palette[i]), name)
             item.setData(NAME, name)
             self.list.addItem(item)
-        self.list.model().rowsMoved.connect(lambda *_: self._moved())
+        self.list.model().rowsMoved.connect(lambda *_: self._moved())  # a drag (or, where Qt moves rows by
+        self.list.model().rowsInserted.connect(lambda *_: self._moved())  # inserting them again, this)
         self.counts_label = QLabel("Counting masks and pixels per class…")
         self.up_button, self.down_button = QPushButton("Move up"), QPushButton("Move down")
         self.up_button.clicked.connect(lambda: self.move_selected(-1))

@@ -83,6 +83,8 @@ def plan_rename(codes: list[str], old: str, new: str) -> Change:
     i = _index(codes, old)
     names = list(codes)
     names[i] = new.strip()
+    if names == list(codes):
+        raise CodesError("codes.txt", f"renaming {codes[i]} to {names[i]} changes nothing")
     return Change("rename", codes, _valid(names), list(range(len(codes))), summary=f"{codes[i]} -> {names[i]}")
 
 
@@ -118,6 +120,8 @@ def plan_reorder(codes: list[str], order: list[str]) -> Change:
         raise CodesError("codes.txt", "reorder names every class exactly once; "
                                       + (f"missing: {', '.join(missing)}" if missing else "a class repeats"))
     new = [codes[i] for i in picked]
+    if new == list(codes):
+        raise CodesError("codes.txt", "reorder: the classes are in this order already; nothing to change")
     return Change("reorder", codes, new, [picked.index(i) for i in range(len(codes))],
                   summary=" ".join(new))
 
