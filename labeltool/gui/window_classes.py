@@ -51,8 +51,9 @@ class ClassChanges:
         self._class_change = None  # the Change under way (dry run or made)
 
     def class_change_refusal(self) -> str | None:
-        return class_change.change_refusal(self.session is not None, self.read_only, self.jobs.busy(),
-                                           self._opening or self._class_change is not None)
+        if self._class_change is not None:
+            return "a class-list change is under way"
+        return class_change.change_refusal(self.session is not None, self.read_only, self.jobs.busy(), self._opening)
 
     def change_classes(self) -> None:
         """Edit ▸ Change classes…: the dialog, then (when it planned a change) the plan and the change."""
