@@ -28,6 +28,7 @@ def never_block(monkeypatch, messages: bool = False) -> None:
     monkeypatch.setattr(MainWindow, "ask_failed_save", lambda self, name, reason, doing: "discard")
     monkeypatch.setattr(MainWindow, "ask_second_instance", lambda self, root, who: "continue")
     monkeypatch.setattr(MainWindow, "ask_quit_while_busy", lambda self: True)
+    monkeypatch.setattr(MainWindow, "ask_codes_back", lambda self, root, text: False)  # codes.txt edited by hand
     if messages:
         for name in ("warning", "critical", "information"):
             monkeypatch.setattr(f"labeltool.gui.main_window.QMessageBox.{name}", lambda *a, **k: None)

@@ -41,6 +41,7 @@ from labeltool.gui.model_jobs import ModelJobs
 from labeltool.gui.proposal_server import ProposalsAhead
 from labeltool.gui.save_banner import ListsBanner, SaveBanner
 from labeltool.gui.window_actions import build_actions
+from labeltool.gui.window_classes import ClassChanges
 from labeltool.gui.window_jobs import ModelWork
 from labeltool.gui.window_merge import MergeConflicts
 from labeltool.gui.window_open import Opening
@@ -63,7 +64,7 @@ RESCAN_MS = 120_000  # a folder rescan even without a file-system notification (
 
 
 class MainWindow(Reviewing, Teamwork, Opening, Saving, StatusActions, ModelWork, DiskChanges, MergeConflicts,
-                 ViewSettings, QMainWindow):
+                 ViewSettings, ClassChanges, QMainWindow):
     imageShown = Signal(str, bool)  # an image is on screen (name, with a mask): the proposal child plans on it
 
     def __init__(self) -> None:
@@ -163,6 +164,7 @@ class MainWindow(Reviewing, Teamwork, Opening, Saving, StatusActions, ModelWork,
         self.install_review()  # review mode: its actions, banner and diff overlay (window_review.py)
         self.install_merge_action()  # Image > Resolve merge conflict… (labeltool/gui/window_merge.py)
         self.install_team()  # audit, agreement, consensus (labeltool/gui/window_team.py)
+        self.install_classes_action()  # Edit > Change classes… (labeltool/gui/window_classes.py)
         self._update_enabled()
         self.proposals = ProposalsAhead(self)  # the proposal child: the next images proposed ahead
         self.proposals.message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))

@@ -33,6 +33,7 @@ class Opening:
         self.editor.setEnabled(False)
         self._update_enabled()
         self.statusBar().showMessage(f"Opening {folder}…")
+        again = ""
         try:
             try:
                 opened = self._open_in_thread(folder)
@@ -46,12 +47,19 @@ class Opening:
                 opened = self._open_in_thread(folder, dialog.names)
         except LabeltoolError as exc:
             self.statusBar().clearMessage()
-            QMessageBox.critical(self, "Cannot open folder", str(exc))
-            return False
+            again = self.offer_codes_back(exc)  # codes.txt reordered by hand (labeltool/gui/window_classes.py)
+            if not again:
+                QMessageBox.critical(self, "Cannot open folder", str(exc))
+                return False
         finally:
             self._opening = False
             self.editor.setEnabled(True)
             self._update_enabled()
+        if again:  # codes.txt is back: open it, then say how to make the change on purpose
+            reopened = self.open_folder(folder)
+            if reopened:
+                self.statusBar().showMessage(again, 15000)
+            return reopened
         if self._closed:
             return False
         mode = self._lock_folder(opened.project)

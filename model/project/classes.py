@@ -71,6 +71,10 @@ def _index(codes: list[str], name: str) -> int:
 
 
 def _valid(new: list[str]) -> list[str]:
+    for number, name in enumerate(new, start=1):  # codes.txt forgives blank last lines: a new name must not
+        if not name.strip() or "\n" in name or "\r" in name or name != name.strip():
+            raise CodesError("codes.txt", f"class {number} would be named {name!r}; a class name is one "
+                                          "non-empty line")
     parse_codes("\n".join(new))  # the rules of codes.txt (no empty or repeated names, at most 256)
     return new
 
@@ -79,6 +83,8 @@ def plan_rename(codes: list[str], old: str, new: str) -> Change:
     i = _index(codes, old)
     names = list(codes)
     names[i] = new.strip()
+    if names == list(codes):
+        raise CodesError("codes.txt", f"renaming {codes[i]} to {names[i]} changes nothing")
     return Change("rename", codes, _valid(names), list(range(len(codes))), summary=f"{codes[i]} -> {names[i]}")
 
 
@@ -114,6 +120,8 @@ def plan_reorder(codes: list[str], order: list[str]) -> Change:
         raise CodesError("codes.txt", "reorder names every class exactly once; "
                                       + (f"missing: {', '.join(missing)}" if missing else "a class repeats"))
     new = [codes[i] for i in picked]
+    if new == list(codes):
+        raise CodesError("codes.txt", "reorder: the classes are in this order already; nothing to change")
     return Change("reorder", codes, new, [picked.index(i) for i in range(len(codes))],
                   summary=" ".join(new))
 

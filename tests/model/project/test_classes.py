@@ -291,3 +291,18 @@ def test_a_process_killed_midway_leaves_a_state_the_next_open_completes(project,
     for name in again.names():
         assert (after[name] == np.vectorize(pairs.get, otypes=[object])(before[name])).all(), name
     assert again.statuses() == SAVED
+
+
+@pytest.mark.parametrize("make", [
+    lambda c: plan_add(c, " "), lambda c: plan_rename(c, "Void", ""), lambda c: plan_add(c, "Sign\nPole"),
+    lambda c: plan_split(c, "Void", ["Void", ""]), lambda c: plan_merge(c, ["Car", "Tree"], ""),
+])
+def test_an_empty_or_multi_line_name_is_refused(make):
+    with pytest.raises(CodesError, match="one non-empty line"):
+        make(list(CODES))  # codes.txt drops blank last lines: such a list would not read back as written
+
+
+@pytest.mark.parametrize("make", [lambda c: plan_reorder(c, list(c)), lambda c: plan_rename(c, "Car", "Car ")])
+def test_a_change_that_changes_nothing_is_refused(make):
+    with pytest.raises(CodesError, match="nothing"):
+        make(list(CODES))  # no new version of the list, no models marked as not matching for nothing
