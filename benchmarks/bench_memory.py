@@ -18,6 +18,7 @@ proposal figures of the new path against the old one (full-size logits, softmax,
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -94,15 +95,7 @@ def make_project(root: Path, mp: float) -> tuple[Path, Path, tuple[int, int]]:
     return root, model, (w, h)
 
 
-def peak_rss(code_dir: Path, project: Path, model: Path, cap_bytes: int) -> tuple[float | None, float, bool]:
-    """(peak RSS in MB or None, seconds, stopped at the cap) of one `labeltool predict` child."""
-    env = dict(os.environ, PYTHONPATH=str(code_dir), LABELTOOL_RUNTIME="torch")
-    start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "labeltool", "predict", str(project), "--only", "photo",
-                              "--model", str(model), "--threads", "2", "--neighbours", "off"],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=str(code_dir))
-    stopped = threading.Event()
-
+def _watch_cap(child: subprocess.Popen, cap_bytes: int, stopped: threading.Event) -> threading.Thread:
     def watch():
         page = os.sysconf("SC_PAGE_SIZE")
         while child.poll() is None:
@@ -118,6 +111,37 @@ def peak_rss(code_dir: Path, project: Path, model: Path, cap_bytes: int) -> tupl
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
+    return watcher
+
+
+def peak_rss(code_dir: Path, project: Path, model: Path, cap_bytes: int,
+             serve: bool = False) -> tuple[float | None, float, bool]:
+    """(peak RSS in MB or None, seconds, stopped at the cap) of one `labeltool predict` child; ``serve``: the
+    app's prefetch child (`predict --serve --json`) told to propose the photo, then to quit once it is written."""
+    env = dict(os.environ, PYTHONPATH=str(code_dir), LABELTOOL_RUNTIME="torch")
+    start = time.perf_counter()
+    tail = ["--serve", "--json", "--nice", "0"] if serve else ["--only", "photo", "--neighbours", "off"]
+    child = subprocess.Popen([sys.executable, "-m", "labeltool", "predict", str(project), "--model", str(model),
+                              "--threads", "2", *tail], env=env, stderr=subprocess.PIPE, cwd=str(code_dir),
+                             stdin=subprocess.PIPE if serve else None,
+                             stdout=subprocess.PIPE if serve else subprocess.DEVNULL)
+    stopped = threading.Event()
+    watcher = _watch_cap(child, cap_bytes, stopped)
+    events = []
+    if serve:  # plan the photo, wait for its proposal (or a notice), then quit
+        child.stdin.write(b'{"plan": ["photo"]}\n')
+        child.stdin.flush()
+        for line in child.stdout:
+            event = json.loads(line)
+            events.append(event)
+            if event.get("event") in ("proposed", "skipped", "notice"):
+                break
+        try:
+            child.stdin.write(b'{"quit": true}\n')
+            child.stdin.close()
+        except OSError:
+            pass
+        child.stdout.read()
     _pid, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     err = child.stderr.read().decode(errors="replace")
@@ -125,8 +149,8 @@ def peak_rss(code_dir: Path, project: Path, model: Path, cap_bytes: int) -> tupl
     seconds = time.perf_counter() - start
     if stopped.is_set():
         return None, seconds, True
-    if child.returncode != 0:
-        raise RuntimeError(f"predict failed ({child.returncode}): {err[-2000:]}")
+    if child.returncode != 0 or (serve and not any(e.get("event") == "proposed" for e in events)):
+        raise RuntimeError(f"predict failed ({child.returncode}, {events[-3:]}): {err[-2000:]}")
     return usage.ru_maxrss / 1024.0, seconds, False
 
 
@@ -192,23 +216,39 @@ def main() -> int:
             subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
             codes = {"before": before, **codes}
             result["before"] = args.before
-        print(f"{'MP':>5} {'size':>11} {'scale':>6} " + " ".join(f"{k + ' MB':>10} {k + ' s':>8}" for k in codes),
-              flush=True)
+        print(f"{'process':<14} {'MP':>5} {'size':>11} {'scale':>6} "
+              + " ".join(f"{k + ' MiB':>10} {k + ' s':>8}" for k in codes) + "  after/before", flush=True)
         for mp in args.sizes:
             project, model, (w, h) = make_project(work / f"p{mp:g}", mp)
+            pristine = work / f"p{mp:g}-pristine"  # the serve child proposes only an image without a proposal
+            shutil.copytree(project, pristine)
             from model.training.defaults import Hardware, default_scale
 
-            row = {"megapixels": round(w * h / 1e6, 2), "size": f"{w}x{h}",
-                   "scale": round(default_scale((w, h), Hardware("cpu", 2)), 4)}
-            for key, code in codes.items():  # one child at a time
-                mb, seconds, stopped = peak_rss(code, project, model, int(args.cap_gb * (1 << 30)))
-                row[key] = {"peak_rss_mb": None if mb is None else round(mb), "seconds": round(seconds, 1),
-                            "stopped_at_cap": stopped}
-            result["rows"].append(row)
-            cells = " ".join((f"{'>' + format(args.cap_gb * 1024, '.0f'):>10}" if row[k]["stopped_at_cap"]
-                              else f"{row[k]['peak_rss_mb']:>10}") + f" {row[k]['seconds']:>8}" for k in codes)
-            print(f"{row['megapixels']:>5} {row['size']:>11} {row['scale']:>6} {cells}", flush=True)
+            for process in ("predict", "prefetch child"):
+                row = {"process": process, "megapixels": round(w * h / 1e6, 2), "size": f"{w}x{h}",
+                       "scale": round(default_scale((w, h), Hardware("cpu", 2)), 4)}
+                for key, code in codes.items():  # one child at a time
+                    where = project
+                    if process != "predict":
+                        where = work / f"serve-{key}"
+                        shutil.copytree(pristine, where)
+                    mb, seconds, stopped = peak_rss(code, where, where / "models" / model.name,
+                                                    int(args.cap_gb * (1 << 30)), serve=process != "predict")
+                    if where != project:
+                        shutil.rmtree(where, ignore_errors=True)
+                    row[key] = {"peak_rss_mib": None if mb is None else round(mb),
+                                "peak_rss_bytes": None if mb is None else round(mb * 1024 * 1024),
+                                "under_1.5e9_bytes": None if mb is None else mb * 1024 * 1024 <= 1.5e9,
+                                "seconds": round(seconds, 1), "stopped_at_cap": stopped}
+                if "before" in row and row["before"]["peak_rss_mib"] and row["after"]["peak_rss_mib"]:
+                    row["after_over_before"] = round(row["after"]["peak_rss_mib"] / row["before"]["peak_rss_mib"], 3)
+                result["rows"].append(row)
+                cells = " ".join((f"{'>' + format(args.cap_gb * 1024, '.0f'):>10}" if row[k]["stopped_at_cap"]
+                                  else f"{row[k]['peak_rss_mib']:>10}") + f" {row[k]['seconds']:>8}" for k in codes)
+                print(f"{process:<14} {row['megapixels']:>5} {row['size']:>11} {row['scale']:>6} {cells}  "
+                      f"{row.get('after_over_before', '-')}", flush=True)
             shutil.rmtree(project, ignore_errors=True)
+            shutil.rmtree(pristine, ignore_errors=True)
         if args.agreement:
             result["agreement"] = agreement(args.agreement)
         result["load_average_end"] = os.getloadavg()
