@@ -1,18 +1,22 @@
-"""Peak memory of `labeltool predict` on one large photo, before and after the banded reduction (issue 18).
+"""Peak memory of `labeltool predict` and of the app's prefetch child on one large photo, before and after (issue 18).
 
-Each measurement is a child process, `python -m labeltool predict PROJECT --only photo --model M`, on a
+Each measurement is a child process, `python -m labeltool predict PROJECT --only photo --model M` (row
+"predict") or the app's proposal child `python -m labeltool predict PROJECT --serve --json --model M` told to
+propose the photo and then to quit (row "prefetch child", on a fresh copy of the project), on a
 project holding one synthetic photo (a CamVid frame resized up, with fine noise, saved as JPEG) of
 1, 12 or 50 MP; the model is smp U-Net/ResNet18, 12 classes, random init with randomised BatchNorm
 statistics, its card's ``input_scale`` the CPU default for that size (``model.training.defaults.default_scale``,
 2 MP per image), as the one-click retrain would train it. Peak RSS is the child's ``ru_maxrss``
-(``os.wait4``). "before" runs the same command with the parent commit's code (``--before REV``,
+(``os.wait4``; the projects are made by another child, so that this parent stays small: a child's
+``ru_maxrss`` counts from the parent's RSS at the fork). "before" runs the same command with the parent commit's code (``--before REV``,
 exported with ``git archive``); a child whose RSS passes ``--cap-gb`` is stopped and reported as over.
 
 ``--agreement N``: on N real CamVid frames (native 480x360, and resized up to 12 MP), the masks and the
 proposal figures of the new path against the old one (full-size logits, softmax, max: still callable as
 ``Predictor.probabilities``).
 
-    python benchmarks/bench_memory.py --sizes 1 12 50 --before 1bf00fe --agreement 6
+    python benchmarks/bench_memory.py --sizes 1 12 50 --before 9bab318      # round 2 (results/memory.json)
+    python benchmarks/bench_memory.py --sizes 1 12 50 --before 1bf00fe --agreement 6   # round 1
 """
 
 from __future__ import annotations
@@ -95,10 +99,16 @@ def make_project(root: Path, mp: float) -> tuple[Path, Path, tuple[int, int]]:
     return root, model, (w, h)
 
 
-def _watch_cap(child: subprocess.Popen, cap_bytes: int, stopped: threading.Event) -> threading.Thread:
+def _own_rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+
+
+def _watch_cap(child: subprocess.Popen, cap_bytes: int, stopped: threading.Event,
+               reaped: threading.Event) -> threading.Thread:
     def watch():
         page = os.sysconf("SC_PAGE_SIZE")
-        while child.poll() is None:
+        while not reaped.is_set():  # not child.poll(): it would reap the child before os.wait4 gets its usage
             try:
                 with open(f"/proc/{child.pid}/statm") as fh:
                     if int(fh.read().split()[1]) * page > cap_bytes:
@@ -126,7 +136,8 @@ def peak_rss(code_dir: Path, project: Path, model: Path, cap_bytes: int,
                              stdin=subprocess.PIPE if serve else None,
                              stdout=subprocess.PIPE if serve else subprocess.DEVNULL)
     stopped = threading.Event()
-    watcher = _watch_cap(child, cap_bytes, stopped)
+    reaped = threading.Event()
+    watcher = _watch_cap(child, cap_bytes, stopped, reaped)
     events = []
     if serve:  # plan the photo, wait for its proposal (or a notice), then quit
         child.stdin.write(b'{"plan": ["photo"]}\n')
@@ -143,6 +154,7 @@ def peak_rss(code_dir: Path, project: Path, model: Path, cap_bytes: int,
             pass
         child.stdout.read()
     _pid, status, usage = os.wait4(child.pid, 0)
+    reaped.set()
     child.returncode = os.waitstatus_to_exitcode(status)
     err = child.stderr.read().decode(errors="replace")
     watcher.join()
@@ -203,9 +215,19 @@ def main() -> int:
     parser.add_argument("--cap-gb", type=float, default=6.0, help="stop a child past this RSS (shared machine)")
     parser.add_argument("--agreement", type=int, default=0, metavar="N", help="CamVid frames for the agreement check")
     parser.add_argument("--out", default=str(RESULTS / "memory.json"))
+    parser.add_argument("--make", nargs=2, metavar=("DIR", "MP"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.make:  # the child that makes one project (see main's loop)
+        from model.training.defaults import Hardware, default_scale
+
+        project, model, (w, h) = make_project(Path(args.make[0]), float(args.make[1]))
+        print(json.dumps({"project": str(project), "model": str(model), "size": [w, h],
+                          "scale": round(default_scale((w, h), Hardware("cpu", 2)), 4)}))
+        return 0
+    result_rss = _own_rss_mib()
     work = Path(tempfile.mkdtemp(prefix="bench_memory_"))
-    result: dict = {"load_average_start": os.getloadavg(), "cap_gb": args.cap_gb, "rows": []}
+    result: dict = {"load_average_start": os.getloadavg(), "cap_gb": args.cap_gb, "rows": [],
+                    "parent_rss_mib_at_start": round(result_rss)}
     try:
         codes = {"after": REPO}
         if args.before:
@@ -219,14 +241,17 @@ def main() -> int:
         print(f"{'process':<14} {'MP':>5} {'size':>11} {'scale':>6} "
               + " ".join(f"{k + ' MiB':>10} {k + ' s':>8}" for k in codes) + "  after/before", flush=True)
         for mp in args.sizes:
-            project, model, (w, h) = make_project(work / f"p{mp:g}", mp)
+            # made by a child: a parent that had held the photo would lend the children its peak RSS (a forked
+            # child's ru_maxrss starts from the parent's RSS at the fork; the first version of this table had 1570
+            # MiB for every 50 MP child so)
+            made = json.loads(subprocess.run([sys.executable, __file__, "--make", str(work / f"p{mp:g}"), str(mp)],
+                                             check=True, capture_output=True, text=True).stdout)
+            project, model, (w, h) = Path(made["project"]), Path(made["model"]), made["size"]
             pristine = work / f"p{mp:g}-pristine"  # the serve child proposes only an image without a proposal
             shutil.copytree(project, pristine)
-            from model.training.defaults import Hardware, default_scale
-
             for process in ("predict", "prefetch child"):
                 row = {"process": process, "megapixels": round(w * h / 1e6, 2), "size": f"{w}x{h}",
-                       "scale": round(default_scale((w, h), Hardware("cpu", 2)), 4)}
+                       "scale": made["scale"]}
                 for key, code in codes.items():  # one child at a time
                     where = project
                     if process != "predict":
@@ -252,6 +277,7 @@ def main() -> int:
         if args.agreement:
             result["agreement"] = agreement(args.agreement)
         result["load_average_end"] = os.getloadavg()
+        result["parent_rss_mib_at_end"] = round(_own_rss_mib())  # every child's peak includes at most this
         write_json(args.out, result)
     finally:
         shutil.rmtree(work, ignore_errors=True)
