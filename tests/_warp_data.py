@@ -41,7 +41,7 @@ class Useless:
     classes = None
     model_name = "useless"
 
-    def predict_many(self, images):
+    def predict_many(self, images, **_options):
         return [Prediction(np.zeros(im.shape[:2], np.uint8), np.full(im.shape[:2], 0.6, np.float32))
                 for im in images]
 

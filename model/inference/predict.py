@@ -35,12 +35,13 @@ from model.nets.networks import ScaledInput
 from model.nets.normalization import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401 - kept importable from here
 from model.nets.planes import PlaneReducer, reduce_logits
 from model.nets.tiling import TileConfig, predict_tiled, run_scaled, run_working, scaled_size, to_working
+from model.project.confidence import quantise_confidence
 
 
 @dataclass
 class Prediction:
     mask: np.ndarray  # (H, W) uint8 class indices
-    confidence: np.ndarray  # (H, W) float32, max softmax probability, 0..1
+    confidence: np.ndarray  # (H, W) max softmax probability: float32 0..1, or uint8 0..255 when quantised
     entropy: np.ndarray | None = None  # (H, W) float32 nats, when asked for
     stats: dict | None = None  # model.nets.planes.PlaneReducer.stats(): the figures over every full-size pixel
 
@@ -78,6 +79,9 @@ class Predictor:
     autocast (default on for CUDA, float16; bfloat16 when forced on for CPU). ``runtime``: an object
     whose ``run(x)`` maps the (B, C, H, W) float32 input to logits in place of the torch forward
     (``model.inference.proposal_runtime`` gives onnxruntime where it was measured faster; None: torch).
+    ``quantised_confidence``: predictions carry their confidence as stored (uint8, 255 = certain,
+    ``model.project.confidence.quantise_confidence``), made so band by band: what a proposal writes, in a
+    quarter of the memory (``model.project.confidence.confidence_values`` gives 0..1 floats back).
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class Predictor:
         fuse_bn: bool = True,
         scale: float | None = None,
         runtime=None,
+        quantised_confidence: bool = False,
     ):
         net = getattr(model, "net", model)
         if card is None:
@@ -112,6 +117,7 @@ class Predictor:
         self.device = torch.device(device) if device is not None else default_device()
         self.tta_flip = bool(tta_flip)
         self.with_entropy = bool(with_entropy)
+        self._quantise = quantise_confidence if quantised_confidence else None
         self.batch_size = max(1, int(batch_size))
         if tile is None or tile is True:
             self.tile: TileConfig | None = TileConfig()
@@ -218,16 +224,20 @@ class Predictor:
 
     def _predict_whole(self, images: Sequence[np.ndarray]) -> list[Prediction]:
         """Prepared images of one size in one forward pass at the working scale; each one's logits are
-        resized to full size and reduced band by band (``model.nets.planes.reduce_logits``)."""
+        resized to full size and reduced band by band (``model.nets.planes.reduce_logits``). ``images`` is a
+        list of this class's own making: it is emptied once they are the network's input, so a photo nobody
+        else holds (``predict_many(release=True)``) is freed before the forward pass."""
         h, w = images[0].shape[:2]
+        count = len(images)
         x = self._working_input(images)
+        images.clear()
         strips = self.tile.strip_pixels if self.tile is not None else None
         logits = run_working(self._forward, x, strip_pixels=strips)
         flipped = run_working(self._forward, x.flip(-1), strip_pixels=strips).flip(-1) if self.tta_flip else None
         del x
         out = []
-        for k in range(len(images)):
-            reducer = PlaneReducer(h, w, entropy_plane=self.with_entropy)
+        for k in range(count):
+            reducer = PlaneReducer(h, w, entropy_plane=self.with_entropy, quantise=self._quantise)
             reduce_logits([logits[k]] if flipped is None else [logits[k], flipped[k]], reducer)
             out.append(Prediction(reducer.mask, reducer.confidence, reducer.entropy, reducer.stats()))
         return out
@@ -243,7 +253,7 @@ class Predictor:
             raise ValueError(f"cannot predict an empty image of shape {image.shape}")
         tiling = self._tile_config(h, w)
         if tiling is not None:
-            reducer = PlaneReducer(h, w, entropy_plane=self.with_entropy)
+            reducer = PlaneReducer(h, w, entropy_plane=self.with_entropy, quantise=self._quantise)
             predict_tiled(image, self._prepared_probabilities, tiling, reducer=reducer)
             return Prediction(reducer.mask, reducer.confidence, reducer.entropy, reducer.stats())
         return self._predict_whole([image])[0]
@@ -253,21 +263,32 @@ class Predictor:
         return p.mask, p.confidence
 
     @torch.inference_mode()
-    def predict_many(self, images: Sequence[np.ndarray]) -> list[Prediction]:
-        """Predictions in input order; consecutive images of one size share a batch."""
+    def predict_many(self, images: Sequence[np.ndarray], *, release: bool = False) -> list[Prediction]:
+        """Predictions in input order; consecutive images of one size share a batch. ``release``: ``images``
+        (a list) is emptied at once and each image dropped as soon as it is the network's input, so a
+        50 MP photo (150 MB) is not held while its planes are made (``propose_dataset``)."""
+        given = images
         images = [self.prepare(im) for im in images]
+        if release:
+            given.clear()  # type: ignore[attr-defined]
         out: list[Prediction | None] = [None] * len(images)
         groups: dict[tuple[int, int], list[int]] = {}
-        for i, im in enumerate(images):
-            h, w = im.shape[:2]
+        for i in range(len(images)):
+            h, w = images[i].shape[:2]
             if self._tile_config(h, w) is not None:
-                out[i] = self.predict(im)
+                out[i] = self.predict(images[i])
+                if release:
+                    images[i] = None  # type: ignore[call-overload]
             else:
                 groups.setdefault((h, w), []).append(i)
         for indices in groups.values():
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
-                for i, pred in zip(chunk, self._predict_whole([images[i] for i in chunk]), strict=True):
+                batch = [images[i] for i in chunk]
+                if release:
+                    for i in chunk:
+                        images[i] = None  # type: ignore[call-overload]
+                for i, pred in zip(chunk, self._predict_whole(batch), strict=True):
                     out[i] = pred
         return out  # type: ignore[return-value]
 
@@ -281,10 +302,10 @@ class Predictor:
         for path in paths:
             pending.append(Path(path))
             if len(pending) >= self.batch_size:
-                yield from zip(pending, self.predict_many([read_image(p) for p in pending]), strict=True)
+                yield from zip(pending, self.predict_many([read_image(p) for p in pending], release=True), strict=True)
                 pending = []
         if pending:
-            yield from zip(pending, self.predict_many([read_image(p) for p in pending]), strict=True)
+            yield from zip(pending, self.predict_many([read_image(p) for p in pending], release=True), strict=True)
 
     def predict_folder(self, folder: str | Path) -> Iterator[tuple[Path, Prediction]]:
         folder = Path(folder)

@@ -185,7 +185,8 @@ class Prefetcher:
         if self._predictor is None or key != self._model_key:
             loaded = load_checked_model(self.project, path, self.device)
             predictor = Predictor(loaded, device=self.device, batch_size=1,
-                                  runtime=proposal_runtime(loaded, self.device))
+                                  runtime=proposal_runtime(loaded, self.device),
+                                  quantised_confidence=True)  # as propose_dataset's: the plane as stored
             predictor.model_name = loaded.path.name
             self._predictor, self._model_key = predictor, key
         return self._predictor

@@ -19,7 +19,7 @@ import numpy as np
 from model.errors import LabeltoolError, ModelFileError
 from model.images.imageio import read_raw
 from model.nets.planes import LOW_CONFIDENCE  # pixels below this count as "unsure" in the summary
-from model.project.confidence import write_confidence
+from model.project.confidence import confidence_values, write_confidence
 from model.project.layout import project_group_regex
 from model.project.project import ProposalRefused
 from model.project.status import KEPT, TRAINED  # statuses a proposal never overwrites; checked masks
@@ -47,7 +47,7 @@ def proposal_summary(pred, num_classes: int) -> dict[str, float]:
         if stats.get("margin") is not None:
             out["margin"] = round(float(stats["margin"]), 6)
         return out
-    conf = pred.confidence
+    conf = confidence_values(pred.confidence)
     out = {"mean_confidence": round(float(conf.mean()), 6),
            "unsure_fraction": round(float((conf < LOW_CONFIDENCE).mean()), 6)}
     entropy = getattr(pred, "entropy", None)
@@ -100,9 +100,11 @@ def propose_dataset(
     """
     if predictor is None:
         loaded = load_checked_model(project, model_path, device)
-        # no entropy plane: the summary takes its mean from the prediction's figures (stats)
+        # no entropy plane: the summary takes its mean from the prediction's figures (stats); the confidence
+        # plane made as it is stored (uint8)
         predictor = Predictor(loaded, device=device, tta_flip=tta_flip, batch_size=batch_size,
-                              runtime=proposal_runtime(loaded, device))  # onnxruntime where measured faster
+                              runtime=proposal_runtime(loaded, device),  # onnxruntime where measured faster
+                              quantised_confidence=True)
         model_name = loaded.path.name
         card = loaded.card
     else:
@@ -145,8 +147,8 @@ def propose_dataset(
                 done += 1
                 if on_progress is not None:
                     on_progress(done, total, name)
-        predictions = predictor.predict_many(images) if images else []
-        del images  # a 50 MP photo is 150 MB: not held while its proposal is written
+        # a 50 MP photo is 150 MB: the Predictor drops it once it is the network's input (release)
+        predictions = predictor.predict_many(images, release=True) if images else []
         sources = [None] * len(chunk)
         if frames is not None:  # outside the lock: optical flow takes a moment
             for i, name in enumerate(chunk):
@@ -183,10 +185,11 @@ def _from_neighbour(project, name: str, pred, frames, statuses: dict[str, str] |
         if all(choose(record, gap) == "off" for gap in gaps if gap is not None and gap <= MAX_FRAME_GAP):
             return pred, None  # the network won at every gap this image could take a neighbour from: no flow
     together = mode == "combine"
+    network_confidence = confidence_values(pred.confidence) if together else None  # 0..1 floats
     try:
         found = propose_from_neighbour(project, name, index=frames, statuses=statuses,
                                        network_mask=pred.mask if together else None,
-                                       network_confidence=pred.confidence if together else None)
+                                       network_confidence=network_confidence)
     except (LabeltoolError, ValueError):  # an unreadable neighbour: the network's proposal stands
         return pred, None
     if found is None:
@@ -197,9 +200,10 @@ def _from_neighbour(project, name: str, pred, frames, statuses: dict[str, str] |
         if mode == "off":
             return pred, None
         if mode == "combine":
-            sure = np.asarray(pred.confidence) >= DEFAULT_THRESHOLD
-            mask = combine(mask, pred.mask, pred.confidence, DEFAULT_THRESHOLD)
-            confidence = np.where(sure, pred.confidence, confidence).astype(np.float32)
+            network_confidence = confidence_values(pred.confidence)
+            sure = network_confidence >= DEFAULT_THRESHOLD
+            mask = combine(mask, pred.mask, network_confidence, DEFAULT_THRESHOLD)
+            confidence = np.where(sure, network_confidence, confidence).astype(np.float32)
     return dataclasses.replace(pred, mask=mask.astype(np.uint8), confidence=confidence, entropy=None,
                                stats=neighbour_stats(confidence, len(project.codes))), (found.source, mode)
 

@@ -15,6 +15,8 @@ tile probabilities.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,12 +27,18 @@ BAND_BYTES = 4 << 20  # one K x rows x W float32 band; a few such temporaries li
 
 class PlaneReducer:
     """Collects an (H, W) image's class mask, confidence and (``entropy_plane``) entropy, band by band,
-    and the proposal figures over all its pixels (``stats``)."""
+    and the proposal figures over all its pixels (``stats``).
 
-    def __init__(self, height: int, width: int, entropy_plane: bool = False):
+    ``quantise``: the rule that stores a float32 band of confidence as uint8 (``model.project.confidence.
+    quantise_confidence``, what a confidence PNG holds); given, the confidence plane is kept in that form
+    (50 MB at 50 MP instead of 200), the figures still come from the float values."""
+
+    def __init__(self, height: int, width: int, entropy_plane: bool = False,
+                 quantise: Callable[[np.ndarray], np.ndarray] | None = None):
         self.height, self.width = height, width
         self.mask = np.empty((height, width), dtype=np.uint8)
-        self.confidence = np.empty((height, width), dtype=np.float32)
+        self._quantise = quantise
+        self.confidence = np.empty((height, width), dtype=np.float32 if quantise is None else np.uint8)
         self.entropy = np.empty((height, width), dtype=np.float32) if entropy_plane else None
         self._sums = np.zeros(3, dtype=np.float64)  # confidence, unsure pixels, entropy (nats)
 
@@ -40,7 +48,8 @@ class PlaneReducer:
         conf, cls = probs.max(dim=0)
         ent = torch.special.entr(probs).sum(dim=0)
         self.mask[top:top + rows] = cls.to(torch.uint8).cpu().numpy()
-        self.confidence[top:top + rows] = conf.float().cpu().numpy()
+        band = conf.float().cpu().numpy()
+        self.confidence[top:top + rows] = band if self._quantise is None else self._quantise(band)
         if self.entropy is not None:
             self.entropy[top:top + rows] = ent.float().cpu().numpy()
         self._sums += (float(conf.double().sum()), float((conf < LOW_CONFIDENCE).sum()),

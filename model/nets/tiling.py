@@ -171,7 +171,7 @@ def predict_tiled(
 
     ``probs_fn(tiles)`` takes a list of equally sized (h, w, C) tiles (views of ``image``) and returns their class
     probabilities (B, C, h, w) (float, any device). Returns the (H, W) uint8 class mask, the (H, W)
-    float32 confidence (blended max probability) and, if asked, the (H, W) float32 entropy (nats).
+    confidence (blended max probability: float32, or uint8 from a quantising reducer) and, if asked, the (H, W) float32 entropy (nats).
     ``reducer``: a ``model.nets.planes.PlaneReducer`` of the image's size to fill (its figures too).
     """
     height, width = image.shape[:2]

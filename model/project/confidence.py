@@ -35,16 +35,33 @@ def rank_by_uncertainty(project) -> list[str]:
     return [name for score, name in sorted((-s, n) for s, n in scored if s is not None)]
 
 
+def quantise_confidence(confidence: np.ndarray) -> np.ndarray:
+    """The stored form of a 0..1 confidence (map or band): uint8, ``rint(confidence * 255)`` in float32, 255 =
+    certain. The one rule: ``write_confidence`` applies it, and a ``Predictor`` asked for quantised confidence
+    (``propose_dataset``'s) applies it band by band while making the plane, so the map never exists as floats."""
+    band = np.asarray(confidence).astype(np.float32) * 255.0
+    return np.clip(np.rint(band, out=band), 0, 255, out=band).astype(np.uint8)
+
+
 def write_confidence(path: str | Path, confidence: np.ndarray) -> Path:
-    """Store a 0..1 confidence map as an 8-bit greyscale PNG (atomic); converted a band of rows at a time
-    (whole, the float temporaries of a 50 MP map were 200 MB each)."""
+    """Store a confidence map as an 8-bit greyscale PNG (atomic): 0..1 floats are quantised
+    (``quantise_confidence``) a band of rows at a time (whole, the float temporaries of a 50 MP map were
+    200 MB each); a uint8 map is taken as already quantised."""
     confidence = np.asarray(confidence)
-    scaled = np.empty(confidence.shape, dtype=np.uint8)
-    for top in range(0, confidence.shape[0], 256):
-        band = confidence[top:top + 256].astype(np.float32) * 255.0
-        scaled[top:top + 256] = np.clip(np.rint(band, out=band), 0, 255, out=band)
+    if confidence.dtype == np.uint8:
+        scaled = confidence
+    else:
+        scaled = np.empty(confidence.shape, dtype=np.uint8)
+        for top in range(0, confidence.shape[0], 256):
+            scaled[top:top + 256] = quantise_confidence(confidence[top:top + 256])
     image = Image.fromarray(scaled, mode="L")
     return atomic_write(path, lambda tmp: image.save(tmp, format="PNG", compress_level=3))
+
+
+def confidence_values(confidence: np.ndarray) -> np.ndarray:
+    """A confidence map as 0..1 floats: a quantised (uint8) one divided by 255, a float one as it is."""
+    confidence = np.asarray(confidence)
+    return confidence / np.float32(255.0) if confidence.dtype == np.uint8 else confidence
 
 
 def read_confidence(path: str | Path) -> np.ndarray:

@@ -202,3 +202,35 @@ def test_a_photo_at_the_default_working_scale_never_holds_full_size_class_scores
     assert 0.0 < pred.stats["mean_confidence"] <= 1.0
     # measured: 470 MB at the parent commit (full-size logits, softmax, entropy), 122 MB now
     assert mem.delta < 250 << 20, f"peak memory grew by {mem.delta >> 20} MB"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc to measure memory")
+def test_proposing_a_20_mp_photo_at_the_default_scale_holds_the_photo_once_and_no_float_plane(tmp_path):
+    """Issue 18: `labeltool predict` on a 50 MP photo at the CPU default scale stays under 1.5e9 bytes
+    (benchmarks/bench_memory.py). Here the same path in-process (read the JPEG, predict, write mask and
+    confidence) at 20 MP: the photo is read without Pillow's doubled byte copy, dropped once it is the
+    network's input, and the confidence plane is made as stored (uint8), not float32."""
+    from PIL import Image
+
+    from model.inference.propose import propose_dataset
+    from model.project.project import Project
+
+    h, w = 3873, 5164
+    codes = [f"c{i}" for i in range(12)]
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "codes.txt").write_text("\n".join(codes) + "\n")
+    ramp = np.arange(h, dtype=np.uint8)[:, None] + np.arange(w, dtype=np.uint8)[None, :]
+    Image.fromarray(np.stack([ramp, ramp * 2, ramp // 2], axis=2)).save(tmp_path / "images" / "photo.jpg", quality=90)
+    del ramp
+    scale = default_scale((w, h), CPU)
+    predictor = Predictor(_tiny_net(classes=12), {"input_scale": scale, "classes": codes}, device="cpu",
+                          fuse_bn=False, quantised_confidence=True)
+    predictor.predict(np.zeros((64, 64, 3), np.uint8))  # warm up the allocator and torch's kernels
+    project = Project.open(tmp_path)
+    with _PeakRss() as mem:
+        assert propose_dataset(project, predictor=predictor, neighbours="off") == ["photo"]
+    assert project.status("photo") == "proposed"
+    # measured: 280 MB at the parent commit (the photo held while its float32 confidence was made), 191 MB now:
+    # Pillow's decoded photo (80 MB) and the array (60 MB), or the working-scale logits (96 MB) and the planes
+    assert mem.delta < 235 << 20, f"peak memory grew by {mem.delta >> 20} MB"

@@ -198,3 +198,28 @@ def test_card_input_scale_runs_the_network_at_that_scale_and_returns_full_size()
     mask, _ = tiled.predict_image(_image(300, 400, seed=7))
     assert mask.shape == (300, 400)
     assert len(spy.shapes) > 1 and all(s[2] <= 64 and s[3] <= 64 for s in spy.shapes)
+
+
+def test_quantised_confidence_is_what_the_png_stores_and_release_drops_the_callers_photos(tmp_path):
+    """The proposal path makes the confidence plane as stored (uint8) band by band: the class plane and the written
+    confidence map are those of the float path, at the default scale and tiled; ``release`` empties the list."""
+    from model.project.confidence import quantise_confidence, read_confidence, write_confidence
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 5, 1))
+    rng = np.random.default_rng(4)
+    image = rng.integers(0, 256, (190, 250, 3), dtype=np.uint8)
+    for tile in (None, TileConfig(size=64, overlap=16, max_pixels=4000)):
+        exact = Predictor(net, {"input_scale": 0.6}, device="cpu", tile=tile, fuse_bn=False).predict(image)
+        quantised = Predictor(net, {"input_scale": 0.6}, device="cpu", tile=tile, fuse_bn=False,
+                              quantised_confidence=True)
+        images = [image, image[:, ::-1].copy()]
+        got = quantised.predict_many(images, release=True)
+        assert images == []  # the caller's list: the photos are the Predictor's to drop
+        assert got[0].confidence.dtype == np.uint8
+        assert np.array_equal(got[0].mask, exact.mask)
+        assert np.array_equal(got[0].confidence, quantise_confidence(exact.confidence))
+        assert got[0].stats == exact.stats  # the figures still come from the float values
+        write_confidence(tmp_path / "q.png", got[0].confidence)
+        write_confidence(tmp_path / "f.png", exact.confidence)
+        assert np.array_equal(read_confidence(tmp_path / "q.png"), read_confidence(tmp_path / "f.png"))

@@ -95,7 +95,7 @@ def test_proposal_run_proposes_a_frame_next_to_a_corrected_one_from_its_warp(tmp
         classes = None
         model_name = "useless"
 
-        def predict_many(self, images):
+        def predict_many(self, images, **_options):
             return [Prediction(np.zeros(im.shape[:2], np.uint8), np.full(im.shape[:2], 0.9, np.float32))
                     for im in images]
 

@@ -120,7 +120,7 @@ _RACER = textwrap.dedent("""
     class Slow:
         classes = None
         model_name = "racer"
-        def predict_many(self, images):
+        def predict_many(self, images, **_options):
             return [Prediction(np.full(im.shape[:2], 2, np.uint8), np.full(im.shape[:2], 0.5, np.float32))
                     for im in images]
 
