@@ -16,10 +16,13 @@ The reviewer (one action = one decision: look at a region and pick/fix, or appro
 - overlap frames: starts from the majority consensus; each undecided region (a connected component of
   pixels the two labelled differently) is one decision, taking the annotator whose label is right there;
 - the other frames, in the audit's order (most disputed pixels first): each disputed region (>= MIN_REGION
-  px) is looked at (one action) and, when the annotator's label there is wrong, fixed (one more); each image
-  then approved (one action). Images without disputed regions are approved unseen (counted: one action).
+  px) is looked at (one action) and, when the annotator's label there is wrong, the wrong areas within
+  FIX_REACH px of it are fixed; each image then approved (one action). Images without disputed regions are
+  approved unseen (counted: one action).
 - baseline, reviewing every pixel: every region of every mask (connected components >= MIN_REGION px per
-  class) looked at, every wrong one fixed, every image approved.
+  class) looked at, every wrong area fixed, every image approved.
+A fix costs what bench_session's annotator pays (``fix_actions``): a wrong region one click (fill or
+superpixel), a wrong strip along a boundary one brush stroke per ~40 px of its length.
 
     python benchmarks/bench_team.py                   # ~5 min on 2 CPU cores (the audit model: 150 s)
     python benchmarks/bench_team.py --train-budget 60 # quicker, a weaker audit model
@@ -30,6 +33,7 @@ Skips (exit 0) without ../shared/camvid11. Writes benchmarks/results/team.json.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import sys
@@ -42,6 +46,9 @@ from _common import CAMVID, RESULTS, VOID, write_json
 from scipy import ndimage
 
 MIN_REGION = 20  # px: smaller regions are not worth a reviewer's look (nor a fix)
+FIX_REACH = 5    # px around a disputed region the reviewer fixes what is wrong
+BRUSH_PX = 40    # px of strip one brush stroke fixes (bench_session's annotator)
+STRIP_WIDTH = 6  # px: thinner wrong areas are strips (brush strokes), thicker ones regions (one click)
 PAIRS = {"Sidewalk": "Road", "Road": "Sidewalk", "Tree": "Building", "Fence": "Building"}
 THIN = ("Pole", "SignSymbol", "Pedestrian", "Bicyclist")
 NOISE = {  # per annotator: border push (px, share of classes), missed thin objects, region confusions
@@ -79,6 +86,24 @@ def annotate(truth: np.ndarray, codes: list[str], noise: dict, rng) -> np.ndarra
             if rng.random() < noise["confuse"]:
                 mask[region] = index[twin]
     return mask
+
+
+def wrong_areas(mask: np.ndarray, truth: np.ndarray, within: np.ndarray | None = None):
+    """The wrong areas (>= MIN_REGION px) of ``mask``, each of one true class (optionally only ``within``)."""
+    wrong_px = (mask != truth) & (truth != VOID)
+    if within is not None:
+        wrong_px &= within
+    return [area for c in np.unique(truth[wrong_px]) for area in components(wrong_px & (truth == c))]
+
+
+def fix_actions(area: np.ndarray) -> int:
+    """What fixing a wrong area costs, as bench_session counts it: a region is one fill or superpixel click,
+    a strip is one brush stroke per ~BRUSH_PX px of its skeleton; whichever is cheaper for its shape."""
+    from skimage.morphology import skeletonize
+
+    length = int(skeletonize(area).sum())
+    thickness = area.sum() / max(1, length)
+    return 1 if thickness >= STRIP_WIDTH else max(1, math.ceil(length / BRUSH_PX))
 
 
 def wrong(mask: np.ndarray, truth: np.ndarray) -> int:
@@ -219,14 +244,12 @@ def main() -> int:
             for region in components(plane):
                 targeted["regions_looked"] += 1
                 targeted["actions"] += 1
-                if (mask[region] != truth[n][region]).mean() > 0.5:  # really wrong: fixed (one more action)
-                    error = (mask != truth[n]) & (truth[n] != VOID)
-                    lab, _ = ndimage.label(error)
-                    hit = np.unique(lab[region & error])
-                    fix = np.isin(lab, hit[hit > 0])
-                    mask[fix] = truth[n][fix]
+                if (mask[region] != truth[n][region]).mean() > 0.5:  # really wrong: the reviewer fixes it
+                    near = ndimage.binary_dilation(region, iterations=FIX_REACH)
+                    for area in wrong_areas(mask, truth[n], near):
+                        mask[area] = truth[n][area]
+                        targeted["actions"] += fix_actions(area)
                     targeted["fixed"] += 1
-                    targeted["actions"] += 1
             targeted["actions"] += 1  # approve
             targeted["wrong_after"] += wrong(mask, truth[n])
         # ---- baseline: every region of every mask
@@ -236,10 +259,9 @@ def main() -> int:
             full["wrong_before"] += wrong(mask, truth[n])
             for c in np.unique(mask):
                 full["actions"] += len(components(mask == c))
-            error = (mask != truth[n]) & (truth[n] != VOID)
-            for region in components(error):
-                mask[region] = truth[n][region]
-                full["actions"] += 1
+            for area in wrong_areas(mask, truth[n]):
+                mask[area] = truth[n][area]
+                full["actions"] += fix_actions(area)
             full["actions"] += 1
             full["wrong_after"] += wrong(mask, truth[n])
         if args.keep is not None:
@@ -274,7 +296,7 @@ def main() -> int:
     print(f"{'every pixel (baseline)':<28}{full['actions']:>9}{full['wrong_before']:>14}{full['wrong_after']:>13}"
           f"{caught_full / max(1, full['actions']):>19.0f}")
     out = RESULTS / f"team{('_' + args.tag) if args.tag else ''}.json"
-    write_json(out, {"config": {**vars(args), "noise": NOISE, "min_region": MIN_REGION, "frames_from": "val 0016E5, every 2nd"},
+    write_json(out, {"config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "noise": NOISE, "min_region": MIN_REGION, "frames_from": "val 0016E5, every 2nd"},
                      "merge": plan.counts(), "agreement": report.public(), "truth_iou": truth_iou, "model_iou": model_iou,
                      "overlap_review": review, "targeted_review": targeted, "full_review": full,
                      "scored_pixels": scored, "audit_no_model": run.no_model, "audit_ranked": ranked,
