@@ -113,11 +113,13 @@ def audit(project, names: Iterable[str] | None = None, *, threshold: float = DIS
                 if cancel is not None and cancel():
                     return run
                 try:
+                    label = project.label_path(name)
+                    seen = label.stat()  # before reading: a write after it changes the file's size or time
                     mask = project.load_mask(name)
                     if mask is None:
-                        raise LabeltoolError(f"{project.label_path(name)}: the mask is gone")
+                        raise LabeltoolError(f"{label}: the mask is gone")
                     pred = predictor.predict(read_raw(project.image_path(name)))
-                except LabeltoolError as exc:
+                except (LabeltoolError, OSError) as exc:
                     run.errors[name] = str(exc)
                 else:
                     disputed = disputed_pixels(mask, pred.mask, pred.confidence, project.void_index, threshold)
@@ -127,7 +129,7 @@ def audit(project, names: Iterable[str] | None = None, *, threshold: float = DIS
                     rows[name] = run.rows[name] = {
                         "model": path.name, "disputed": int(disputed.sum()),
                         "share": round(float(disputed.sum()) / max(1, scored), 6), "threshold": threshold,
-                        "pixels": array_hash(mask), "at": now_iso()}
+                        "pixels": array_hash(mask), "file": [seen.st_size, seen.st_mtime_ns], "at": now_iso()}
                 done += 1
                 if on_progress is not None:
                     on_progress(done, total, name)

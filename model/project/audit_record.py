@@ -42,15 +42,21 @@ def read_audit(state_dir: Path) -> dict[str, dict[str, Any]]:
     return {n: r for n, r in rows.items() if isinstance(r, dict) and isinstance(r.get("disputed"), int)}
 
 
+def still_audited(row: dict[str, Any], record: Any) -> bool:
+    """Whether an audit row still describes the mask its record describes: the image is still checked, and
+    the record's pixel hash is the one audited, or, for a record that keeps no pixel hash (a person's mask
+    the record re-read from its file), the mask file's size and time are those the audit saw."""
+    if record is None or record.status not in AUDITED:
+        return False
+    if record.pixels is not None:
+        return record.pixels == row.get("pixels")
+    return record.size is not None and [record.size, record.mtime_ns] == row.get("file")
+
+
 def current_disputes(rows: dict[str, dict[str, Any]], records: dict[str, Any]) -> dict[str, int]:
-    """name -> disputed pixels, for the rows that still describe the mask on disk (the record's pixel hash is
-    the one audited, and the image is still checked); a changed mask's row is left out (not audited)."""
-    out = {}
-    for name, row in rows.items():
-        record = records.get(name)
-        if record is not None and record.status in AUDITED and record.pixels == row.get("pixels"):
-            out[name] = int(row["disputed"])
-    return out
+    """name -> disputed pixels, for the rows that still describe the mask on disk (:func:`still_audited`); a
+    changed mask's row is left out (not audited)."""
+    return {name: int(row["disputed"]) for name, row in rows.items() if still_audited(row, records.get(name))}
 
 
 def read_plane(project, name: str) -> np.ndarray | None:
@@ -60,4 +66,4 @@ def read_plane(project, name: str) -> np.ndarray | None:
 
 
 __all__ = ["AUDITED", "AUDIT_DIR", "AUDIT_FILE", "audit_path", "current_disputes", "plane_path", "read_audit",
-           "read_plane"]
+           "read_plane", "still_audited"]

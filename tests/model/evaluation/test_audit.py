@@ -81,3 +81,19 @@ def test_the_command_speaks_the_progress_protocol(project, capsys):
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [e["event"] for e in events] == ["start", "audited", "audited", "audited", "done"]
     assert events[-1]["no_model"] == ["img01"] and list(events[-1]["disputed"])[0] == "img02"
+
+
+def test_a_mask_whose_record_keeps_no_pixel_hash_is_audited_by_its_file(project):
+    """A person's mask the record only re-read from its file (copied in by a merge, say) has no pixel hash in
+    the record: the audit row holds while the file's size and time are those audited."""
+    import dataclasses
+    import os
+
+    audit(project)
+    records = {n: dataclasses.replace(r, pixels=None) for n, r in project.records().items()}
+    assert set(current_disputes(read_audit(project.state_dir), records)) == {"img00", "img02", "img03"}
+    path = project.label_path("img03")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # rewritten since
+    project.status("img03")
+    records = {n: dataclasses.replace(r, pixels=None) for n, r in project.records().items()}
+    assert set(current_disputes(read_audit(project.state_dir), records)) == {"img00", "img02"}
