@@ -92,6 +92,9 @@ class FileTableModel(QAbstractTableModel):
                 # the model's confidence in its proposal: gone once a person corrected the mask
                 value = getattr(record, "mean_confidence", None) if s.statuses[i] in ("proposed", "unknown") else None
                 return "" if value is None else f"{value:.0%}"
+            disputed = s.disputes(s.names[i])
+            if disputed is not None and s.to_check(i) is None:  # a checked mask the audit still describes
+                return f"{short_count(disputed)} disputed"
             return short_count(s.to_check(i))
         if role == INDEX_ROLE:
             return i
@@ -100,6 +103,8 @@ class FileTableModel(QAbstractTableModel):
         if role == Qt.ToolTipRole and column == 1:
             return STATUS_TIP.get(s.statuses[i])
         if role == Qt.ToolTipRole and column == 3:
+            if s.disputes(s.names[i]) is not None and s.to_check(i) is None:
+                return "Pixels a model that never saw this image is sure are another class (Image > Audit)"
             return "Estimated pixels to check: the share of pixels the model was unsure about x image size"
         return None
 

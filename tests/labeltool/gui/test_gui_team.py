@@ -110,6 +110,8 @@ def test_after_an_audit_the_most_disputed_come_first_and_their_pixels_show(windo
     qtbot.waitUntil(lambda: window.session.order_mode == "disputed", timeout=5000)
     assert [window.session.names[i] for i in window.session.order][:2] == ["img2", "img1"]
     assert window.files.order.currentData() == "disputed"
+    model = window.files.view.model()
+    assert model.data(model.index(0, 3)) == "35 disputed"  # img2's row, first
     window.go_to(window.session.names.index("img2"))
     wait_shown(window, qtbot, "img2")
     window.actions_by_name["show_disputed"].trigger()
