@@ -14,6 +14,8 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget
 
+from labeltool.gui.window_actions import window_menu
+
 SYNC_MS = 1000  # how often the docks check which folder the window has open
 
 
@@ -69,11 +71,9 @@ class ModelDocks(QObject):
         return dock
 
     def _add_menu(self) -> None:
-        bar = self.window.menuBar()
-        menu = next((a.menu() for a in bar.actions() if a.menu() is not None
-                     and a.text().replace("&", "") in ("Model", "Models")), None)
+        menu = window_menu(self.window, "model", "models")
         if menu is None:
-            menu = bar.addMenu("&Models")
+            menu = self.window.menuBar().addMenu("&Models")
         menu.addAction(self.options_action)
         menu.addAction(self.models_dock.toggleViewAction())
         menu.addAction(self.chart_dock.toggleViewAction())

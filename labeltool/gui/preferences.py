@@ -23,6 +23,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMenu
 
+from labeltool.gui.window_actions import window_menu
+
 ORGANIZATION = APPLICATION = "labeltool"
 MAX_RECENT = 10
 ENV = "LABELTOOL_SETTINGS"
@@ -87,8 +89,7 @@ def _install_recent_menu(window) -> QMenu | None:
     bar = window.menuBar() if hasattr(window, "menuBar") else None
     if bar is None:
         return None
-    file_menu = next((a.menu() for a in bar.actions() if a.menu() is not None
-                      and a.text().replace("&", "").casefold() == "file"), None)
+    file_menu = window_menu(window, "file")
     if file_menu is None:
         return None
     existing = getattr(window, "recent_menu", None)

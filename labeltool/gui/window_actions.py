@@ -24,6 +24,22 @@ def window_action(window, action_id: str, text: str, slot, tip: str = "") -> QAc
     return action
 
 
+def window_menu(window, *titles: str) -> QMenu | None:
+    """The window's menu with one of these titles (case and the mnemonic's & ignored), or None."""
+    wanted = {t.casefold() for t in titles}
+    return next((a.menu() for a in window.menuBar().actions() if a.menu() is not None
+                 and a.text().replace("&", "").casefold() in wanted), None)
+
+
+def add_menu_section(window, title: str, actions) -> None:
+    """``actions`` at the end of the window's menu ``title``, after a separator (nothing without that menu)."""
+    menu = window_menu(window, title)
+    if menu is not None:
+        menu.addSeparator()
+        for action in actions:
+            menu.addAction(action)
+
+
 def build_actions(window) -> tuple[dict[str, QAction], QMenu]:
     """The window's actions by id, put in its tool bar and menus; returns them and the Model menu."""
     w = window

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QInputDialog, QLabel
 
 from labeltool.gui.futures import future_signals
 from labeltool.gui.object_overlay import ObjectHighlight
-from labeltool.gui.window_actions import window_action
+from labeltool.gui.window_actions import add_menu_section, window_action
 from labeltool.workspace.review import next_to_review, review_facts, verdict_text
 from model.project.status import REVIEWABLE
 
@@ -53,11 +53,7 @@ class Reviewing:
         }
         made["review_mode"].setCheckable(True)
         self.actions_by_name.update(made)
-        menu = next((a.menu() for a in self.menuBar().actions() if a.text() == "&Image"), None)
-        if menu is not None:
-            menu.addSeparator()
-            for action in made.values():
-                menu.addAction(action)
+        add_menu_section(self, "image", made.values())
         self.imageShown.connect(lambda name, _has_mask: self._refresh_review(name))
 
     # ---- the mode ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QMessageBox
 from labeltool.editing.scribble import apply_mask
 from labeltool.gui.futures import future_signals
 from labeltool.gui.object_overlay import ObjectHighlight
-from labeltool.gui.window_actions import window_action
+from labeltool.gui.window_actions import add_menu_section, window_action
 from labeltool.workspace.team import agreement_report, consensus_start, overlay_facts
 from model.project.audit_record import read_audit
 
@@ -45,11 +45,7 @@ class Teamwork:
         }
         made["show_disputed"].setCheckable(True)
         self.actions_by_name.update(made)
-        menu = next((a.menu() for a in self.menuBar().actions() if a.text() == "&Image"), None)
-        if menu is not None:
-            menu.addSeparator()
-            for action in made.values():
-                menu.addAction(action)
+        add_menu_section(self, "image", made.values())
         self.jobs.audited.connect(self._audited)
         self.imageShown.connect(lambda _name, _has_mask: self._refresh_team())
 

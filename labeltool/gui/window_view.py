@@ -16,14 +16,9 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QToolButton
 
 from labeltool.gui.preferences_dialog import PreferencesDialog
-from labeltool.gui.window_actions import window_action
+from labeltool.gui.window_actions import window_action, window_menu
 from model.project import identity
 from model.project.palette import PALETTE_LABELS, PALETTES, display_palette
-
-
-def _menu(window, title: str) -> QMenu | None:
-    return next((a.menu() for a in window.menuBar().actions() if a.menu() is not None
-                 and a.text().replace("&", "").casefold() == title), None)
 
 
 class ViewSettings:
@@ -40,12 +35,12 @@ class ViewSettings:
         self.statusBar().addPermanentWidget(self.annotator_button)
         self.update_annotator_label()
         prefs = window_action(self, "preferences", "Preferences…", self.open_preferences)
-        file_menu = _menu(self, "file")
+        file_menu = window_menu(self, "file")
         quit_action = file_menu.actions()[-1] if file_menu and file_menu.actions() else None
         if file_menu is not None:
             file_menu.insertAction(quit_action, prefs)
         view = QMenu("&View", self)
-        help_menu = _menu(self, "help")
+        help_menu = window_menu(self, "help")
         self.menuBar().insertMenu(help_menu.menuAction(), view) if help_menu else self.menuBar().addMenu(view)
         palette_menu = view.addMenu("&Palette")
         group = QActionGroup(self)
