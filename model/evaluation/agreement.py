@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from model.images.imageio import image_size
-from model.project.opinions import read_opinions
+from model.project.opinions import folder, opinion_names, read_opinions
 
 from .metrics import confusion_matrix
 
@@ -179,8 +179,11 @@ def _mean(iou: np.ndarray) -> float | None:
 
 def labelled_together(project, names: list[str] | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Image -> annotator -> mask, for the images two or more people labelled (their opinions)."""
+    if names is None:  # only the images with opinions (not a header read of every image)
+        kept = set(opinion_names(project.state_dir))
+        names = [n for n in project.names() if folder(project.state_dir, n).name in kept]
     out = {}
-    for name in names if names is not None else project.names():
+    for name in names:
         width, height = image_size(project.image_path(name))
         masks = read_opinions(project.state_dir, name, (height, width), len(project.codes))
         if len(masks) >= 2:
